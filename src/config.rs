@@ -1,0 +1,363 @@
+//! Settings: built-in defaults, then `config.toml`, then environment variables (the plan's names),
+//! then command-line flags; later wins. An unknown key or a bad value is an error the binary
+//! reports before doing anything else (exit code 2).
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::{Dict, Map};
+use figment::{Metadata, Profile, Provider};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AppEnv {
+    Development,
+    Production,
+    Test,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// A configured secret: usable by the code that needs it, never printed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(#[serde(deserialize_with = "lenient::string")] String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Every setting, with the name it has in `config.toml`; the environment variable is the same name
+/// in upper case. Defaults are in [`Settings::default`] and documented in `config.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub app_env: AppEnv,
+    #[serde(deserialize_with = "lenient::string")]
+    pub host: String,
+    pub port: u16,
+    pub data_dir: PathBuf,
+
+    pub jwt_secret: Option<Secret>,
+    pub jwt_refresh_secret: Option<Secret>,
+    #[serde(deserialize_with = "lenient::string")]
+    pub jwt_expires_in: String,
+    #[serde(deserialize_with = "lenient::string")]
+    pub jwt_refresh_expires_in: String,
+
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub smtp_host: Option<String>,
+    pub smtp_port: u16,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub smtp_user: Option<String>,
+    pub smtp_pass: Option<Secret>,
+    #[serde(deserialize_with = "lenient::string")]
+    pub from_email: String,
+
+    pub stripe_secret_key: Option<Secret>,
+    pub stripe_webhook_secret: Option<Secret>,
+    #[serde(deserialize_with = "lenient::string")]
+    pub stripe_api_base: String,
+
+    pub max_file_size: u64,
+    #[serde(deserialize_with = "lenient::string")]
+    pub allowed_file_types: String,
+
+    pub rate_limit_enabled: bool,
+    pub rate_limit_window_ms: u64,
+    pub rate_limit_max_requests: u32,
+    pub auth_rate_limit_max: u32,
+    pub upload_rate_limit_max: u32,
+    pub upload_rate_limit_window_ms: u64,
+
+    #[serde(deserialize_with = "lenient::string")]
+    pub log_level: String,
+    pub log_format: LogFormat,
+
+    #[serde(deserialize_with = "lenient::string")]
+    pub allowed_origins: String,
+    #[serde(deserialize_with = "lenient::string")]
+    pub client_url: String,
+
+    pub feature_guest_checkout: bool,
+    pub feature_wishlist: bool,
+    pub feature_reviews: bool,
+    pub cart_expiry_days: u32,
+    pub abandoned_cart_reminder_hours: u32,
+    pub tax_rate: Decimal,
+    pub free_shipping_threshold: Decimal,
+    pub shipping_flat_rate: Decimal,
+
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub admin_email: Option<String>,
+    pub admin_password: Option<Secret>,
+    pub seed_demo: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            app_env: AppEnv::Development,
+            host: "0.0.0.0".into(),
+            port: 3000,
+            data_dir: "data".into(),
+            jwt_secret: None,
+            jwt_refresh_secret: None,
+            jwt_expires_in: "15m".into(),
+            jwt_refresh_expires_in: "7d".into(),
+            smtp_host: None,
+            smtp_port: 587,
+            smtp_user: None,
+            smtp_pass: None,
+            from_email: "noreply@shopd.local".into(),
+            stripe_secret_key: None,
+            stripe_webhook_secret: None,
+            stripe_api_base: "https://api.stripe.com".into(),
+            max_file_size: 5 * 1024 * 1024,
+            allowed_file_types: "jpg,jpeg,png,webp".into(),
+            rate_limit_enabled: true,
+            rate_limit_window_ms: 15 * 60 * 1000,
+            rate_limit_max_requests: 100,
+            auth_rate_limit_max: 5,
+            upload_rate_limit_max: 10,
+            upload_rate_limit_window_ms: 60 * 60 * 1000,
+            log_level: "info".into(),
+            log_format: LogFormat::Pretty,
+            allowed_origins: "http://localhost:5173,http://localhost:3000".into(),
+            client_url: "http://localhost:5173".into(),
+            feature_guest_checkout: true,
+            feature_wishlist: true,
+            feature_reviews: true,
+            cart_expiry_days: 30,
+            abandoned_cart_reminder_hours: 24,
+            tax_rate: Decimal::new(8, 2),
+            free_shipping_threshold: Decimal::new(100, 0),
+            shipping_flat_rate: Decimal::new(999, 2),
+            admin_email: None,
+            admin_password: None,
+            seed_demo: true,
+        }
+    }
+}
+
+/// Values given on the command line; `None` leaves the lower layers in charge.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+}
+
+/// Where settings come from: the config file (`None` = `config.toml` in the working directory, if
+/// it exists) and the command-line overrides.
+#[derive(Debug, Default, Clone)]
+pub struct Sources {
+    pub config_file: Option<PathBuf>,
+    pub overrides: Overrides,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+fn invalid(msg: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid(msg.into())
+}
+
+/// The environment variable names shopd reads (besides `NODE_ENV`, an alias of `APP_ENV`).
+pub fn env_keys() -> Vec<String> {
+    let defaults = serde_json::to_value(Settings::default()).expect("settings serialize");
+    defaults.as_object().expect("a struct").keys().map(|k| k.to_uppercase()).collect()
+}
+
+impl Settings {
+    /// Loads the settings from the process environment.
+    pub fn load(sources: &Sources) -> Result<Settings, ConfigError> {
+        Self::load_from(sources, std::env::vars())
+    }
+
+    /// Loads the settings with `env` standing in for the process environment (tests use this).
+    pub fn load_from(sources: &Sources, env: impl IntoIterator<Item = (String, String)>) -> Result<Settings, ConfigError> {
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match &sources.config_file {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.clone())),
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None if Path::new("config.toml").exists() => figment = figment.merge(Toml::file_exact("config.toml")),
+            None => {}
+        }
+        let keys = env_keys();
+        let lookup = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        if let (None, Some(node_env)) = (lookup("APP_ENV"), lookup("NODE_ENV")) {
+            figment = figment.merge(Serialized::default("app_env", node_env));
+        }
+        let vars: Dict = env
+            .iter()
+            .filter(|(k, _)| keys.contains(k))
+            .map(|(k, v)| (k.to_lowercase(), parse_env_value(v)))
+            .collect();
+        figment = figment.merge(EnvVars(vars));
+        figment = figment.merge(Serialized::defaults(&sources.overrides));
+        let settings: Settings = figment.extract().map_err(|e| invalid(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.host.parse::<IpAddr>().map_err(|_| invalid(format!("host: `{}` is not an IP address", self.host)))?;
+        parse_duration(&self.jwt_expires_in).map_err(|e| invalid(format!("jwt_expires_in: {e}")))?;
+        parse_duration(&self.jwt_refresh_expires_in).map_err(|e| invalid(format!("jwt_refresh_expires_in: {e}")))?;
+        tracing_subscriber::EnvFilter::try_new(&self.log_level)
+            .map_err(|e| invalid(format!("log_level: `{}` is not a level or filter ({e})", self.log_level)))?;
+        if self.rate_limit_window_ms == 0 || self.upload_rate_limit_window_ms == 0 {
+            return Err(invalid("rate limit windows must be at least 1 ms"));
+        }
+        if self.rate_limit_max_requests == 0 || self.auth_rate_limit_max == 0 || self.upload_rate_limit_max == 0 {
+            return Err(invalid("rate limit maxima must be at least 1 (set rate_limit_enabled = false to turn limits off)"));
+        }
+        if self.max_file_size == 0 {
+            return Err(invalid("max_file_size must be at least 1 byte"));
+        }
+        for origin in self.origins() {
+            if origin != "*" && !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                return Err(invalid(format!("allowed_origins: `{origin}` is not an http(s) origin")));
+            }
+        }
+        if !(self.client_url.starts_with("http://") || self.client_url.starts_with("https://")) {
+            return Err(invalid(format!("client_url: `{}` is not an http(s) URL", self.client_url)));
+        }
+        if self.tax_rate < Decimal::ZERO || self.tax_rate > Decimal::ONE {
+            return Err(invalid("tax_rate must be between 0 and 1 (0.08 is 8%)"));
+        }
+        if self.free_shipping_threshold < Decimal::ZERO || self.shipping_flat_rate < Decimal::ZERO {
+            return Err(invalid("free_shipping_threshold and shipping_flat_rate cannot be negative"));
+        }
+        Ok(())
+    }
+
+    /// `allowed_origins` as a list.
+    pub fn origins(&self) -> Vec<String> {
+        self.allowed_origins.split(',').map(|s| s.trim().trim_end_matches('/').to_string()).filter(|s| !s.is_empty()).collect()
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.app_env == AppEnv::Production
+    }
+}
+
+/// The environment variables shopd knows, as a provider whose errors name the variable.
+struct EnvVars(Dict);
+
+impl Provider for EnvVars {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("environment variable").interpolater(|_, keys| keys.join(".").to_uppercase())
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.0.clone()))
+    }
+}
+
+/// An environment value as TOML would read it (numbers, booleans), else the string itself.
+fn parse_env_value(raw: &str) -> figment::value::Value {
+    let raw = raw.trim();
+    if let Ok(b) = raw.parse::<bool>() {
+        return b.into();
+    }
+    if let Ok(n) = raw.parse::<u64>() {
+        return n.into();
+    }
+    if let Ok(n) = raw.parse::<i64>() {
+        return n.into();
+    }
+    if raw.contains('.') {
+        if let Ok(f) = raw.parse::<f64>() {
+            return f.into();
+        }
+    }
+    raw.to_string().into()
+}
+
+/// Parses `900`, `30s`, `15m`, `24h` or `7d`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| format!("`{text}` is not a duration like 15m, 7d or 3600"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("`{text}`: unknown unit `{unit}` (use s, m, h or d)")),
+    };
+    if secs == 0 {
+        return Err(format!("`{text}` must be longer than zero"));
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+/// String fields that also accept what a TOML file or the environment parses as a number or a
+/// boolean (`SMTP_PASS=12345678` must stay a string).
+mod lenient {
+    use super::*;
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        S(String),
+        U(u64),
+        I(i64),
+        F(f64),
+        B(bool),
+    }
+
+    impl From<Scalar> for String {
+        fn from(s: Scalar) -> String {
+            match s {
+                Scalar::S(s) => s,
+                Scalar::U(n) => n.to_string(),
+                Scalar::I(n) => n.to_string(),
+                Scalar::F(n) => n.to_string(),
+                Scalar::B(b) => b.to_string(),
+            }
+        }
+    }
+
+    pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        Scalar::deserialize(d).map(String::from)
+    }
+
+    pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(Option::<Scalar>::deserialize(d)?.map(String::from).filter(|s| !s.is_empty()))
+    }
+}

@@ -1,0 +1,9 @@
+//! The HTTP conventions of the contract that are not a domain's: envelope, errors at the edge,
+//! JSON bodies, CORS, compression and the general rate limit.
+
+pub mod compress;
+pub mod cors;
+pub mod edge;
+pub mod envelope;
+pub mod json;
+pub mod rate_limit;

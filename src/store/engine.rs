@@ -1,0 +1,476 @@
+//! The redb engine: the only file that imports redb.
+//!
+//! One writer thread owns every write transaction. It takes all the writes queued while the
+//! previous commit was being made durable, runs each closure against one redb transaction, and
+//! commits once with fsync (group commit); only then is every caller of the batch answered.
+//! Readers use redb's MVCC snapshots and never wait for the writer.
+
+use std::collections::HashMap;
+use std::fs;
+use std::marker::PhantomData;
+use std::ops::Bound;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use parking_lot::{Mutex, RwLock};
+use redb::{Database, DatabaseError, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableError, TableHandle};
+use tokio::sync::{mpsc, oneshot};
+
+use super::key::{self, Key};
+use super::write::{Bounds, META, RawWrite, WriteTx, prefix_bounds, seq_key};
+use super::{Collection, Index, Record, Result, SCHEMA_VERSION, STORE_FILE, StoreError, decode_record};
+
+type Bytes = &'static [u8];
+
+fn table(name: &str) -> TableDefinition<'_, Bytes, Bytes> {
+    TableDefinition::new(name)
+}
+
+/// At most this many closures share one commit; bounds the work a commit can lose to an I/O error.
+const MAX_BATCH: usize = 512;
+/// Queued writes beyond this make writers wait (backpressure instead of unbounded memory).
+const QUEUE: usize = 4096;
+
+/// What a finished closure hands back: whether to keep its changes, and how to answer its caller
+/// once the fate of the commit is known.
+pub(crate) struct Finished {
+    keep: bool,
+    reply: Box<dyn FnOnce(Result<()>) + Send>,
+}
+
+pub(crate) type Job = Box<dyn FnOnce(&mut WriteTx<'_>) -> Finished + Send>;
+
+pub(crate) fn job<R, E, F>(f: F) -> (Job, oneshot::Receiver<Result<R, E>>)
+where
+    F: FnOnce(&mut WriteTx<'_>) -> Result<R, E> + Send + 'static,
+    R: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+{
+    let (tx, rx) = oneshot::channel();
+    let job: Job = Box::new(move |w| {
+        let outcome = f(w);
+        Finished {
+            keep: outcome.is_ok(),
+            reply: Box::new(move |commit| {
+                let answer = match (outcome, commit) {
+                    (Ok(r), Ok(())) => Ok(r),
+                    (Ok(_), Err(e)) => Err(E::from(e)),
+                    (Err(e), _) => Err(e),
+                };
+                let _ = tx.send(answer); // the caller may have gone away; the write stands
+            }),
+        }
+    });
+    (job, rx)
+}
+
+pub(crate) struct Engine {
+    db: RwLock<Option<Arc<Database>>>,
+    sender: RwLock<Option<mpsc::Sender<Job>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+fn open_db(path: &Path) -> Result<Database> {
+    Database::builder().create(path).map_err(|e| match e {
+        DatabaseError::DatabaseAlreadyOpen => StoreError::Locked(path.to_path_buf()),
+        other => StoreError::io(format!("{}: {other}", path.display())),
+    })
+}
+
+/// Checks (or, in a new file, writes) the schema version.
+fn check_schema(db: &Database, path: &Path) -> Result<()> {
+    let txn = db.begin_write().map_err(StoreError::io)?;
+    {
+        let tables: Vec<String> = txn.list_tables().map_err(StoreError::io)?.map(|t| t.name().to_string()).collect();
+        let mut meta = txn.open_table(table(META)).map_err(StoreError::io)?;
+        let version_key = key::encode(&("schema_version",));
+        let found = meta.get(version_key.as_slice()).map_err(StoreError::io)?.map(|v| v.value().to_vec());
+        match found {
+            Some(v) => {
+                let found = u32::from_be_bytes(v.as_slice().try_into().map_err(|_| StoreError::NotAStore(path.into()))?);
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::TooNew { found, supported: SCHEMA_VERSION });
+                }
+                // Migrations from older versions go here when there are any.
+            }
+            None if tables.iter().all(|t| t == META) => {
+                meta.insert(version_key.as_slice(), SCHEMA_VERSION.to_be_bytes().as_slice()).map_err(StoreError::io)?;
+            }
+            None => return Err(StoreError::NotAStore(path.into())),
+        }
+    }
+    txn.commit().map_err(StoreError::io)
+}
+
+impl Engine {
+    pub(crate) fn open(path: &Path) -> Result<Engine> {
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(|e| StoreError::io(format!("{}: {e}", dir.display())))?;
+        }
+        let db = Arc::new(open_db(path)?);
+        check_schema(&db, path)?;
+        let (sender, receiver) = mpsc::channel(QUEUE);
+        let writer_db = db.clone();
+        let writer = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || writer_loop(&writer_db, receiver))
+            .map_err(StoreError::io)?;
+        Ok(Engine {
+            db: RwLock::new(Some(db)),
+            sender: RwLock::new(Some(sender)),
+            writer: Mutex::new(Some(writer)),
+        })
+    }
+
+    fn db(&self) -> Result<Arc<Database>> {
+        self.db.read().clone().ok_or(StoreError::Closed)
+    }
+
+    pub(crate) fn read(&self) -> Result<ReadTx> {
+        let txn = self.db()?.begin_read().map_err(StoreError::io)?;
+        Ok(ReadTx { txn })
+    }
+
+    fn sender(&self) -> Result<mpsc::Sender<Job>> {
+        self.sender.read().clone().ok_or(StoreError::Closed)
+    }
+
+    pub(crate) async fn submit(&self, job: Job) -> Result<()> {
+        self.sender()?.send(job).await.map_err(|_| StoreError::Closed)
+    }
+
+    pub(crate) fn submit_blocking(&self, job: Job) -> Result<()> {
+        self.sender()?.blocking_send(job).map_err(|_| StoreError::Closed)
+    }
+
+    pub(crate) fn is_healthy(&self) -> bool {
+        let writer_alive = self.writer.lock().as_ref().is_some_and(|w| !w.is_finished());
+        writer_alive && self.sender.read().is_some() && self.read().and_then(|r| r.meta_ok()).is_ok()
+    }
+
+    pub(crate) fn close(&self) {
+        // Dropping the sender lets the writer finish the queued writes and stop.
+        self.sender.write().take();
+        if let Some(writer) = self.writer.lock().take() {
+            let _ = writer.join();
+        }
+        self.db.write().take();
+    }
+
+    pub(crate) fn backup_to(&self, out: &Path) -> Result<BackupInfo> {
+        let snapshot = self.read()?;
+        copy_snapshot(&snapshot.txn, out).map_err(|e| StoreError::io(format!("backup to {}: {e}", out.display())))
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn writer_loop(db: &Database, mut receiver: mpsc::Receiver<Job>) {
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = receiver.blocking_recv() {
+        jobs.push(first);
+        while jobs.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut replies = Vec::with_capacity(jobs.len());
+        let outcome = run_batch(db, &mut jobs, &mut replies);
+        if let Err(e) = &outcome {
+            tracing::error!(error = %e, writes = replies.len(), "store commit failed; the batch was rolled back");
+        }
+        for reply in replies {
+            reply(outcome.clone());
+        }
+        // Jobs a failed batch did not reach are dropped here: their callers get `Aborted`.
+        jobs.clear();
+    }
+}
+
+fn run_batch(db: &Database, jobs: &mut Vec<Job>, replies: &mut Vec<Box<dyn FnOnce(Result<()>) + Send>>) -> Result<()> {
+    let txn = db.begin_write().map_err(StoreError::io)?;
+    {
+        let mut batch = Batch { txn: &txn, tables: HashMap::new() };
+        for job in jobs.drain(..) {
+            let mut w = WriteTx::new(&mut batch);
+            match catch_unwind(AssertUnwindSafe(|| job(&mut w))) {
+                Ok(finished) => {
+                    if finished.keep {
+                        w.apply()?;
+                    }
+                    replies.push(finished.reply);
+                }
+                // The closure panicked: its changes are dropped with `w` and its caller sees
+                // `Aborted` when the reply channel closes. The other writes go on.
+                Err(_) => tracing::error!("a write transaction panicked; its changes were discarded"),
+            }
+        }
+    }
+    txn.commit().map_err(StoreError::io)
+}
+
+/// The shared redb write transaction of one batch, with its tables kept open across closures.
+struct Batch<'t> {
+    txn: &'t redb::WriteTransaction,
+    tables: HashMap<&'static str, redb::Table<'t, Bytes, Bytes>>,
+}
+
+impl<'t> Batch<'t> {
+    fn table(&mut self, name: &'static str) -> Result<&mut redb::Table<'t, Bytes, Bytes>> {
+        if !self.tables.contains_key(name) {
+            let t = self.txn.open_table(table(name)).map_err(StoreError::io)?;
+            self.tables.insert(name, t);
+        }
+        Ok(self.tables.get_mut(name).expect("inserted above"))
+    }
+}
+
+fn as_ref_bounds(b: &Bounds) -> (Bound<&[u8]>, Bound<&[u8]>) {
+    (b.0.as_ref().map(Vec::as_slice), b.1.as_ref().map(Vec::as_slice))
+}
+
+impl RawWrite for Batch<'_> {
+    fn get(&mut self, name: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.table(name)?.get(key).map_err(StoreError::io)?.map(|v| v.value().to_vec()))
+    }
+
+    fn range(&mut self, name: &'static str, bounds: &Bounds, reverse: bool, limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let t = self.table(name)?;
+        let range = t.range::<&[u8]>(as_ref_bounds(bounds)).map_err(StoreError::io)?;
+        let entries: Box<dyn Iterator<Item = _>> = if reverse { Box::new(range.rev()) } else { Box::new(range) };
+        entries
+            .take(limit)
+            .map(|e| e.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())).map_err(StoreError::io))
+            .collect()
+    }
+
+    fn put(&mut self, name: &'static str, key: &[u8], value: &[u8]) -> Result<()> {
+        self.table(name)?.insert(key, value).map_err(StoreError::io)?;
+        Ok(())
+    }
+
+    fn delete(&mut self, name: &'static str, key: &[u8]) -> Result<()> {
+        self.table(name)?.remove(key).map_err(StoreError::io)?;
+        Ok(())
+    }
+}
+
+/// A consistent snapshot of the store.
+pub struct ReadTx {
+    txn: redb::ReadTransaction,
+}
+
+impl ReadTx {
+    fn open(&self, name: &str) -> Result<Option<redb::ReadOnlyTable<Bytes, Bytes>>> {
+        match self.txn.open_table(table(name)) {
+            Ok(t) => Ok(Some(t)),
+            Err(TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(e) => Err(StoreError::io(e)),
+        }
+    }
+
+    fn get_raw(&self, name: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let Some(t) = self.open(name)? else { return Ok(None) };
+        Ok(t.get(key).map_err(StoreError::io)?.map(|v| v.value().to_vec()))
+    }
+
+    fn meta_ok(&self) -> Result<()> {
+        self.get_raw(META, &key::encode(&("schema_version",)))?.map(|_| ()).ok_or(StoreError::Closed)
+    }
+
+    fn range_raw(&self, name: &str, bounds: &Bounds, reverse: bool) -> Result<RawScan> {
+        let Some(t) = self.open(name)? else { return Ok(RawScan { range: None, reverse }) };
+        let range = t.range::<&[u8]>(as_ref_bounds(bounds)).map_err(StoreError::io)?;
+        Ok(RawScan { range: Some(range), reverse })
+    }
+
+    /// The record under `key`, if any.
+    pub fn get<K: Key + ?Sized, V: Record>(&self, c: &Collection<K, V>, key: &K) -> Result<Option<V>> {
+        self.get_raw(c.name, &key::encode(key))?.map(|b| decode_record(c.name, &b)).transpose()
+    }
+
+    /// Records whose key starts with `prefix` (`&()` for all), lazily, in key order or reversed.
+    pub fn scan<K: ?Sized, V: Record, P: Key + ?Sized>(&self, c: &Collection<K, V>, prefix: &P, reverse: bool) -> Result<Scan<V>> {
+        let raw = self.range_raw(c.name, &prefix_bounds(key::encode(prefix)), reverse)?;
+        Ok(Scan { raw, collection: c.name, _v: PhantomData })
+    }
+
+    /// Records with keys from `start` (inclusive) on, lazily; reversed, from `start` down.
+    pub fn scan_from<K: Key + ?Sized, V: Record>(&self, c: &Collection<K, V>, start: &K, reverse: bool) -> Result<Scan<V>> {
+        let start = Bound::Included(key::encode(start));
+        let bounds = if reverse { (Bound::Unbounded, start) } else { (start, Bound::Unbounded) };
+        let raw = self.range_raw(c.name, &bounds, reverse)?;
+        Ok(Scan { raw, collection: c.name, _v: PhantomData })
+    }
+
+    /// The number of records in a collection.
+    pub fn count<K: ?Sized, V>(&self, c: &Collection<K, V>) -> Result<u64> {
+        match self.open(c.name)? {
+            Some(t) => t.len().map_err(StoreError::io),
+            None => Ok(0),
+        }
+    }
+
+    /// The record a unique index points to for `value`.
+    pub fn get_unique<K: ?Sized, V: Record, I: Key + ?Sized>(&self, c: &Collection<K, V>, idx: &Index<V>, value: &I) -> Result<Option<V>> {
+        match self.get_raw(idx.name, &key::encode(value))? {
+            Some(pk) => self.get_raw(c.name, &pk)?.map(|b| decode_record(c.name, &b)).transpose(),
+            None => Ok(None),
+        }
+    }
+
+    /// Records whose index key starts with `prefix`, lazily, in index order or reversed.
+    pub fn scan_index<K: ?Sized, V: Record, P: Key + ?Sized>(&self, c: &Collection<K, V>, idx: &Index<V>, prefix: &P, reverse: bool) -> Result<IndexScan<V>> {
+        let entries = self.range_raw(idx.name, &prefix_bounds(key::encode(prefix)), reverse)?;
+        Ok(IndexScan { entries, records: self.open(c.name)?, collection: c.name, _v: PhantomData })
+    }
+
+    /// The last id [`WriteTx::next_id`] handed out for a collection (0 if none).
+    pub fn last_id<K: ?Sized, V>(&self, c: &Collection<K, V>) -> Result<u64> {
+        Ok(self
+            .get_raw(META, &seq_key(c.name))?
+            .and_then(|b| b.as_slice().try_into().ok().map(u64::from_be_bytes))
+            .unwrap_or(0))
+    }
+}
+
+struct RawScan {
+    range: Option<redb::Range<'static, Bytes, Bytes>>,
+    reverse: bool,
+}
+
+impl Iterator for RawScan {
+    type Item = Result<(Vec<u8>, Vec<u8>)>;
+    fn next(&mut self) -> Option<Self::Item> {
+        let range = self.range.as_mut()?;
+        let entry = if self.reverse { range.next_back() } else { range.next() }?;
+        Some(entry.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())).map_err(StoreError::io))
+    }
+}
+
+/// A lazy scan over a collection's records.
+pub struct Scan<V> {
+    raw: RawScan,
+    collection: &'static str,
+    _v: PhantomData<fn() -> V>,
+}
+
+impl<V: Record> Iterator for Scan<V> {
+    type Item = Result<V>;
+    fn next(&mut self) -> Option<Result<V>> {
+        Some(self.raw.next()?.and_then(|(_, v)| decode_record(self.collection, &v)))
+    }
+}
+
+/// A lazy scan over an index, yielding the records it points to.
+pub struct IndexScan<V> {
+    entries: RawScan,
+    records: Option<redb::ReadOnlyTable<Bytes, Bytes>>,
+    collection: &'static str,
+    _v: PhantomData<fn() -> V>,
+}
+
+impl<V: Record> Iterator for IndexScan<V> {
+    type Item = Result<V>;
+    fn next(&mut self) -> Option<Result<V>> {
+        loop {
+            let pk = match self.entries.next()? {
+                Ok((_, pk)) => pk,
+                Err(e) => return Some(Err(e)),
+            };
+            let records = self.records.as_ref()?;
+            match records.get(pk.as_slice()) {
+                Ok(Some(v)) => return Some(decode_record(self.collection, v.value())),
+                Ok(None) => continue, // cannot happen: entries are written with their record
+                Err(e) => return Some(Err(StoreError::io(e))),
+            }
+        }
+    }
+}
+
+/// What a backup wrote.
+#[derive(Debug, Clone)]
+pub struct BackupInfo {
+    pub bytes: u64,
+    pub records: u64,
+}
+
+fn copy_snapshot(from: &redb::ReadTransaction, out: &Path) -> Result<BackupInfo, Box<dyn std::error::Error + Send + Sync>> {
+    let partial = out.with_extension("partial");
+    let _ = fs::remove_file(&partial);
+    let mut records = 0;
+    {
+        let copy = Database::builder().create(&partial)?;
+        let txn = copy.begin_write()?;
+        for handle in from.list_tables()? {
+            let name = handle.name().to_string();
+            let source = from.open_table(table(&name))?;
+            let mut target = txn.open_table(table(&name))?;
+            for entry in source.iter()? {
+                let (k, v) = entry?;
+                target.insert(k.value(), v.value())?;
+                records += 1;
+            }
+        }
+        txn.commit()?;
+    }
+    fs::rename(&partial, out)?;
+    sync_dir(out)?;
+    Ok(BackupInfo { bytes: fs::metadata(out)?.len(), records })
+}
+
+fn sync_dir(file: &Path) -> std::io::Result<()> {
+    match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => fs::File::open(dir)?.sync_all(),
+        _ => fs::File::open(".")?.sync_all(),
+    }
+}
+
+/// Restores a backup file into `data_dir`, which must be empty or not exist yet. The backup is
+/// checked (a shopd store this build can read) on a copy; the source file is never modified.
+pub fn restore(backup: &Path, data_dir: &Path) -> Result<()> {
+    let io = |e: std::io::Error| StoreError::io(e);
+    if data_dir.exists() && fs::read_dir(data_dir).map_err(io)?.next().is_some() {
+        return Err(StoreError::io(format!("{} is not empty: restore only into an empty data dir", data_dir.display())));
+    }
+    if !backup.is_file() {
+        return Err(StoreError::io(format!("{}: no such file", backup.display())));
+    }
+    fs::create_dir_all(data_dir).map_err(io)?;
+    let target = data_dir.join(STORE_FILE);
+    let partial = target.with_extension("partial");
+    fs::copy(backup, &partial).map_err(io)?;
+    fs::File::open(&partial).and_then(|f| f.sync_all()).map_err(io)?;
+    let checked = Database::builder()
+        .create(&partial)
+        .map_err(|_| StoreError::NotAStore(backup.to_path_buf()))
+        .and_then(|db| check_existing(&db, backup));
+    if let Err(e) = checked {
+        let _ = fs::remove_file(&partial);
+        return Err(e);
+    }
+    fs::rename(&partial, &target).map_err(io)?;
+    sync_dir(&target).map_err(io)
+}
+
+/// Like [`check_schema`] but never initialises: the file must already be a shopd store.
+fn check_existing(db: &Database, path: &Path) -> Result<()> {
+    let txn = db.begin_read().map_err(StoreError::io)?;
+    let snapshot = ReadTx { txn };
+    let raw = snapshot
+        .get_raw(META, &key::encode(&("schema_version",)))
+        .map_err(|_| StoreError::NotAStore(path.into()))?
+        .ok_or_else(|| StoreError::NotAStore(path.into()))?;
+    let found = u32::from_be_bytes(raw.as_slice().try_into().map_err(|_| StoreError::NotAStore(path.into()))?);
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew { found, supported: SCHEMA_VERSION });
+    }
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! The storage interface every domain uses: typed collections of MessagePack records in one
+//! embedded, transactional file.
+//!
+//! - [`Store::read`] gives a consistent snapshot that never waits for writers.
+//! - [`Store::write`] runs a closure as one all-or-nothing transaction. Concurrent writes are
+//!   batched into a single durable commit (group commit) and every caller is answered only after
+//!   the commit holding its write is on disk. A closure that returns `Err` leaves nothing behind.
+//! - Secondary and unique indexes are declared on the [`Collection`] and maintained by `put` and
+//!   `delete` in the same transaction as the record.
+//!
+//! Nothing outside this folder sees the engine (redb); only `engine.rs` imports it.
+
+mod engine;
+pub mod key;
+mod write;
+
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use engine::{BackupInfo, ReadTx, restore};
+pub use key::Key;
+pub use write::WriteTx;
+
+/// The version of the on-disk layout this build writes. A file written by a newer version is
+/// refused; older versions are migrated at open (none exist yet).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// File name of the store inside the data dir.
+pub const STORE_FILE: &str = "shopd.redb";
+
+/// A stored record: any serde type. Records are MessagePack maps with field names, so a field
+/// added later with `#[serde(default)]` reads old records, and old builds skip new fields.
+pub trait Record: Serialize + DeserializeOwned + Send + 'static {}
+impl<T: Serialize + DeserializeOwned + Send + 'static> Record for T {}
+
+/// A typed collection: records of type `V` under keys of type `K`.
+pub struct Collection<K: ?Sized, V: 'static> {
+    pub name: &'static str,
+    pub indexes: &'static [Index<V>],
+    _types: PhantomData<fn(&K, V)>,
+}
+
+impl<K: ?Sized, V: 'static> Collection<K, V> {
+    pub const fn new(name: &'static str) -> Self {
+        Self::with_indexes(name, &[])
+    }
+
+    pub const fn with_indexes(name: &'static str, indexes: &'static [Index<V>]) -> Self {
+        Collection { name, indexes, _types: PhantomData }
+    }
+}
+
+/// A secondary index of a collection. `keys` returns the encoded index keys of a record (use
+/// [`key::encode`]); a unique index refuses a second record with the same index key.
+pub struct Index<V> {
+    /// The index's own table name, e.g. `"users.by_email"`.
+    pub name: &'static str,
+    pub unique: bool,
+    pub keys: fn(&V) -> Vec<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// A unique index already holds this key for another record.
+    #[error("unique index {index} already holds this key")]
+    Conflict { index: &'static str },
+    #[error("the data dir was written by shopd schema version {found}; this build reads up to {supported}: upgrade shopd")]
+    TooNew { found: u32, supported: u32 },
+    #[error("{0} is not a shopd store")]
+    NotAStore(PathBuf),
+    #[error("the store at {0} is open in another process")]
+    Locked(PathBuf),
+    #[error("the store is closed")]
+    Closed,
+    #[error("the write was aborted: {0}")]
+    Aborted(Arc<str>),
+    #[error("record in {collection} could not be decoded: {reason}")]
+    Corrupt { collection: String, reason: Arc<str> },
+    #[error("storage failure: {0}")]
+    Io(Arc<str>),
+}
+
+impl StoreError {
+    pub(crate) fn io(e: impl std::fmt::Display) -> Self {
+        StoreError::Io(e.to_string().into())
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+pub(crate) fn encode_record<V: Serialize>(value: &V) -> Result<Vec<u8>> {
+    rmp_serde::to_vec_named(value).map_err(StoreError::io)
+}
+
+pub(crate) fn decode_record<V: DeserializeOwned>(collection: &str, bytes: &[u8]) -> Result<V> {
+    rmp_serde::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        collection: collection.to_string(),
+        reason: e.to_string().into(),
+    })
+}
+
+/// The handle to an open store. Cheap to clone; the file closes when the last clone is dropped
+/// or [`Store::close`] is called.
+#[derive(Clone)]
+pub struct Store {
+    engine: Arc<engine::Engine>,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `data_dir`, repairing it after an unclean stop.
+    pub fn open(data_dir: &Path) -> Result<Store> {
+        Ok(Store { engine: Arc::new(engine::Engine::open(&data_dir.join(STORE_FILE))?) })
+    }
+
+    /// A consistent snapshot of the whole store. Never waits for writers.
+    pub fn read(&self) -> Result<ReadTx> {
+        self.engine.read()
+    }
+
+    /// Runs `f` as one transaction and answers once it is durable. `Err` from `f` discards every
+    /// change it made; the error is returned as is.
+    pub async fn write<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&mut WriteTx<'_>) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (job, reply) = engine::job(f);
+        self.engine.submit(job).await?;
+        reply.await.unwrap_or_else(|_| Err(StoreError::Aborted("the writer stopped".into()).into()))
+    }
+
+    /// [`Store::write`] for code outside the async runtime (command-line tools).
+    pub fn write_blocking<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&mut WriteTx<'_>) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (job, reply) = engine::job(f);
+        self.engine.submit_blocking(job)?;
+        reply
+            .blocking_recv()
+            .unwrap_or_else(|_| Err(StoreError::Aborted("the writer stopped".into()).into()))
+    }
+
+    /// Writes a consistent copy of the store to `out` (atomically: a partial copy is never left
+    /// under that name). Runs against a read snapshot, so writers go on meanwhile.
+    pub fn backup_to(&self, out: &Path) -> Result<BackupInfo> {
+        self.engine.backup_to(out)
+    }
+
+    /// Whether the store answers: a snapshot can be read and the writer is running.
+    pub fn is_healthy(&self) -> bool {
+        self.engine.is_healthy()
+    }
+
+    /// Stops the writer after the writes already queued and closes the file. Later calls fail
+    /// with [`StoreError::Closed`].
+    pub fn close(&self) {
+        self.engine.close();
+    }
+}
