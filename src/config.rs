@@ -206,7 +206,10 @@ impl Settings {
     }
 
     /// Loads the settings with `env` standing in for the process environment (tests use this).
-    pub fn load_from(sources: &Sources, env: impl IntoIterator<Item = (String, String)>) -> Result<Settings, ConfigError> {
+    pub fn load_from(
+        sources: &Sources,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
         let env: Vec<(String, String)> = env.into_iter().collect();
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         match &sources.config_file {
@@ -220,11 +223,8 @@ impl Settings {
         if let (None, Some(node_env)) = (lookup("APP_ENV"), lookup("NODE_ENV")) {
             figment = figment.merge(Serialized::default("app_env", node_env));
         }
-        let vars: Dict = env
-            .iter()
-            .filter(|(k, _)| keys.contains(k))
-            .map(|(k, v)| (k.to_lowercase(), parse_env_value(v)))
-            .collect();
+        let vars: Dict =
+            env.iter().filter(|(k, _)| keys.contains(k)).map(|(k, v)| (k.to_lowercase(), parse_env_value(v))).collect();
         figment = figment.merge(EnvVars(vars));
         figment = figment.merge(Serialized::defaults(&sources.overrides));
         let settings: Settings = figment.extract().map_err(|e| invalid(e.to_string()))?;
@@ -242,7 +242,9 @@ impl Settings {
             return Err(invalid("rate limit windows must be at least 1 ms"));
         }
         if self.rate_limit_max_requests == 0 || self.auth_rate_limit_max == 0 || self.upload_rate_limit_max == 0 {
-            return Err(invalid("rate limit maxima must be at least 1 (set rate_limit_enabled = false to turn limits off)"));
+            return Err(invalid(
+                "rate limit maxima must be at least 1 (set rate_limit_enabled = false to turn limits off)",
+            ));
         }
         if self.max_file_size == 0 {
             return Err(invalid("max_file_size must be at least 1 byte"));
@@ -266,7 +268,11 @@ impl Settings {
 
     /// `allowed_origins` as a list.
     pub fn origins(&self) -> Vec<String> {
-        self.allowed_origins.split(',').map(|s| s.trim().trim_end_matches('/').to_string()).filter(|s| !s.is_empty()).collect()
+        self.allowed_origins
+            .split(',')
+            .map(|s| s.trim().trim_end_matches('/').to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
     }
 
     pub fn is_production(&self) -> bool {
@@ -299,10 +305,8 @@ fn parse_env_value(raw: &str) -> figment::value::Value {
     if let Ok(n) = raw.parse::<i64>() {
         return n.into();
     }
-    if raw.contains('.') {
-        if let Ok(f) = raw.parse::<f64>() {
-            return f.into();
-        }
+    if let (true, Ok(f)) = (raw.contains('.'), raw.parse::<f64>()) {
+        return f.into();
     }
     raw.to_string().into()
 }

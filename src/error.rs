@@ -103,7 +103,14 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode) -> Self {
-        ApiError { code, status: code.status(), message: code.default_message().to_string(), details: None, headers: Vec::new(), cause: None }
+        ApiError {
+            code,
+            status: code.status(),
+            message: code.default_message().to_string(),
+            details: None,
+            headers: Vec::new(),
+            cause: None,
+        }
     }
 
     pub fn with_message(mut self, message: impl Into<String>) -> Self {
@@ -169,7 +176,9 @@ impl std::error::Error for ApiError {}
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Closed => ApiError::new(ErrorCode::ServiceUnavailable).with_message("The store is shutting down"),
+            StoreError::Closed => {
+                ApiError::new(ErrorCode::ServiceUnavailable).with_message("The store is shutting down")
+            }
             other => ApiError::internal(other),
         }
     }
@@ -223,7 +232,10 @@ impl ApiResponse for ApiError {
                 description: "An error: the error envelope with its code",
                 status: None,
                 status_range: None,
-                content: vec![MetaMediaType { content_type: "application/json; charset=utf-8", schema: ErrorBody::schema_ref() }],
+                content: vec![MetaMediaType {
+                    content_type: "application/json; charset=utf-8",
+                    schema: ErrorBody::schema_ref(),
+                }],
                 headers: vec![],
             }],
         }

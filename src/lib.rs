@@ -1,7 +1,14 @@
 //! shopd: a complete e-commerce backend in one binary.
 
+pub mod backup;
+pub mod cli;
 pub mod config;
 pub mod error;
+pub mod health;
 pub mod http;
 pub mod metrics;
+pub mod openapi;
+pub mod startup;
+pub mod state;
 pub mod store;
+pub mod telemetry;

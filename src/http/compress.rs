@@ -42,14 +42,19 @@ fn negotiate(accept: &str) -> Option<CompressionAlgo> {
 
 fn compressible(content_type: &str) -> bool {
     let ct = content_type.to_ascii_lowercase();
-    ct.starts_with("text/") || ct.contains("json") || ct.contains("javascript") || ct.contains("xml") || ct.starts_with("image/svg")
+    ct.starts_with("text/")
+        || ct.contains("json")
+        || ct.contains("javascript")
+        || ct.contains("xml")
+        || ct.starts_with("image/svg")
 }
 
 impl<E: Endpoint> Endpoint for CompressionEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
-        let algo = if req.method() == Method::HEAD { None } else { req.header(header::ACCEPT_ENCODING).and_then(negotiate) };
+        let algo =
+            if req.method() == Method::HEAD { None } else { req.header(header::ACCEPT_ENCODING).and_then(negotiate) };
         let mut resp = self.inner.call(req).await?.into_response();
         let Some(algo) = algo else { return Ok(resp) };
         let eligible = !resp.headers().contains_key(header::CONTENT_ENCODING)
@@ -69,7 +74,8 @@ impl<E: Endpoint> Endpoint for CompressionEndpoint<E> {
             _ => CompressionLevel::Default,
         };
         let (parts, _) = resp.into_parts();
-        let mut out = Compress::new(Response::from_parts(parts, Body::from(bytes)), algo).with_quality(level).into_response();
+        let mut out =
+            Compress::new(Response::from_parts(parts, Body::from(bytes)), algo).with_quality(level).into_response();
         let compressed = out.take_body().into_bytes().await?;
         out.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(compressed.len()));
         out.headers_mut().append(header::VARY, HeaderValue::from_static("Accept-Encoding"));

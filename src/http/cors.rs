@@ -51,7 +51,8 @@ impl<E: Endpoint> Endpoint for CorsEndpoint<E> {
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
         let origin = req.header(header::ORIGIN).map(str::to_string);
-        let preflight = req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+        let preflight =
+            req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
         let allowed = origin.as_deref().filter(|o| self.allowed(o)).map(str::to_string);
 
         let mut resp = if preflight {

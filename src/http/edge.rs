@@ -8,7 +8,10 @@ use std::time::Instant;
 use poem::error::{MethodNotAllowedError, NotFoundError, ParseJsonError, ReadBodyError, SizedLimitError};
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Middleware, PathPattern, Request, Response};
-use poem_openapi::error::{AuthorizationError, ContentTypeError, ParseMultipartError, ParseParamError, ParsePathError, ParseRequestPayloadError};
+use poem_openapi::error::{
+    AuthorizationError, ContentTypeError, ParseMultipartError, ParseParamError, ParsePathError,
+    ParseRequestPayloadError,
+};
 use tracing::Instrument;
 
 use super::envelope::REQUEST_ID;
@@ -39,7 +42,9 @@ pub struct EdgeEndpoint<E> {
 /// Echoes a client's id when it is sane (1–128 of `[A-Za-z0-9._-]`), else makes a new one.
 fn request_id(req: &Request) -> String {
     req.header("x-request-id")
-        .filter(|id| (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
+        .filter(|id| {
+            (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        })
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
@@ -54,33 +59,35 @@ impl<E: Endpoint> Endpoint for EdgeEndpoint<E> {
         let path = req.uri().path().to_string();
         let span = tracing::info_span!("request", id = %id, method = %method, path = %path);
 
-        let handled = REQUEST_ID.scope(id.clone(), async {
-            if let Some(too_big) = self.check_length(&req) {
-                return (too_big.into_response(), None);
-            }
-            match self.inner.call(req).await {
-                Ok(out) => {
-                    let resp = out.into_response();
-                    let route = resp.data::<PathPattern>().map(|p| p.0.to_string());
-                    (resp, route)
+        let handled = REQUEST_ID
+            .scope(id.clone(), async {
+                if let Some(too_big) = self.check_length(&req) {
+                    return (too_big.into_response(), None);
                 }
-                Err(err) => {
-                    let route = err.data::<PathPattern>().map(|p| p.0.to_string());
-                    (render(err, &method, &path), route)
+                match self.inner.call(req).await {
+                    Ok(out) => {
+                        let resp = out.into_response();
+                        let route = resp.data::<PathPattern>().map(|p| p.0.to_string());
+                        (resp, route)
+                    }
+                    Err(err) => {
+                        let route = err.data::<PathPattern>().map(|p| p.0.to_string());
+                        (render(err, &method, &path), route)
+                    }
                 }
-            }
-        })
-        .instrument(span.clone())
-        .await;
+            })
+            .instrument(span.clone())
+            .await;
 
         let (mut resp, route) = handled;
         let status = resp.status();
         // Unmatched paths share one label so that scanners cannot blow up the metric's size.
-        let route = route.filter(|r| !r.is_empty() && status != StatusCode::NOT_FOUND).unwrap_or_else(|| "unmatched".into());
+        let route =
+            route.filter(|r| !r.is_empty() && status != StatusCode::NOT_FOUND).unwrap_or_else(|| "unmatched".into());
         let elapsed = started.elapsed();
         self.metrics.observe(method.as_str(), &route, status.as_u16(), elapsed);
         span.in_scope(|| {
-            tracing::info!(status = status.as_u16(), route = %route, ms = elapsed.as_secs_f64() * 1e3, "handled");
+            tracing::info!(status = status.as_u16(), route = %route, micros = elapsed.as_micros() as u64, "handled");
         });
 
         let headers = resp.headers_mut();
@@ -144,7 +151,9 @@ impl<E> EdgeEndpoint<E> {
         let length: u64 = req.header(header::CONTENT_LENGTH)?.parse().ok()?;
         let multipart = req.content_type().is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/"));
         let limit = if multipart { self.upload_limit } else { JSON_LIMIT as u64 };
-        (length > limit).then(|| ApiError::new(ErrorCode::PayloadTooLarge).with_message(format!("Request body is larger than {limit} bytes")))
+        (length > limit).then(|| {
+            ApiError::new(ErrorCode::PayloadTooLarge).with_message(format!("Request body is larger than {limit} bytes"))
+        })
     }
 }
 
@@ -183,7 +192,8 @@ pub fn to_api_error(err: poem::Error, method: &Method, path: &str) -> ApiError {
         return ApiError::new(ErrorCode::RouteNotFound).with_message(format!("Route {path} not found"));
     }
     if err.is::<MethodNotAllowedError>() {
-        return ApiError::new(ErrorCode::MethodNotAllowed).with_message(format!("Method {method} is not allowed on {path}"));
+        return ApiError::new(ErrorCode::MethodNotAllowed)
+            .with_message(format!("Method {method} is not allowed on {path}"));
     }
     if let Some(e) = err.downcast_ref::<ParseParamError>() {
         return ApiError::field(e.name, e.reason.clone());
@@ -193,7 +203,9 @@ pub fn to_api_error(err: poem::Error, method: &Method, path: &str) -> ApiError {
     }
     if let Some(e) = err.downcast_ref::<ContentTypeError>() {
         let message = match e {
-            ContentTypeError::NotSupported { content_type } => format!("Content type {content_type} is not supported here"),
+            ContentTypeError::NotSupported { content_type } => {
+                format!("Content type {content_type} is not supported here")
+            }
             ContentTypeError::ExpectContentType => "A Content-Type header is required".to_string(),
         };
         return ApiError::new(ErrorCode::UnsupportedMediaType).with_message(message);
@@ -203,7 +215,9 @@ pub fn to_api_error(err: poem::Error, method: &Method, path: &str) -> ApiError {
     }
     if let Some(e) = err.downcast_ref::<ParseJsonError>() {
         return match e {
-            ParseJsonError::Parse(inner) => ApiError::new(ErrorCode::InvalidJson).with_message(format!("Malformed JSON in request body: {inner}")),
+            ParseJsonError::Parse(inner) => {
+                ApiError::new(ErrorCode::InvalidJson).with_message(format!("Malformed JSON in request body: {inner}"))
+            }
             _ => ApiError::new(ErrorCode::UnsupportedMediaType).with_message("Expected Content-Type: application/json"),
         };
     }

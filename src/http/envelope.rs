@@ -66,7 +66,12 @@ impl<T: ParseFromJSON + ToJSON> Reply<T> {
 
     /// 201 with the default message "Created successfully".
     pub fn created(data: T) -> Self {
-        Reply::Created(Json(Envelope { data, status: 201, message: "Created successfully".into(), meta: Meta::current() }))
+        Reply::Created(Json(Envelope {
+            data,
+            status: 201,
+            message: "Created successfully".into(),
+            meta: Meta::current(),
+        }))
     }
 }
 

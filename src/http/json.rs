@@ -47,7 +47,9 @@ impl<T: Type + DeserializeOwned + Send> ParsePayload for JsonBody<T> {
     async fn from_request(_request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
         let bytes = body.take()?.into_bytes_limit(JSON_LIMIT).await.map_err(|e| match e {
             poem::error::ReadBodyError::PayloadTooLarge => ApiError::new(ErrorCode::PayloadTooLarge),
-            other => ApiError::new(ErrorCode::InvalidJson).with_message(format!("Could not read the request body: {other}")),
+            other => {
+                ApiError::new(ErrorCode::InvalidJson).with_message(format!("Could not read the request body: {other}"))
+            }
         })?;
         parse(&bytes).map(JsonBody).map_err(Into::into)
     }
@@ -56,13 +58,17 @@ impl<T: Type + DeserializeOwned + Send> ParsePayload for JsonBody<T> {
 /// Parses a JSON body, naming the field of a shape error.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::new(ErrorCode::InvalidJson).with_message("The request body is empty; a JSON object was expected"));
+        return Err(
+            ApiError::new(ErrorCode::InvalidJson).with_message("The request body is empty; a JSON object was expected")
+        );
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de);
     if value.is_ok() {
         // Trailing garbage after the object is broken JSON, not a valid body.
-        de.end().map_err(|e| ApiError::new(ErrorCode::InvalidJson).with_message(format!("Malformed JSON in request body: {e}")))?;
+        de.end().map_err(|e| {
+            ApiError::new(ErrorCode::InvalidJson).with_message(format!("Malformed JSON in request body: {e}"))
+        })?;
     }
     value.map_err(|e| {
         let path = e.path().to_string();

@@ -12,10 +12,14 @@ use std::ops::Bound;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
 use parking_lot::{Mutex, RwLock};
-use redb::{Database, DatabaseError, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableError, TableHandle};
+use redb::{
+    Database, DatabaseError, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableError,
+    TableHandle,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use super::key::{self, Key};
@@ -70,6 +74,14 @@ pub(crate) struct Engine {
     db: RwLock<Option<Arc<Database>>>,
     sender: RwLock<Option<mpsc::Sender<Job>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    stats: Arc<Counters>,
+}
+
+/// Totals since open, for metrics and benchmarks.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub commits: AtomicU64,
+    pub writes: AtomicU64,
 }
 
 fn open_db(path: &Path) -> Result<Database> {
@@ -89,7 +101,8 @@ fn check_schema(db: &Database, path: &Path) -> Result<()> {
         let found = meta.get(version_key.as_slice()).map_err(StoreError::io)?.map(|v| v.value().to_vec());
         match found {
             Some(v) => {
-                let found = u32::from_be_bytes(v.as_slice().try_into().map_err(|_| StoreError::NotAStore(path.into()))?);
+                let found =
+                    u32::from_be_bytes(v.as_slice().try_into().map_err(|_| StoreError::NotAStore(path.into()))?);
                 if found > SCHEMA_VERSION {
                     return Err(StoreError::TooNew { found, supported: SCHEMA_VERSION });
                 }
@@ -113,14 +126,17 @@ impl Engine {
         check_schema(&db, path)?;
         let (sender, receiver) = mpsc::channel(QUEUE);
         let writer_db = db.clone();
+        let stats = Arc::new(Counters::default());
+        let writer_stats = stats.clone();
         let writer = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || writer_loop(&writer_db, receiver))
+            .spawn(move || writer_loop(&writer_db, receiver, &writer_stats))
             .map_err(StoreError::io)?;
         Ok(Engine {
             db: RwLock::new(Some(db)),
             sender: RwLock::new(Some(sender)),
             writer: Mutex::new(Some(writer)),
+            stats,
         })
     }
 
@@ -150,6 +166,10 @@ impl Engine {
         writer_alive && self.sender.read().is_some() && self.read().and_then(|r| r.meta_ok()).is_ok()
     }
 
+    pub(crate) fn stats(&self) -> (u64, u64) {
+        (self.stats.commits.load(Ordering::Relaxed), self.stats.writes.load(Ordering::Relaxed))
+    }
+
     pub(crate) fn close(&self) {
         // Dropping the sender lets the writer finish the queued writes and stop.
         self.sender.write().take();
@@ -171,7 +191,7 @@ impl Drop for Engine {
     }
 }
 
-fn writer_loop(db: &Database, mut receiver: mpsc::Receiver<Job>) {
+fn writer_loop(db: &Database, mut receiver: mpsc::Receiver<Job>, stats: &Counters) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = receiver.blocking_recv() {
         jobs.push(first);
@@ -183,6 +203,10 @@ fn writer_loop(db: &Database, mut receiver: mpsc::Receiver<Job>) {
         }
         let mut replies = Vec::with_capacity(jobs.len());
         let outcome = run_batch(db, &mut jobs, &mut replies);
+        if outcome.is_ok() {
+            stats.commits.fetch_add(1, Ordering::Relaxed);
+            stats.writes.fetch_add(replies.len() as u64, Ordering::Relaxed);
+        }
         if let Err(e) = &outcome {
             tracing::error!(error = %e, writes = replies.len(), "store commit failed; the batch was rolled back");
         }
@@ -241,7 +265,13 @@ impl RawWrite for Batch<'_> {
         Ok(self.table(name)?.get(key).map_err(StoreError::io)?.map(|v| v.value().to_vec()))
     }
 
-    fn range(&mut self, name: &'static str, bounds: &Bounds, reverse: bool, limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    fn range(
+        &mut self,
+        name: &'static str,
+        bounds: &Bounds,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let t = self.table(name)?;
         let range = t.range::<&[u8]>(as_ref_bounds(bounds)).map_err(StoreError::io)?;
         let entries: Box<dyn Iterator<Item = _>> = if reverse { Box::new(range.rev()) } else { Box::new(range) };
@@ -297,13 +327,23 @@ impl ReadTx {
     }
 
     /// Records whose key starts with `prefix` (`&()` for all), lazily, in key order or reversed.
-    pub fn scan<K: ?Sized, V: Record, P: Key + ?Sized>(&self, c: &Collection<K, V>, prefix: &P, reverse: bool) -> Result<Scan<V>> {
+    pub fn scan<K: ?Sized, V: Record, P: Key + ?Sized>(
+        &self,
+        c: &Collection<K, V>,
+        prefix: &P,
+        reverse: bool,
+    ) -> Result<Scan<V>> {
         let raw = self.range_raw(c.name, &prefix_bounds(key::encode(prefix)), reverse)?;
         Ok(Scan { raw, collection: c.name, _v: PhantomData })
     }
 
     /// Records with keys from `start` (inclusive) on, lazily; reversed, from `start` down.
-    pub fn scan_from<K: Key + ?Sized, V: Record>(&self, c: &Collection<K, V>, start: &K, reverse: bool) -> Result<Scan<V>> {
+    pub fn scan_from<K: Key + ?Sized, V: Record>(
+        &self,
+        c: &Collection<K, V>,
+        start: &K,
+        reverse: bool,
+    ) -> Result<Scan<V>> {
         let start = Bound::Included(key::encode(start));
         let bounds = if reverse { (Bound::Unbounded, start) } else { (start, Bound::Unbounded) };
         let raw = self.range_raw(c.name, &bounds, reverse)?;
@@ -319,7 +359,12 @@ impl ReadTx {
     }
 
     /// The record a unique index points to for `value`.
-    pub fn get_unique<K: ?Sized, V: Record, I: Key + ?Sized>(&self, c: &Collection<K, V>, idx: &Index<V>, value: &I) -> Result<Option<V>> {
+    pub fn get_unique<K: ?Sized, V: Record, I: Key + ?Sized>(
+        &self,
+        c: &Collection<K, V>,
+        idx: &Index<V>,
+        value: &I,
+    ) -> Result<Option<V>> {
         match self.get_raw(idx.name, &key::encode(value))? {
             Some(pk) => self.get_raw(c.name, &pk)?.map(|b| decode_record(c.name, &b)).transpose(),
             None => Ok(None),
@@ -327,7 +372,13 @@ impl ReadTx {
     }
 
     /// Records whose index key starts with `prefix`, lazily, in index order or reversed.
-    pub fn scan_index<K: ?Sized, V: Record, P: Key + ?Sized>(&self, c: &Collection<K, V>, idx: &Index<V>, prefix: &P, reverse: bool) -> Result<IndexScan<V>> {
+    pub fn scan_index<K: ?Sized, V: Record, P: Key + ?Sized>(
+        &self,
+        c: &Collection<K, V>,
+        idx: &Index<V>,
+        prefix: &P,
+        reverse: bool,
+    ) -> Result<IndexScan<V>> {
         let entries = self.range_raw(idx.name, &prefix_bounds(key::encode(prefix)), reverse)?;
         Ok(IndexScan { entries, records: self.open(c.name)?, collection: c.name, _v: PhantomData })
     }
@@ -402,7 +453,10 @@ pub struct BackupInfo {
     pub records: u64,
 }
 
-fn copy_snapshot(from: &redb::ReadTransaction, out: &Path) -> Result<BackupInfo, Box<dyn std::error::Error + Send + Sync>> {
+fn copy_snapshot(
+    from: &redb::ReadTransaction,
+    out: &Path,
+) -> Result<BackupInfo, Box<dyn std::error::Error + Send + Sync>> {
     let partial = out.with_extension("partial");
     let _ = fs::remove_file(&partial);
     let mut records = 0;
@@ -438,7 +492,10 @@ fn sync_dir(file: &Path) -> std::io::Result<()> {
 pub fn restore(backup: &Path, data_dir: &Path) -> Result<()> {
     let io = |e: std::io::Error| StoreError::io(e);
     if data_dir.exists() && fs::read_dir(data_dir).map_err(io)?.next().is_some() {
-        return Err(StoreError::io(format!("{} is not empty: restore only into an empty data dir", data_dir.display())));
+        return Err(StoreError::io(format!(
+            "{} is not empty: restore only into an empty data dir",
+            data_dir.display()
+        )));
     }
     if !backup.is_file() {
         return Err(StoreError::io(format!("{}: no such file", backup.display())));

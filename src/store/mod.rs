@@ -68,7 +68,9 @@ pub enum StoreError {
     /// A unique index already holds this key for another record.
     #[error("unique index {index} already holds this key")]
     Conflict { index: &'static str },
-    #[error("the data dir was written by shopd schema version {found}; this build reads up to {supported}: upgrade shopd")]
+    #[error(
+        "the data dir was written by shopd schema version {found}; this build reads up to {supported}: upgrade shopd"
+    )]
     TooNew { found: u32, supported: u32 },
     #[error("{0} is not a shopd store")]
     NotAStore(PathBuf),
@@ -97,10 +99,8 @@ pub(crate) fn encode_record<V: Serialize>(value: &V) -> Result<Vec<u8>> {
 }
 
 pub(crate) fn decode_record<V: DeserializeOwned>(collection: &str, bytes: &[u8]) -> Result<V> {
-    rmp_serde::from_slice(bytes).map_err(|e| StoreError::Corrupt {
-        collection: collection.to_string(),
-        reason: e.to_string().into(),
-    })
+    rmp_serde::from_slice(bytes)
+        .map_err(|e| StoreError::Corrupt { collection: collection.to_string(), reason: e.to_string().into() })
 }
 
 /// The handle to an open store. Cheap to clone; the file closes when the last clone is dropped
@@ -143,9 +143,7 @@ impl Store {
     {
         let (job, reply) = engine::job(f);
         self.engine.submit_blocking(job)?;
-        reply
-            .blocking_recv()
-            .unwrap_or_else(|_| Err(StoreError::Aborted("the writer stopped".into()).into()))
+        reply.blocking_recv().unwrap_or_else(|_| Err(StoreError::Aborted("the writer stopped".into()).into()))
     }
 
     /// Writes a consistent copy of the store to `out` (atomically: a partial copy is never left
@@ -157,6 +155,12 @@ impl Store {
     /// Whether the store answers: a snapshot can be read and the writer is running.
     pub fn is_healthy(&self) -> bool {
         self.engine.is_healthy()
+    }
+
+    /// (durable commits, write transactions in them) since the store was opened; their ratio is
+    /// the average group-commit batch.
+    pub fn stats(&self) -> (u64, u64) {
+        self.engine.stats()
     }
 
     /// Stops the writer after the writes already queued and closes the file. Later calls fail

@@ -13,7 +13,13 @@ pub(crate) trait RawWrite {
     fn get(&mut self, table: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>>;
     /// Entries of `table` within the bounds, in key order (descending when `reverse`), at most
     /// `limit` of them.
-    fn range(&mut self, table: &'static str, bounds: &Bounds, reverse: bool, limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
+    fn range(
+        &mut self,
+        table: &'static str,
+        bounds: &Bounds,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
     fn put(&mut self, table: &'static str, key: &[u8], value: &[u8]) -> Result<()>;
     fn delete(&mut self, table: &'static str, key: &[u8]) -> Result<()>;
 }
@@ -80,7 +86,13 @@ impl<'a> WriteTx<'a> {
         self.changes.insert((table, key), value);
     }
 
-    fn range_raw(&mut self, table: &'static str, bounds: &Bounds, reverse: bool, limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    fn range_raw(
+        &mut self,
+        table: &'static str,
+        bounds: &Bounds,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let start = match &bounds.0 {
             Bound::Included(k) | Bound::Excluded(k) => k.clone(),
             Bound::Unbounded => Vec::new(),
@@ -129,9 +141,7 @@ impl<'a> WriteTx<'a> {
 
     /// The record under `key`, if any.
     pub fn get<K: Key + ?Sized, V: Record>(&mut self, c: &Collection<K, V>, key: &K) -> Result<Option<V>> {
-        self.get_raw(c.name, &key::encode(key))?
-            .map(|bytes| decode_record(c.name, &bytes))
-            .transpose()
+        self.get_raw(c.name, &key::encode(key))?.map(|bytes| decode_record(c.name, &bytes)).transpose()
     }
 
     /// Stores `value` under `key`, replacing any record there and updating every index of the
@@ -142,7 +152,9 @@ impl<'a> WriteTx<'a> {
         let bytes = encode_record(value)?;
         if !c.indexes.is_empty() {
             let old: Option<V> = self.get_raw(c.name, &pk)?.map(|b| decode_record(c.name, &b)).transpose()?;
-            let plans: Vec<(&Index<V>, Vec<Vec<u8>>, Vec<Vec<u8>>)> = c
+            // Per index: its keys for the old record and for the new one.
+            type Plan<'i, V> = (&'i Index<V>, Vec<Vec<u8>>, Vec<Vec<u8>>);
+            let plans: Vec<Plan<V>> = c
                 .indexes
                 .iter()
                 .map(|idx| {
@@ -155,10 +167,8 @@ impl<'a> WriteTx<'a> {
             for (idx, old_keys, new_keys) in &plans {
                 if idx.unique {
                     for k in new_keys.iter().filter(|k| !old_keys.contains(k)) {
-                        if let Some(owner) = self.get_raw(idx.name, k)? {
-                            if owner != pk {
-                                return Err(StoreError::Conflict { index: idx.name });
-                            }
+                        if self.get_raw(idx.name, k)?.is_some_and(|owner| owner != pk) {
+                            return Err(StoreError::Conflict { index: idx.name });
                         }
                     }
                 }
@@ -194,16 +204,24 @@ impl<'a> WriteTx<'a> {
 
     /// Records whose key starts with `prefix` (a leading part of a tuple key, or `&()` for all),
     /// in key order or reversed, at most `limit`.
-    pub fn scan<K: ?Sized, V: Record, P: Key + ?Sized>(&mut self, c: &Collection<K, V>, prefix: &P, reverse: bool, limit: usize) -> Result<Vec<V>> {
+    pub fn scan<K: ?Sized, V: Record, P: Key + ?Sized>(
+        &mut self,
+        c: &Collection<K, V>,
+        prefix: &P,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<V>> {
         let bounds = prefix_bounds(key::encode(prefix));
-        self.range_raw(c.name, &bounds, reverse, limit)?
-            .into_iter()
-            .map(|(_, v)| decode_record(c.name, &v))
-            .collect()
+        self.range_raw(c.name, &bounds, reverse, limit)?.into_iter().map(|(_, v)| decode_record(c.name, &v)).collect()
     }
 
     /// The record a unique index points to for `value`.
-    pub fn get_unique<K: ?Sized, V: Record, I: Key + ?Sized>(&mut self, c: &Collection<K, V>, idx: &Index<V>, value: &I) -> Result<Option<V>> {
+    pub fn get_unique<K: ?Sized, V: Record, I: Key + ?Sized>(
+        &mut self,
+        c: &Collection<K, V>,
+        idx: &Index<V>,
+        value: &I,
+    ) -> Result<Option<V>> {
         match self.get_raw(idx.name, &key::encode(value))? {
             Some(pk) => self.get_raw(c.name, &pk)?.map(|b| decode_record(c.name, &b)).transpose(),
             None => Ok(None),
@@ -211,7 +229,14 @@ impl<'a> WriteTx<'a> {
     }
 
     /// Records whose index key starts with `prefix`, in index order or reversed, at most `limit`.
-    pub fn scan_index<K: ?Sized, V: Record, P: Key + ?Sized>(&mut self, c: &Collection<K, V>, idx: &Index<V>, prefix: &P, reverse: bool, limit: usize) -> Result<Vec<V>> {
+    pub fn scan_index<K: ?Sized, V: Record, P: Key + ?Sized>(
+        &mut self,
+        c: &Collection<K, V>,
+        idx: &Index<V>,
+        prefix: &P,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<V>> {
         let bounds = prefix_bounds(key::encode(prefix));
         let pks = self.range_raw(idx.name, &bounds, reverse, limit)?;
         let mut out = Vec::with_capacity(pks.len());
@@ -242,9 +267,5 @@ impl<'a> WriteTx<'a> {
 /// The key of an index entry: the index key alone when unique, else followed by the primary key
 /// so that records sharing an index key each get their own entry.
 fn index_entry<V>(idx: &Index<V>, index_key: &[u8], pk: &[u8]) -> Vec<u8> {
-    if idx.unique {
-        index_key.to_vec()
-    } else {
-        [index_key, pk].concat()
-    }
+    if idx.unique { index_key.to_vec() } else { [index_key, pk].concat() }
 }

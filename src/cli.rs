@@ -1,0 +1,109 @@
+//! The command line: `shopd [serve|backup|restore] ...`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Overrides, Settings, Sources};
+use crate::startup::{App, shutdown_signal};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "shopd",
+    version,
+    about = "A complete e-commerce backend in one binary: the store API, search, carts, orders and payments, with no database server to run."
+)]
+pub struct Cli {
+    /// Settings file (default: ./config.toml when it exists)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where the store, uploads and outbox live (default: ./data)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API (what `shopd` does without a command)
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1
+        #[arg(long, value_name = "ADDR")]
+        host: Option<String>,
+        /// Port to listen on (0 picks a free one)
+        #[arg(long, value_name = "N")]
+        port: Option<u16>,
+    },
+    /// Write a consistent copy of the store to FILE, also while the server runs
+    Backup {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Restore a backup FILE into an empty data dir
+    Restore { file: PathBuf },
+}
+
+impl Cli {
+    pub fn sources(&self) -> Sources {
+        let (host, port) = match &self.command {
+            Some(Command::Serve { host, port }) => (host.clone(), *port),
+            _ => (None, None),
+        };
+        Sources {
+            config_file: self.config.clone(),
+            overrides: Overrides { data_dir: self.data_dir.clone(), host, port },
+        }
+    }
+}
+
+/// Runs the command with loaded settings; the exit code to return.
+pub fn run(command: Option<Command>, settings: Settings) -> ExitCode {
+    match command.unwrap_or(Command::Serve { host: None, port: None }) {
+        Command::Serve { .. } => serve(settings),
+        Command::Backup { out } => match crate::backup::backup(&settings.data_dir, &out) {
+            Ok(info) => {
+                println!("backup written to {} ({} bytes, {} records)", out.display(), info.bytes, info.records);
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&format!("backup failed: {e}")),
+        },
+        Command::Restore { file } => match crate::backup::restore(&settings.data_dir, &file) {
+            Ok(()) => {
+                println!("restored {} into {}", file.display(), settings.data_dir.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&format!("restore failed: {e}")),
+        },
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("shopd: {message}");
+    ExitCode::FAILURE
+}
+
+fn serve(settings: Settings) -> ExitCode {
+    crate::telemetry::init(&settings);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().max_blocking_threads(64).build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("cannot start the runtime: {e}")),
+    };
+    runtime.block_on(async {
+        let app = match App::build(settings) {
+            Ok(app) => app,
+            Err(e) => return fail(&format!("cannot open the store: {e}")),
+        };
+        let bound = match app.bind().await {
+            Ok(b) => b,
+            Err(e) => {
+                return fail(&format!("cannot listen on {}:{}: {e}", app.state.settings.host, app.state.settings.port));
+            }
+        };
+        match app.run(bound, shutdown_signal()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&format!("server error: {e}")),
+        }
+    })
+}

@@ -1,0 +1,71 @@
+//! Liveness, readiness and metrics: what a load balancer, an orchestrator or Prometheus asks.
+
+use std::collections::BTreeMap;
+
+use poem::http::StatusCode;
+use poem::web::Data;
+use poem::{IntoResponse, Response, handler};
+use poem_openapi::{Object, OpenApi};
+
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::http::envelope::Reply;
+use crate::state::AppState;
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct Health {
+    /// Always `ok` when the process answers.
+    pub status: String,
+    pub version: String,
+    pub uptime_seconds: u64,
+}
+
+#[derive(Debug, Object)]
+pub struct Readiness {
+    /// `ready`
+    pub status: String,
+    /// Each dependency and whether it answered (`ok`).
+    pub checks: BTreeMap<String, String>,
+}
+
+pub struct HealthApi;
+
+#[OpenApi(tag = "crate::openapi::Tag::Operations")]
+impl HealthApi {
+    /// Liveness: the process answers.
+    #[oai(path = "/health", method = "get")]
+    async fn health(&self, state: Data<&AppState>) -> Reply<Health> {
+        Reply::ok(Health {
+            status: "ok".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            uptime_seconds: state.started.elapsed().as_secs(),
+        })
+    }
+
+    /// Readiness: 200 when storage (and, once it exists, search) answers; 503 otherwise.
+    #[oai(path = "/ready", method = "get")]
+    async fn ready(&self, state: Data<&AppState>) -> ApiResult<Reply<Readiness>> {
+        let checks = state.readiness();
+        if checks.values().all(|v| v == "ok") {
+            Ok(Reply::ok(Readiness { status: "ready".into(), checks }))
+        } else {
+            Err(ApiError::new(ErrorCode::ServiceUnavailable)
+                .with_message("Not ready: a dependency does not answer")
+                .with_details(serde_json::to_value(&checks).expect("a map of strings")))
+        }
+    }
+}
+
+/// Prometheus text exposition.
+#[handler]
+pub fn metrics(state: Data<&AppState>) -> Response {
+    let (commits, writes) = state.store.stats();
+    state.metrics.store_commits.set(commits as i64);
+    state.metrics.store_writes.set(writes as i64);
+    state
+        .metrics
+        .render()
+        .with_content_type("text/plain; version=0.0.4; charset=utf-8")
+        .with_status(StatusCode::OK)
+        .into_response()
+}

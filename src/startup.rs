@@ -1,0 +1,159 @@
+//! Building the application from settings, and running it until a shutdown signal. Used by
+//! `main` and by the tests alike.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use poem::middleware::CatchPanic;
+use poem::{Endpoint, EndpointExt, IntoResponse, Response, Route, Server, get};
+use poem_openapi::OpenApiService;
+
+use crate::backup::ControlSocket;
+use crate::config::Settings;
+use crate::error::{ApiError, ErrorCode};
+use crate::health::{self, HealthApi};
+use crate::http::compress::Compression;
+use crate::http::cors::Cors;
+use crate::http::edge::{Catch, Edge};
+use crate::http::rate_limit::{GeneralLimit, RateLimiter};
+use crate::metrics::Metrics;
+use crate::state::AppState;
+use crate::store::{Store, StoreError};
+
+/// In-flight requests get this long to finish after a shutdown signal.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub struct App {
+    pub state: AppState,
+}
+
+/// A bound listening socket, ready to serve.
+pub struct Bound {
+    acceptor: TcpAcceptor,
+    pub addr: SocketAddr,
+}
+
+impl App {
+    /// Opens the store and makes the shared state.
+    pub fn build(settings: Settings) -> Result<App, StoreError> {
+        let store = Store::open(&settings.data_dir)?;
+        let general_limit = Arc::new(RateLimiter::new(
+            settings.rate_limit_max_requests,
+            Duration::from_millis(settings.rate_limit_window_ms),
+        ));
+        let state = AppState {
+            settings: Arc::new(settings),
+            store,
+            metrics: Arc::new(Metrics::new()),
+            general_limit,
+            started: Instant::now(),
+        };
+        Ok(App { state })
+    }
+
+    /// Every route of the application, without the middleware.
+    pub fn routes(&self) -> Route {
+        let api = OpenApiService::new(HealthApi, "shopd", VERSION)
+            .description("The shopd e-commerce API. Every JSON response is an envelope: `{data, status, message, meta}` or `{message, status, code, details?, meta}`.")
+            .server("/");
+        let spec = api.spec_endpoint();
+        let docs = api.swagger_ui();
+        Route::new()
+            .at("/api/v1/openapi.json", get(spec))
+            .nest("/docs", docs)
+            .at("/metrics", get(health::metrics))
+            .nest("/", api)
+    }
+
+    /// `routes` wrapped in every middleware, outermost last: what the server runs and what
+    /// in-process tests call.
+    pub fn endpoint(&self, routes: Route) -> impl Endpoint<Output = Response> + use<> {
+        let s = &self.state.settings;
+        let upload_limit = s.max_file_size.saturating_mul(10).saturating_add(1024 * 1024);
+        routes
+            .data(self.state.clone())
+            .with(CatchPanic::new().with_handler(panic_response))
+            .with(Catch)
+            .with_if(s.rate_limit_enabled, GeneralLimit(self.state.general_limit.clone()))
+            .with(Compression)
+            .with(Cors::new(s.origins()))
+            .with(Edge { metrics: self.state.metrics.clone(), upload_limit })
+    }
+
+    /// Binds the configured address (port 0 picks a free port).
+    pub async fn bind(&self) -> std::io::Result<Bound> {
+        let s = &self.state.settings;
+        let acceptor = TcpListener::bind(format!("{}:{}", s.host, s.port)).into_acceptor().await?;
+        let addr = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().copied())
+            .ok_or_else(|| std::io::Error::other("no local address"))?;
+        Ok(Bound { acceptor, addr })
+    }
+
+    /// Serves the application's routes until `shutdown` resolves.
+    pub async fn run(self, bound: Bound, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
+        let routes = self.routes();
+        self.run_routes(bound, routes, shutdown).await
+    }
+
+    /// Serves `routes` (the tests add their own) until `shutdown` resolves; then stops
+    /// accepting, lets in-flight requests finish for up to [`SHUTDOWN_GRACE`], and closes the
+    /// store after its last write.
+    pub async fn run_routes(
+        self,
+        bound: Bound,
+        routes: Route,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> std::io::Result<()> {
+        let control = ControlSocket::start(self.state.store.clone(), &self.state.settings.data_dir)?;
+        let endpoint = self.endpoint(routes);
+        tracing::info!(
+            address = %bound.addr,
+            "shopd {VERSION} listening on http://{addr} — API docs at http://{addr}/docs",
+            addr = bound.addr
+        );
+        let served = Server::new_with_acceptor(bound.acceptor)
+            .run_with_graceful_shutdown(endpoint, shutdown, Some(SHUTDOWN_GRACE))
+            .await;
+        control.stop();
+        let store = self.state.store.clone();
+        tokio::task::spawn_blocking(move || store.close()).await.map_err(std::io::Error::other)?;
+        tracing::info!("shopd stopped; the store is closed");
+        served
+    }
+}
+
+/// A panicking handler is a bug: the client gets a plain 500, the log gets what panicked.
+fn panic_response(panic: Box<dyn std::any::Any + Send>) -> Response {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    tracing::error!(panic = %what, "a handler panicked");
+    ApiError::new(ErrorCode::InternalError).into_response()
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("a SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutdown signal received: finishing in-flight requests");
+}
