@@ -60,7 +60,9 @@ pub struct Settings {
     pub port: u16,
     pub data_dir: PathBuf,
 
+    #[serde(deserialize_with = "lenient::opt_secret")]
     pub jwt_secret: Option<Secret>,
+    #[serde(deserialize_with = "lenient::opt_secret")]
     pub jwt_refresh_secret: Option<Secret>,
     #[serde(deserialize_with = "lenient::string")]
     pub jwt_expires_in: String,
@@ -72,11 +74,14 @@ pub struct Settings {
     pub smtp_port: u16,
     #[serde(deserialize_with = "lenient::opt_string")]
     pub smtp_user: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_secret")]
     pub smtp_pass: Option<Secret>,
     #[serde(deserialize_with = "lenient::string")]
     pub from_email: String,
 
+    #[serde(deserialize_with = "lenient::opt_secret")]
     pub stripe_secret_key: Option<Secret>,
+    #[serde(deserialize_with = "lenient::opt_secret")]
     pub stripe_webhook_secret: Option<Secret>,
     #[serde(deserialize_with = "lenient::string")]
     pub stripe_api_base: String,
@@ -112,6 +117,7 @@ pub struct Settings {
 
     #[serde(deserialize_with = "lenient::opt_string")]
     pub admin_email: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_secret")]
     pub admin_password: Option<Secret>,
     pub seed_demo: bool,
 }
@@ -359,6 +365,10 @@ mod lenient {
 
     pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
         Scalar::deserialize(d).map(String::from)
+    }
+
+    pub fn opt_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Secret>, D::Error> {
+        Ok(opt_string(d)?.map(Secret))
     }
 
     pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

@@ -10,7 +10,7 @@ use poem_openapi::payload::{ParsePayload, Payload};
 use poem_openapi::registry::{MetaSchemaRef, Registry};
 use poem_openapi::types::Type;
 use serde::de::DeserializeOwned;
-use serde_json::error::Category;
+use serde_path_to_error::Segment;
 
 use crate::error::{ApiError, ErrorCode};
 
@@ -62,26 +62,29 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             ApiError::new(ErrorCode::InvalidJson).with_message("The request body is empty; a JSON object was expected")
         );
     }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de);
-    if value.is_ok() {
-        // Trailing garbage after the object is broken JSON, not a valid body.
-        de.end().map_err(|e| {
-            ApiError::new(ErrorCode::InvalidJson).with_message(format!("Malformed JSON in request body: {e}"))
-        })?;
+    // Syntax first, so that broken JSON is always INVALID_JSON even where the shape is also wrong.
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+        return Err(ApiError::new(ErrorCode::InvalidJson).with_message(format!("Malformed JSON in request body: {e}")));
     }
-    value.map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        match inner.classify() {
-            Category::Syntax | Category::Eof | Category::Io => {
-                ApiError::new(ErrorCode::InvalidJson).with_message(format!("Malformed JSON in request body: {inner}"))
-            }
-            Category::Data => {
-                let field = if path == "." || path.is_empty() { "body".to_string() } else { path };
-                ApiError::field(field, data_message(&inner.to_string()))
-            }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let mut path: Vec<String> = e
+            .path()
+            .iter()
+            .map(|segment| match segment {
+                Segment::Seq { index } => index.to_string(),
+                Segment::Map { key } => key.clone(),
+                Segment::Enum { variant } => variant.clone(),
+                Segment::Unknown => "?".to_string(),
+            })
+            .collect();
+        let message = data_message(&e.inner().to_string());
+        // serde reports a missing field at its parent; the form wants the field itself.
+        if let Some(field) = message.strip_prefix("missing field `").and_then(|m| m.strip_suffix('`')) {
+            path.push(field.to_string());
         }
+        let field = if path.is_empty() { "body".to_string() } else { path.join(".") };
+        ApiError::field(field, message)
     })
 }
 

@@ -1,0 +1,181 @@
+//! Shared value types: money and list paging.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::str::FromStr;
+
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
+use poem_openapi::types::{ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type};
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{ApiError, ApiResult, FieldErrors};
+
+/// An amount of money: exact decimal, always at most 2 decimals, rounded half-up (away from
+/// zero) to the cent whenever arithmetic produces more. Shown to clients as a JSON number (the
+/// framework would print a `Decimal` as a string); stored as an exact decimal string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+pub struct Money(#[serde(with = "rust_decimal::serde::str")] Decimal);
+
+impl Money {
+    pub const ZERO: Money = Money(Decimal::ZERO);
+
+    /// Rounds half-up to the cent.
+    pub fn from_decimal(value: Decimal) -> Money {
+        Money(value.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero).normalize())
+    }
+
+    /// An amount as given by a client: refused when it has more than 2 decimals, not rounded.
+    pub fn exact(value: Decimal) -> Result<Money, String> {
+        if value.normalize().scale() > 2 {
+            return Err(format!("{value} has more than 2 decimals"));
+        }
+        Ok(Money(value.normalize()))
+    }
+
+    pub fn amount(self) -> Decimal {
+        self.0
+    }
+
+    /// The amount in cents (what payment providers take).
+    pub fn cents(self) -> i64 {
+        (self.0 * Decimal::ONE_HUNDRED).to_i64().expect("money fits in i64 cents")
+    }
+
+    pub fn is_positive(self) -> bool {
+        self.0 > Decimal::ZERO
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.2}", self.0)
+    }
+}
+
+impl FromStr for Money {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Money, String> {
+        let value = Decimal::from_str(s.trim()).map_err(|_| format!("`{s}` is not an amount"))?;
+        Money::exact(value)
+    }
+}
+
+impl Type for Money {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "number_money".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("number", "money")))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromJSON for Money {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value.unwrap_or_default() {
+            // serde_json prints a float in its shortest round-trip form, so 19.99 reads as
+            // exactly 19.99 here.
+            Value::Number(n) => n.to_string().parse().map_err(ParseError::custom),
+            other => Err(ParseError::expected_type(other)),
+        }
+    }
+}
+
+impl ParseFromParameter for Money {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        value.parse().map_err(ParseError::custom)
+    }
+}
+
+impl ToJSON for Money {
+    fn to_json(&self) -> Option<Value> {
+        // Two decimals of anything below 2^53 cents survive f64 and print back exactly.
+        self.0.to_f64().and_then(serde_json::Number::from_f64).map(Value::Number)
+    }
+}
+
+/// `skip` and `limit` of a list request: skip ≥ 0 (default 0), limit 1..=100 (default 10;
+/// larger is clamped to 100).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging {
+    pub skip: usize,
+    pub limit: usize,
+}
+
+impl Paging {
+    pub const DEFAULT_LIMIT: usize = 10;
+    pub const MAX_LIMIT: usize = 100;
+
+    pub fn new(skip: Option<i64>, limit: Option<i64>) -> ApiResult<Paging> {
+        let mut errors = FieldErrors::new();
+        if skip.is_some_and(|s| s < 0) {
+            errors.entry("skip".into()).or_default().push("skip must be 0 or more".into());
+        }
+        if limit.is_some_and(|l| l < 0) {
+            errors.entry("limit".into()).or_default().push("limit must be 0 or more".into());
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::validation(errors));
+        }
+        let limit = match limit {
+            None | Some(0) => Self::DEFAULT_LIMIT,
+            Some(l) => (l as usize).min(Self::MAX_LIMIT),
+        };
+        Ok(Paging { skip: skip.unwrap_or(0) as usize, limit })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_rounds_half_up_to_the_cent() {
+        assert_eq!(Money::from_decimal(Decimal::new(1005, 3)).to_string(), "1.01");
+        assert_eq!(Money::from_decimal(Decimal::new(1004, 3)).to_string(), "1.00");
+        assert_eq!(Money::from_decimal(Decimal::new(-1005, 3)).to_string(), "-1.01");
+        assert_eq!(Money::from_decimal(Decimal::new(1999, 2)).cents(), 1999);
+    }
+
+    #[test]
+    fn money_is_a_json_number_and_parses_exactly() {
+        let m: Money = "19.99".parse().unwrap();
+        assert_eq!(m.to_json(), Some(serde_json::json!(19.99)));
+        assert_eq!(Money::parse_from_json(Some(serde_json::json!(0.1))).unwrap().amount(), Decimal::new(1, 1));
+        assert!(Money::parse_from_json(Some(serde_json::json!(1.005))).is_err());
+        assert!(Money::parse_from_json(Some(serde_json::json!("12"))).is_err());
+    }
+
+    #[test]
+    fn money_is_stored_as_an_exact_string() {
+        let m: Money = "1234567.89".parse().unwrap();
+        let bytes = rmp_serde::to_vec_named(&m).unwrap();
+        assert_eq!(rmp_serde::from_slice::<Money>(&bytes).unwrap(), m);
+    }
+
+    #[test]
+    fn paging_defaults_clamps_and_refuses_negatives() {
+        assert_eq!(Paging::new(None, None).unwrap(), Paging { skip: 0, limit: 10 });
+        assert_eq!(Paging::new(Some(5), Some(500)).unwrap(), Paging { skip: 5, limit: 100 });
+        let err = Paging::new(Some(-1), Some(-2)).unwrap_err();
+        assert_eq!(
+            err.details.unwrap(),
+            serde_json::json!({"skip": ["skip must be 0 or more"], "limit": ["limit must be 0 or more"]})
+        );
+    }
+}

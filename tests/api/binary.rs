@@ -1,0 +1,216 @@
+//! The real `shopd` binary over a socket: start-up, signals, kill -9, the CLI's exit codes, and
+//! backup/restore of a running server.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::helpers::http_get;
+
+pub fn shopd() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shopd"));
+    // A developer's own settings must not leak into the tests.
+    for key in shopd::config::env_keys().into_iter().chain(["NODE_ENV".to_string()]) {
+        cmd.env_remove(key);
+    }
+    cmd.env("SEED_DEMO", "false");
+    cmd
+}
+
+pub struct Running {
+    pub child: Child,
+    pub addr: SocketAddr,
+    logs: mpsc::Receiver<String>,
+}
+
+impl Running {
+    /// Starts `shopd serve` on a free port and waits for its "listening" line.
+    pub fn start(data_dir: &Path) -> Running {
+        let mut child = shopd()
+            .args(["--data-dir", data_dir.to_str().unwrap(), "serve", "--host", "127.0.0.1", "--port", "0"])
+            .env("LOG_FORMAT", "json")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("shopd starts");
+        let (tx, logs) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let addr = loop {
+            let line = logs.recv_timeout(Duration::from_secs(20)).expect("a listening line");
+            let entry: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            if let Some(addr) = entry["fields"]["address"].as_str() {
+                break addr.parse().unwrap();
+            }
+        };
+        Running { child, addr, logs }
+    }
+
+    pub fn signal(&self, signal: libc::c_int) {
+        assert_eq!(unsafe { libc::kill(self.child.id() as libc::pid_t, signal) }, 0);
+    }
+
+    pub fn wait(&mut self, within: Duration) -> ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "shopd did not exit in {within:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.try_iter().collect()
+    }
+}
+
+#[test]
+fn starts_serves_and_stops_with_exit_0_on_sigterm_and_sigint() {
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = Running::start(dir.path());
+        let (status, text) = http_get(server.addr, "/health");
+        assert_eq!(status, 200, "{text}");
+        assert!(text.contains("\"status\":\"ok\""), "{text}");
+        let (status, _) = http_get(server.addr, "/ready");
+        assert_eq!(status, 200);
+        server.signal(signal);
+        assert_eq!(server.wait(Duration::from_secs(35)).code(), Some(0));
+        let logs = server.logs().join("\n");
+        assert!(logs.contains("the store is closed"), "{logs}");
+        // Every log line of a request carries its id.
+        shopd::store::Store::open(dir.path()).expect("the data dir reopens").close();
+    }
+}
+
+#[test]
+fn after_kill_9_the_data_dir_reopens_and_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Running::start(dir.path());
+    server.child.kill().unwrap(); // SIGKILL
+    server.child.wait().unwrap();
+    let mut again = Running::start(dir.path());
+    let (status, text) = http_get(again.addr, "/ready");
+    assert_eq!(status, 200, "{text}");
+    again.signal(libc::SIGTERM);
+    assert_eq!(again.wait(Duration::from_secs(35)).code(), Some(0));
+}
+
+#[test]
+fn request_logs_carry_the_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Running::start(dir.path());
+    let (status, _) = crate::helpers::raw_request(
+        server.addr,
+        "GET /api/v1/nowhere HTTP/1.1\r\nHost: t\r\nX-Request-ID: trace-me-42\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 404);
+    server.signal(libc::SIGTERM);
+    server.wait(Duration::from_secs(35));
+    let logs = server.logs();
+    let line =
+        logs.iter().find(|l| l.contains("handled") && l.contains("/api/v1/nowhere")).expect("an access log line");
+    let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(entry["span"]["id"], "trace-me-42", "{line}");
+    assert_eq!(entry["fields"]["status"], 404, "{line}");
+}
+
+#[test]
+fn a_second_server_on_the_same_data_dir_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = Running::start(dir.path());
+    let out = shopd().args(["--data-dir", dir.path().to_str().unwrap(), "serve", "--port", "0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("open in another process"), "{err}");
+    first.signal(libc::SIGTERM);
+    first.wait(Duration::from_secs(35));
+}
+
+#[test]
+fn bad_arguments_and_config_exit_2_with_a_message() {
+    // (arguments, environment, what the message must name)
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
+        (vec!["--config", "/nonexistent/shopd.toml"], vec![], "does not exist"),
+        (vec![], vec![("PORT", "abc")], "PORT"),
+        (vec![], vec![("LOG_FORMAT", "xml")], "LOG_FORMAT"),
+        (vec!["--bogus"], vec![], "--bogus"),
+        (vec!["serve", "--port", "99999"], vec![], "99999"),
+        (vec!["backup"], vec![], "--out"),
+    ];
+    for (args, env, says) in cases {
+        let out = shopd().args(&args).envs(env.clone()).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?} {env:?}: {err}");
+        assert!(err.contains(says), "{args:?} {env:?} should mention {says}: {err}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("c.toml");
+    std::fs::write(&toml, "prot = 3000\n").unwrap();
+    let out = shopd().args(["--config", toml.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("prot"));
+}
+
+#[test]
+fn help_lists_every_command() {
+    let out = shopd().arg("--help").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for word in ["serve", "backup", "restore", "--config", "--data-dir"] {
+        assert!(text.contains(word), "--help mentions {word}: {text}");
+    }
+}
+
+#[test]
+fn backup_of_a_running_server_restores_into_an_empty_dir_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = Running::start(&data);
+    let file = dir.path().join("shop.backup");
+    let out = shopd()
+        .args(["--data-dir", data.to_str().unwrap(), "backup", "--out", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("backup written"));
+    assert!(file.metadata().unwrap().len() > 0);
+    let (status, _) = http_get(server.addr, "/ready");
+    assert_eq!(status, 200, "the server keeps serving");
+    server.signal(libc::SIGTERM);
+    server.wait(Duration::from_secs(35));
+
+    // Stopped server: the backup opens the store itself.
+    let offline = dir.path().join("offline.backup");
+    let out = shopd()
+        .args(["--data-dir", data.to_str().unwrap(), "backup", "--out", offline.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let restored = dir.path().join("restored");
+    let out =
+        shopd().args(["--data-dir", restored.to_str().unwrap(), "restore", file.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut again = Running::start(&restored);
+    assert_eq!(http_get(again.addr, "/ready").0, 200);
+    again.signal(libc::SIGTERM);
+    again.wait(Duration::from_secs(35));
+
+    let out = shopd()
+        .args(["--data-dir", restored.to_str().unwrap(), "restore", offline.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
+}

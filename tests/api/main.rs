@@ -1,0 +1,9 @@
+//! One test binary for the whole crate (one link instead of many).
+
+mod binary;
+mod config;
+mod crash;
+mod helpers;
+mod http;
+mod shutdown;
+mod store;
