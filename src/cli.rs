@@ -5,8 +5,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::auth::password::{Cost, Passwords};
 use crate::config::{Overrides, Settings, Sources};
 use crate::startup::{App, shutdown_signal};
+use crate::store::{Store, StoreError};
+use crate::users::admin::ensure_admin;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -43,6 +46,22 @@ pub enum Command {
     },
     /// Restore a backup FILE into an empty data dir
     Restore { file: PathBuf },
+    /// Manage administrator accounts
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an admin, or promote the account with this email and set its password
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: String,
+    },
 }
 
 impl Cli {
@@ -69,6 +88,9 @@ pub fn run(command: Option<Command>, settings: Settings) -> ExitCode {
             }
             Err(e) => fail(&format!("backup failed: {e}")),
         },
+        Command::Admin { command: AdminCommand::Create { email, password } } => {
+            admin_create(&settings, &email, &password)
+        }
         Command::Restore { file } => match crate::backup::restore(&settings.data_dir, &file) {
             Ok(()) => {
                 println!("restored {} into {}", file.display(), settings.data_dir.display());
@@ -91,9 +113,9 @@ fn serve(settings: Settings) -> ExitCode {
         Err(e) => return fail(&format!("cannot start the runtime: {e}")),
     };
     runtime.block_on(async {
-        let app = match App::build(settings) {
+        let app = match App::build(settings).await {
             Ok(app) => app,
-            Err(e) => return fail(&format!("cannot open the store: {e}")),
+            Err(e) => return fail(&e.to_string()),
         };
         let bound = match app.bind().await {
             Ok(b) => b,
@@ -104,6 +126,44 @@ fn serve(settings: Settings) -> ExitCode {
         match app.run(bound, shutdown_signal()).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(&format!("server error: {e}")),
+        }
+    })
+}
+
+fn admin_create(settings: &Settings, email: &str, password: &str) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("cannot start the runtime: {e}")),
+    };
+    runtime.block_on(async {
+        let store = match Store::open(&settings.data_dir) {
+            Ok(s) => s,
+            Err(StoreError::Locked(_)) => {
+                return fail("the server is running on this data dir: stop it, or set ADMIN_EMAIL and ADMIN_PASSWORD and restart it");
+            }
+            Err(e) => return fail(&e.to_string()),
+        };
+        let cost = Cost {
+            memory_kib: settings.password_hash_memory_kib,
+            iterations: settings.password_hash_iterations,
+            parallelism: settings.password_hash_parallelism,
+        };
+        let passwords = match Passwords::start(cost, 1, 4) {
+            Ok(p) => p,
+            Err(e) => return fail(&e),
+        };
+        let outcome = ensure_admin(&store, &passwords, email, password).await;
+        store.close();
+        match outcome {
+            Ok((id, true)) => {
+                println!("created admin {email} (id {id})");
+                ExitCode::SUCCESS
+            }
+            Ok((id, false)) => {
+                println!("{email} (id {id}) is an active admin with the given password");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&format!("admin create failed: {e}")),
         }
     })
 }

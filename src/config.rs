@@ -22,6 +22,16 @@ pub enum AppEnv {
     Test,
 }
 
+/// How the SMTP connection is secured: STARTTLS on a plain port (587), TLS from the start (465),
+/// or none (a local relay or a test sink only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    Starttls,
+    Tls,
+    None,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -78,6 +88,7 @@ pub struct Settings {
     pub smtp_pass: Option<Secret>,
     #[serde(deserialize_with = "lenient::string")]
     pub from_email: String,
+    pub smtp_tls: SmtpTls,
 
     #[serde(deserialize_with = "lenient::opt_secret")]
     pub stripe_secret_key: Option<Secret>,
@@ -120,6 +131,12 @@ pub struct Settings {
     #[serde(deserialize_with = "lenient::opt_secret")]
     pub admin_password: Option<Secret>,
     pub seed_demo: bool,
+
+    pub password_hash_memory_kib: u32,
+    pub password_hash_iterations: u32,
+    pub password_hash_parallelism: u32,
+    /// Threads that hash passwords; 0 = one per CPU core.
+    pub password_hash_threads: usize,
 }
 
 impl Default for Settings {
@@ -138,6 +155,7 @@ impl Default for Settings {
             smtp_user: None,
             smtp_pass: None,
             from_email: "noreply@shopd.local".into(),
+            smtp_tls: SmtpTls::Starttls,
             stripe_secret_key: None,
             stripe_webhook_secret: None,
             stripe_api_base: "https://api.stripe.com".into(),
@@ -164,6 +182,10 @@ impl Default for Settings {
             admin_email: None,
             admin_password: None,
             seed_demo: true,
+            password_hash_memory_kib: 19 * 1024,
+            password_hash_iterations: 2,
+            password_hash_parallelism: 1,
+            password_hash_threads: 0,
         }
     }
 }
@@ -262,6 +284,25 @@ impl Settings {
         }
         if !(self.client_url.starts_with("http://") || self.client_url.starts_with("https://")) {
             return Err(invalid(format!("client_url: `{}` is not an http(s) URL", self.client_url)));
+        }
+        if self.is_production() {
+            match &self.jwt_secret {
+                None => return Err(invalid("jwt_secret is required in production (at least 32 characters)")),
+                Some(s)
+                    if s.expose().len() < 32
+                        || s.expose().chars().collect::<std::collections::HashSet<_>>().len() < 8 =>
+                {
+                    return Err(invalid("jwt_secret is too weak for production: use at least 32 random characters"));
+                }
+                Some(_) => {}
+            }
+        }
+        if self.admin_email.as_ref().is_some_and(|e| !e.contains('@') || self.admin_password.is_none()) {
+            return Err(invalid("admin_email needs admin_password, and must be an email address"));
+        }
+        if self.password_hash_memory_kib < 8 || self.password_hash_iterations < 1 || self.password_hash_parallelism < 1
+        {
+            return Err(invalid("password_hash_* settings are below argon2's minimum (8 KiB, 1 pass, 1 lane)"));
         }
         if self.tax_rate < Decimal::ZERO || self.tax_rate > Decimal::ONE {
             return Err(invalid("tax_rate must be between 0 and 1 (0.08 is 8%)"));

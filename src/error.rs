@@ -247,3 +247,18 @@ impl ApiResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Turns a unique-index conflict into the client error it means where the write is made
+/// (`EMAIL_EXISTS` for users.by_email), leaving other storage errors as they are.
+pub trait OnConflict<T> {
+    fn on_conflict(self, code: ErrorCode) -> ApiResult<T>;
+}
+
+impl<T> OnConflict<T> for Result<T, StoreError> {
+    fn on_conflict(self, code: ErrorCode) -> ApiResult<T> {
+        self.map_err(|e| match e {
+            StoreError::Conflict { .. } => ApiError::new(code),
+            other => other.into(),
+        })
+    }
+}

@@ -1,4 +1,4 @@
-//! The OpenAPI document's tags and the service that serves it.
+//! The OpenAPI document's tags.
 
 use poem_openapi::Tags;
 
@@ -6,4 +6,10 @@ use poem_openapi::Tags;
 pub enum Tag {
     /// Health, readiness and metrics.
     Operations,
+    /// Registration, sign-in, tokens and passwords.
+    Auth,
+    /// The signed-in user's account.
+    Users,
+    /// Administration: users and the audit log.
+    Admin,
 }

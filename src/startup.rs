@@ -11,6 +11,9 @@ use poem::middleware::CatchPanic;
 use poem::{Endpoint, EndpointExt, IntoResponse, Response, Route, Server, get};
 use poem_openapi::OpenApiService;
 
+use crate::audit::AuditApi;
+use crate::auth::Auth;
+use crate::auth::api::AuthApi;
 use crate::backup::ControlSocket;
 use crate::config::Settings;
 use crate::error::{ApiError, ErrorCode};
@@ -19,9 +22,20 @@ use crate::http::compress::Compression;
 use crate::http::cors::Cors;
 use crate::http::edge::{Catch, Edge};
 use crate::http::rate_limit::{GeneralLimit, RateLimiter};
+use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
+use crate::users::admin::{AdminUsersApi, ensure_admin};
+use crate::users::api::UsersApi;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot open the store: {0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Setup(String),
+}
 
 /// In-flight requests get this long to finish after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -39,26 +53,39 @@ pub struct Bound {
 }
 
 impl App {
-    /// Opens the store and makes the shared state.
-    pub fn build(settings: Settings) -> Result<App, StoreError> {
+    /// Opens the store, starts the password pool and the mailer, makes sure the configured
+    /// admin exists. Must run inside the runtime.
+    pub async fn build(settings: Settings) -> Result<App, StartupError> {
         let store = Store::open(&settings.data_dir)?;
-        let general_limit = Arc::new(RateLimiter::new(
-            settings.rate_limit_max_requests,
-            Duration::from_millis(settings.rate_limit_window_ms),
-        ));
+        let auth = Auth::new(&settings, &store).map_err(StartupError::Setup)?;
+        let mailer = Mailer::start(&settings).map_err(StartupError::Setup)?;
+        let window = |ms| Duration::from_millis(ms);
+        let general_limit =
+            Arc::new(RateLimiter::new(settings.rate_limit_max_requests, window(settings.rate_limit_window_ms)));
+        let upload_limit =
+            Arc::new(RateLimiter::new(settings.upload_rate_limit_max, window(settings.upload_rate_limit_window_ms)));
         let state = AppState {
             settings: Arc::new(settings),
             store,
+            auth: Arc::new(auth),
+            mailer,
             metrics: Arc::new(Metrics::new()),
             general_limit,
+            upload_limit,
             started: Instant::now(),
         };
+        if let (Some(email), Some(password)) = (&state.settings.admin_email, &state.settings.admin_password) {
+            let (id, created) = ensure_admin(&state.store, &state.auth.passwords, email, password.expose())
+                .await
+                .map_err(StartupError::Setup)?;
+            tracing::info!(id, created, email = %email, "the configured admin account is ready");
+        }
         Ok(App { state })
     }
 
     /// Every route of the application, without the middleware.
     pub fn routes(&self) -> Route {
-        let api = OpenApiService::new(HealthApi, "shopd", VERSION)
+        let api = OpenApiService::new((HealthApi, AuthApi, UsersApi, AdminUsersApi, AuditApi), "shopd", VERSION)
             .description("The shopd e-commerce API. Every JSON response is an envelope: `{data, status, message, meta}` or `{message, status, code, details?, meta}`.")
             .server("/");
         let spec = api.spec_endpoint();
@@ -67,6 +94,7 @@ impl App {
             .at("/api/v1/openapi.json", get(spec))
             .nest("/docs", docs)
             .at("/metrics", get(health::metrics))
+            .nest(crate::uploads::URL_PREFIX, crate::uploads::endpoint(&self.state))
             .nest("/", api)
     }
 
@@ -123,6 +151,7 @@ impl App {
             .run_with_graceful_shutdown(endpoint, shutdown, Some(SHUTDOWN_GRACE))
             .await;
         control.stop();
+        self.state.mailer.shutdown(Duration::from_secs(5)).await;
         let store = self.state.store.clone();
         tokio::task::spawn_blocking(move || store.close()).await.map_err(std::io::Error::other)?;
         tracing::info!("shopd stopped; the store is closed");

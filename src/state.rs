@@ -4,8 +4,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::auth::Auth;
 use crate::config::Settings;
 use crate::http::rate_limit::RateLimiter;
+use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -13,8 +15,11 @@ use crate::store::Store;
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub store: Store,
+    pub auth: Arc<Auth>,
+    pub mailer: Mailer,
     pub metrics: Arc<Metrics>,
     pub general_limit: Arc<RateLimiter>,
+    pub upload_limit: Arc<RateLimiter>,
     pub started: Instant,
 }
 

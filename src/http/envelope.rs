@@ -66,12 +66,24 @@ impl<T: ParseFromJSON + ToJSON> Reply<T> {
 
     /// 201 with the default message "Created successfully".
     pub fn created(data: T) -> Self {
-        Reply::Created(Json(Envelope {
-            data,
-            status: 201,
-            message: "Created successfully".into(),
-            meta: Meta::current(),
-        }))
+        Self::created_with(data, "Created successfully")
+    }
+
+    pub fn created_with(data: T, message: impl Into<String>) -> Self {
+        Reply::Created(Json(Envelope { data, status: 201, message: message.into(), meta: Meta::current() }))
+    }
+}
+
+/// A 200 envelope that also sets a cookie (sign-in, refresh, sign-out).
+#[derive(ApiResponse)]
+pub enum CookieReply<T: ParseFromJSON + ToJSON> {
+    #[oai(status = 200)]
+    Ok(Json<Envelope<T>>, #[oai(header = "Set-Cookie")] String),
+}
+
+impl<T: ParseFromJSON + ToJSON> CookieReply<T> {
+    pub fn ok(data: T, message: impl Into<String>, cookie: String) -> Self {
+        CookieReply::Ok(Json(Envelope { data, status: 200, message: message.into(), meta: Meta::current() }), cookie)
     }
 }
 

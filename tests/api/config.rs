@@ -67,7 +67,9 @@ fn file_then_environment_then_flags() {
 
 #[test]
 fn node_env_is_an_alias_of_app_env() {
-    let s = Settings::load_from(&sources(None, Overrides::default()), env(&[("NODE_ENV", "production")])).unwrap();
+    let strong = ("JWT_SECRET", "k3Y-9fQ2-vL7x-Wm4p-Zr8t-Hb6n-Jd5s-Ce1a");
+    let s =
+        Settings::load_from(&sources(None, Overrides::default()), env(&[("NODE_ENV", "production"), strong])).unwrap();
     assert_eq!(s.app_env, AppEnv::Production);
     let s = Settings::load_from(
         &sources(None, Overrides::default()),
@@ -75,6 +77,20 @@ fn node_env_is_an_alias_of_app_env() {
     )
     .unwrap();
     assert_eq!(s.app_env, AppEnv::Test, "APP_ENV wins over NODE_ENV");
+}
+
+#[test]
+fn production_refuses_a_missing_or_weak_jwt_secret() {
+    for secret in [None, Some("short"), Some("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")] {
+        let mut vars = vec![("APP_ENV", "production")];
+        if let Some(s) = secret {
+            vars.push(("JWT_SECRET", s));
+        }
+        let err = Settings::load_from(&sources(None, Overrides::default()), env(&vars)).unwrap_err().to_string();
+        assert!(err.contains("jwt_secret"), "{secret:?}: {err}");
+    }
+    // Development does not need one: it is generated and kept in the data dir.
+    assert!(Settings::load_from(&sources(None, Overrides::default()), env(&[])).unwrap().jwt_secret.is_none());
 }
 
 #[test]

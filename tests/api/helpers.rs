@@ -35,16 +35,16 @@ pub fn test_settings(dir: &TempDir) -> Settings {
 }
 
 impl TestApp {
-    pub fn new() -> TestApp {
-        Self::with(|_| {}, |r| r)
+    pub async fn new() -> TestApp {
+        Self::with(|_| {}, |r| r).await
     }
 
     /// An app with adjusted settings and extra routes (tests add probes the real app lacks).
-    pub fn with(adjust: impl FnOnce(&mut Settings), extra: impl FnOnce(Route) -> Route) -> TestApp {
+    pub async fn with(adjust: impl FnOnce(&mut Settings), extra: impl FnOnce(Route) -> Route) -> TestApp {
         let dir = tempfile::tempdir().expect("a temp dir");
         let mut settings = test_settings(&dir);
         adjust(&mut settings);
-        let app = App::build(settings).expect("the app builds");
+        let app = App::build(settings).await.expect("the app builds");
         let endpoint = app.endpoint(extra(app.routes())).boxed();
         TestApp { state: app.state, client: TestClient::new(endpoint), _dir: dir }
     }

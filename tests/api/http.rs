@@ -66,8 +66,8 @@ fn with_probes(r: Route) -> Route {
     r.nest("/t", OpenApiService::new(ProbeApi, "probes", "1"))
 }
 
-fn probe_app() -> TestApp {
-    TestApp::with(|_| {}, with_probes)
+async fn probe_app() -> TestApp {
+    TestApp::with(|_| {}, with_probes).await
 }
 
 fn valid_probe() -> serde_json::Value {
@@ -76,7 +76,7 @@ fn valid_probe() -> serde_json::Value {
 
 #[tokio::test]
 async fn health_is_an_envelope_with_request_id_and_timestamp() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let r = send(app.get("/health")).await;
     assert_eq!(r.status, StatusCode::OK);
     let body = r.json();
@@ -95,7 +95,7 @@ async fn health_is_an_envelope_with_request_id_and_timestamp() {
 
 #[tokio::test]
 async fn a_sane_request_id_is_echoed_and_a_bad_one_replaced() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let r = send(app.get("/health").header("X-Request-ID", "abc.DEF_123-x")).await;
     assert_eq!(r.header("x-request-id"), Some("abc.DEF_123-x"));
     assert_eq!(r.json()["meta"]["requestId"], "abc.DEF_123-x");
@@ -109,7 +109,7 @@ async fn a_sane_request_id_is_echoed_and_a_bad_one_replaced() {
 
 #[tokio::test]
 async fn unknown_route_and_wrong_method_are_enveloped() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let r = send(app.get("/api/v1/nope?x=1")).await;
     let body = assert_error(&r, 404, "ROUTE_NOT_FOUND");
     assert_eq!(body["message"], "Route /api/v1/nope not found");
@@ -119,7 +119,7 @@ async fn unknown_route_and_wrong_method_are_enveloped() {
 
 #[tokio::test]
 async fn malformed_json_is_invalid_json() {
-    let app = probe_app();
+    let app = probe_app().await;
     for broken in ["{\"name\": ", "{name: 1}", "[1,2", "{} trailing"] {
         let r = send(app.post("/t/probe").content_type("application/json").body(broken)).await;
         assert_error(&r, 400, "INVALID_JSON");
@@ -130,7 +130,7 @@ async fn malformed_json_is_invalid_json() {
 
 #[tokio::test]
 async fn a_bad_field_is_a_validation_error_naming_its_path() {
-    let app = probe_app();
+    let app = probe_app().await;
     let mut body = valid_probe();
     body["shippingAddress"] = json!({});
     let r = send(app.post("/t/probe").body_json(&body)).await;
@@ -158,7 +158,7 @@ async fn a_bad_field_is_a_validation_error_naming_its_path() {
 
 #[tokio::test]
 async fn a_wrong_or_missing_content_type_is_415() {
-    let app = probe_app();
+    let app = probe_app().await;
     let body = valid_probe().to_string();
     let r = send(app.post("/t/probe").content_type("text/plain").body(body.clone())).await;
     assert_error(&r, 415, "UNSUPPORTED_MEDIA_TYPE");
@@ -170,7 +170,7 @@ async fn a_wrong_or_missing_content_type_is_415() {
 
 #[tokio::test]
 async fn a_body_over_one_mib_is_413_whether_declared_or_streamed() {
-    let app = probe_app();
+    let app = probe_app().await;
     let huge = format!("{{\"name\": \"{}\"}}", "x".repeat(1024 * 1024 + 10));
     let r = send(app.post("/t/probe").content_type("application/json").body(huge.clone())).await;
     assert_error(&r, 413, "PAYLOAD_TOO_LARGE");
@@ -185,7 +185,7 @@ async fn a_body_over_one_mib_is_413_whether_declared_or_streamed() {
 
 #[tokio::test]
 async fn an_internal_error_or_panic_is_500_with_nothing_leaked() {
-    let app = probe_app();
+    let app = probe_app().await;
     for path in ["/t/fail", "/t/panic"] {
         let r = send(app.get(path)).await;
         let body = assert_error(&r, 500, "INTERNAL_ERROR");
@@ -198,7 +198,7 @@ async fn an_internal_error_or_panic_is_500_with_nothing_leaked() {
 
 #[tokio::test]
 async fn security_headers_are_on_every_response_and_no_banner() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     for r in [send(app.get("/health")).await, send(app.get("/api/v1/missing")).await] {
         assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
         assert_eq!(r.header("x-frame-options"), Some("SAMEORIGIN"));
@@ -212,7 +212,7 @@ async fn security_headers_are_on_every_response_and_no_banner() {
 
 #[tokio::test]
 async fn cors_allows_configured_origins_with_credentials_only() {
-    let app = TestApp::with(|s| s.allowed_origins = "http://shop.example, http://localhost:5173".into(), |r| r);
+    let app = TestApp::with(|s| s.allowed_origins = "http://shop.example, http://localhost:5173".into(), |r| r).await;
     let r = send(app.get("/health").header("Origin", "http://shop.example")).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.header("access-control-allow-origin"), Some("http://shop.example"));
@@ -246,7 +246,7 @@ async fn cors_allows_configured_origins_with_credentials_only() {
 
 #[tokio::test]
 async fn large_bodies_are_compressed_when_accepted() {
-    let app = probe_app();
+    let app = probe_app().await;
     let plain = send(app.get("/t/big")).await;
     assert!(plain.header("content-encoding").is_none());
     assert!(plain.body.len() > 10_000);
@@ -275,7 +275,8 @@ async fn the_general_rate_limit_counts_api_requests_per_ip() {
             s.rate_limit_window_ms = 60_000;
         },
         |r| r,
-    );
+    )
+    .await;
     for remaining in ["2", "1", "0"] {
         let r = send(app.get("/api/v1/anything")).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND);
@@ -302,7 +303,8 @@ async fn rate_limits_can_be_turned_off() {
             s.rate_limit_max_requests = 1;
         },
         |r| r,
-    );
+    )
+    .await;
     for _ in 0..5 {
         let r = send(app.get("/api/v1/anything")).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND);
@@ -312,7 +314,7 @@ async fn rate_limits_can_be_turned_off() {
 
 #[tokio::test]
 async fn ready_is_503_once_the_store_stops_answering() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let r = send(app.get("/ready")).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json()["data"], json!({"status": "ready", "checks": {"store": "ok"}}));
@@ -325,7 +327,7 @@ async fn ready_is_503_once_the_store_stops_answering() {
 
 #[tokio::test]
 async fn metrics_count_requests_by_route_and_status() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     send(app.get("/health")).await;
     send(app.get("/health")).await;
     send(app.get("/api/v1/does/not/exist")).await;
@@ -344,7 +346,7 @@ async fn metrics_count_requests_by_route_and_status() {
 
 #[tokio::test]
 async fn the_openapi_spec_and_swagger_ui_are_served() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let r = send(app.get("/api/v1/openapi.json")).await;
     assert_eq!(r.status, StatusCode::OK);
     let spec = r.json();

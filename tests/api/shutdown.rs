@@ -17,7 +17,7 @@ async fn slow() -> &'static str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_finishes_in_flight_requests_then_closes_the_store() {
     let dir = tempfile::tempdir().unwrap();
-    let app = App::build(test_settings(&dir)).unwrap();
+    let app = App::build(test_settings(&dir)).await.unwrap();
     let store = app.state.store.clone();
     let bound = app.bind().await.unwrap();
     let addr = bound.addr;

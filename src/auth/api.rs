@@ -1,0 +1,577 @@
+//! `/api/v1/auth`: registration, sign-in, tokens, passwords and email verification.
+
+use std::future::Future;
+
+use chrono::{Duration as Span, Utc};
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::param::Cookie;
+use poem_openapi::{Object, OpenApi};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::guard::Bearer;
+use super::tokens::{
+    ONE_TIME_INDEXES, ONE_TIME_TOKENS, OneTimeToken, Purpose, REFRESH_TOKENS, random_token, token_hash,
+};
+use super::{locked_for, lockout_key, revoke_sessions, revoke_token};
+use crate::audit::{self, Actor, Event};
+use crate::error::{ApiError, ApiResult, ErrorCode, OnConflict};
+use crate::http::envelope::{CookieReply, Reply};
+use crate::http::json::{JsonBody, OptionalJson};
+use crate::http::rate_limit::client_key;
+use crate::mail::templates::{RESET_PASSWORD, VERIFY_EMAIL};
+use crate::state::AppState;
+use crate::store::{StoreError, WriteTx};
+use crate::users::{Check, Preferences, Role, USERS, User, UserView};
+
+const VERIFY_TTL_HOURS: i64 = 24;
+const RESET_TTL_HOURS: i64 = 1;
+
+#[derive(Debug, Deserialize, Object)]
+#[serde(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase")]
+pub struct RegisterBody {
+    pub email: String,
+    pub password: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Object)]
+pub struct LoginBody {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, Object)]
+pub struct EmailBody {
+    pub email: String,
+}
+
+#[derive(Debug, Deserialize, Object)]
+#[serde(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase")]
+pub struct ResetBody {
+    pub token: String,
+    pub new_password: String,
+}
+
+#[derive(Debug, Deserialize, Object)]
+#[serde(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase")]
+pub struct ChangePasswordBody {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+#[derive(Debug, Deserialize, Object)]
+pub struct TokenBody {
+    pub token: String,
+}
+
+#[derive(Debug, Deserialize, Object)]
+#[serde(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase")]
+pub struct RefreshBody {
+    pub refresh_token: Option<String>,
+}
+
+#[derive(Debug, Object)]
+pub struct Registered {
+    pub user: UserView,
+    /// The access token.
+    pub token: String,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct SignedIn {
+    pub user: UserView,
+    pub token: String,
+    pub expires_at: String,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct Refreshed {
+    pub token: String,
+    pub expires_at: String,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct BriefUser {
+    pub id: u64,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct Validity {
+    pub is_valid: bool,
+    pub user: BriefUser,
+}
+
+/// Runs a credential endpoint under the auth rate limit: refused with 429 once an IP has had
+/// `auth_rate_limit_max` failed attempts in the window; only failures count.
+async fn limited<T>(state: &AppState, req: &Request, work: impl Future<Output = ApiResult<T>>) -> ApiResult<T> {
+    let ip = client_key(req);
+    if state.settings.rate_limit_enabled {
+        let quota = state.auth.limiter.check(&ip);
+        if quota.exceeded {
+            return Err(ApiError::new(ErrorCode::AuthRateLimitExceeded)
+                .with_header("retry-after", quota.reset_secs.to_string()));
+        }
+    }
+    let out = work.await;
+    if out.is_err() && state.settings.rate_limit_enabled {
+        state.auth.limiter.hit(&ip);
+    }
+    out
+}
+
+/// Issues a single-use token for `purpose`, replacing any earlier one; returns its value.
+pub fn issue_one_time(w: &mut WriteTx<'_>, user_id: u64, purpose: Purpose, hours: i64) -> Result<String, StoreError> {
+    for old in w.scan_index(&ONE_TIME_TOKENS, &ONE_TIME_INDEXES[0], &(user_id, purpose as u8), false, usize::MAX)? {
+        w.delete(&ONE_TIME_TOKENS, old.hash.as_str())?;
+    }
+    let value = random_token();
+    let hash = token_hash(&value);
+    let record = OneTimeToken {
+        hash: hash.clone(),
+        user_id,
+        purpose,
+        expires_at: Utc::now() + Span::hours(hours),
+        used_at: None,
+    };
+    w.put(&ONE_TIME_TOKENS, hash.as_str(), &record)?;
+    Ok(value)
+}
+
+/// Spends a single-use token: the user it was for, or `INVALID_TOKEN` (400) when it is unknown,
+/// used, expired or for another purpose.
+fn spend_one_time(w: &mut WriteTx<'_>, value: &str, purpose: Purpose) -> ApiResult<u64> {
+    let invalid = || ApiError::new(ErrorCode::InvalidToken).with_status(poem::http::StatusCode::BAD_REQUEST);
+    let hash = token_hash(value);
+    let mut token = w.get(&ONE_TIME_TOKENS, hash.as_str())?.ok_or_else(invalid)?;
+    if token.purpose != purpose || token.used_at.is_some() || token.expires_at < Utc::now() {
+        return Err(invalid());
+    }
+    token.used_at = Some(Utc::now());
+    w.put(&ONE_TIME_TOKENS, hash.as_str(), &token)?;
+    Ok(token.user_id)
+}
+
+fn link(state: &AppState, path: &str, token: &str) -> String {
+    format!("{}/{path}?token={token}", state.settings.client_url.trim_end_matches('/'))
+}
+
+pub fn send_verification(state: &AppState, user: &User, token: &str) {
+    let link = link(state, "verify-email", token);
+    state.mailer.send(VERIFY_EMAIL.render(&user.email, &[("name", &user.first_name), ("link", &link)]));
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::new(ErrorCode::InvalidCredentials)
+}
+
+fn locked(retry_after: u64) -> ApiError {
+    ApiError::new(ErrorCode::AccountLocked)
+        .with_message("Too many failed sign-ins: the account is locked for a while")
+        .with_header("retry-after", retry_after.to_string())
+}
+
+pub struct AuthApi;
+
+#[OpenApi(prefix_path = "/api/v1/auth", tag = "crate::openapi::Tag::Auth")]
+impl AuthApi {
+    /// Create an account. Mails a link to verify the email address.
+    #[oai(path = "/register", method = "post")]
+    async fn register(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: JsonBody<RegisterBody>,
+    ) -> ApiResult<Reply<Registered>> {
+        limited(&state, req, async {
+            let b = body.0;
+            let mut check = Check::default();
+            check.email("email", &b.email);
+            check.password("password", &b.password);
+            check.name("firstName", &b.first_name);
+            check.name("lastName", &b.last_name);
+            if let Some(p) = &b.phone {
+                check.required("phone", p, 30);
+            }
+            check.finish()?;
+            let hash = state.auth.passwords.hash(&b.password).await?;
+            let actor = Actor::of(req, None);
+            let (user, token) = state
+                .store
+                .write(move |w| {
+                    let now = Utc::now();
+                    let id = w.next_id(&USERS)?;
+                    let user = User {
+                        id,
+                        email: b.email.trim().to_string(),
+                        password_hash: hash,
+                        first_name: b.first_name.trim().to_string(),
+                        last_name: b.last_name.trim().to_string(),
+                        phone: b.phone.map(|p| p.trim().to_string()).filter(|p| !p.is_empty()),
+                        gender: None,
+                        age: None,
+                        image: None,
+                        role: Role::User,
+                        is_active: true,
+                        email_verified: false,
+                        created_at: now,
+                        updated_at: now,
+                        preferences: Preferences::default(),
+                        deleted_at: None,
+                    };
+                    w.put(&USERS, &id, &user).on_conflict(ErrorCode::EmailExists)?;
+                    let token = issue_one_time(w, id, Purpose::VerifyEmail, VERIFY_TTL_HOURS)?;
+                    audit::record(w, &actor.as_user(id), Event::new("REGISTER", "User", id))?;
+                    Ok::<_, ApiError>((user, token))
+                })
+                .await?;
+            send_verification(&state, &user, &token);
+            let access = state.auth.jwt.issue(&user)?;
+            Ok(Reply::created_with(
+                Registered { user: user.view(), token: access.token },
+                "User registered successfully",
+            ))
+        })
+        .await
+    }
+
+    /// Sign in: an access token in the body, a refresh token in an HttpOnly cookie.
+    #[oai(path = "/login", method = "post")]
+    async fn login(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: JsonBody<LoginBody>,
+    ) -> ApiResult<CookieReply<SignedIn>> {
+        limited(&state, req, async {
+            let b = body.0;
+            let mut check = Check::default();
+            check.email("email", &b.email);
+            if b.password.is_empty() {
+                check.add("password", "Password is required");
+            }
+            check.finish()?;
+            let lock_key = lockout_key(&b.email, &client_key(req));
+            if let Some(retry) = locked_for(&state.auth, &lock_key) {
+                return Err(locked(retry));
+            }
+            let user = User::find_by_email(&state.store.read()?, &b.email)?;
+            let ok = state.auth.passwords.verify(&b.password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
+            let actor = Actor::of(req, user.as_ref().map(|u| u.id));
+            let entity_id = user.as_ref().map(|u| u.id.to_string()).unwrap_or_default();
+            if !ok {
+                let quota = state.auth.lockout.hit(&lock_key);
+                let email = b.email.trim().to_lowercase();
+                let (a, e) = (actor.clone(), entity_id.clone());
+                let now_locked = quota.exceeded;
+                state
+                    .store
+                    .write(move |w| {
+                        audit::record(
+                            w,
+                            &a,
+                            Event::new("LOGIN_FAILED", "User", &e).metadata(json!({ "email": email })),
+                        )?;
+                        if now_locked {
+                            let meta = json!({ "email": email, "attempts": super::LOCKOUT_FAILURES });
+                            audit::record(w, &a, Event::new("ACCOUNT_LOCKED", "User", &e).metadata(meta))?;
+                        }
+                        Ok::<_, StoreError>(())
+                    })
+                    .await?;
+                return Err(if now_locked { locked(quota.reset_secs) } else { invalid_credentials() });
+            }
+            let user = user.expect("a password matched, so the user exists");
+            if !user.is_active {
+                return Err(ApiError::new(ErrorCode::AccountLocked).with_message("This account is deactivated"));
+            }
+            state.auth.lockout.reset(&lock_key);
+            let access = state.auth.jwt.issue(&user)?;
+            let (refresh, record) = state.auth.new_refresh(user.id, None);
+            let id = user.id;
+            state
+                .store
+                .write(move |w| {
+                    w.put(&REFRESH_TOKENS, record.hash.as_str(), &record)?;
+                    audit::record(w, &actor, Event::new("LOGIN", "User", id))
+                })
+                .await?;
+            let data = SignedIn {
+                user: user.view(),
+                token: access.token,
+                expires_at: crate::users::timestamp(&access.expires_at),
+            };
+            Ok(CookieReply::ok(data, "Login successful", state.auth.refresh_cookie(Some(&refresh))))
+        })
+        .await
+    }
+
+    /// Whether the access token is valid, and whose it is.
+    #[oai(path = "/validate", method = "get")]
+    async fn validate(&self, state: Data<&AppState>, auth: Bearer) -> ApiResult<Reply<Validity>> {
+        let user = state.store.read()?.get(&USERS, &auth.0.user_id)?.filter(|u| u.is_active);
+        let user = user.ok_or_else(|| ApiError::new(ErrorCode::InvalidToken))?;
+        let brief = BriefUser {
+            id: user.id,
+            email: user.email,
+            first_name: user.first_name,
+            last_name: user.last_name,
+            role: user.role,
+        };
+        Ok(Reply::ok_with(Validity { is_valid: true, user: brief }, "Token is valid"))
+    }
+
+    /// Sign out: revokes this access token and the refresh token, clears the cookie.
+    #[oai(path = "/logout", method = "post")]
+    async fn logout(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        auth: Bearer,
+        #[oai(name = "refreshToken")] cookie: Cookie<Option<String>>,
+    ) -> ApiResult<CookieReply<Value>> {
+        let principal = auth.0;
+        let claims = principal.claims.clone();
+        let actor = Actor::of(req, Some(principal.user_id));
+        let refresh_hash = cookie.0.as_deref().map(token_hash);
+        state
+            .store
+            .write(move |w| {
+                revoke_token(w, &claims)?;
+                if let Some(hash) = refresh_hash {
+                    // Only the caller's own token: a cookie of another account is ignored.
+                    if w.get(&REFRESH_TOKENS, hash.as_str())?.is_some_and(|t| t.user_id == principal.user_id) {
+                        w.delete(&REFRESH_TOKENS, hash.as_str())?;
+                    }
+                }
+                audit::record(w, &actor, Event::new("LOGOUT", "User", principal.user_id))
+            })
+            .await?;
+        if let Some(jti) = principal.claims.jti() {
+            state.auth.revocations.remember_token(jti, principal.claims.exp);
+        }
+        Ok(CookieReply::ok(Value::Null, "Logged out successfully", state.auth.refresh_cookie(None)))
+    }
+
+    /// A new access token for a refresh token (cookie, or `refreshToken` in the body). The
+    /// refresh token is rotated; presenting a rotated one again revokes every session of its user.
+    #[oai(path = "/refresh", method = "post")]
+    async fn refresh(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        #[oai(name = "refreshToken")] cookie: Cookie<Option<String>>,
+        body: OptionalJson<RefreshBody>,
+    ) -> ApiResult<CookieReply<Refreshed>> {
+        let invalid = || ApiError::new(ErrorCode::InvalidRefreshToken);
+        let value = cookie.0.or(body.0.and_then(|b| b.refresh_token)).filter(|v| !v.is_empty()).ok_or_else(invalid)?;
+        let hash = token_hash(&value);
+        let (next, next_record) = {
+            let r = state.store.read()?;
+            let token = r.get(&REFRESH_TOKENS, hash.as_str())?.ok_or_else(invalid)?;
+            state.auth.new_refresh(token.user_id, Some(token.family))
+        };
+        let actor = Actor::of(req, Some(next_record.user_id));
+        enum Outcome {
+            Rotated(Box<User>),
+            Reused(u64, i64),
+        }
+        let outcome = state
+            .store
+            .write(move |w| {
+                let Some(mut token) = w.get(&REFRESH_TOKENS, hash.as_str())? else { return Err(invalid()) };
+                if token.used_at.is_some() {
+                    // A rotated token came back: someone holds a copy. End every session.
+                    let cutoff = revoke_sessions(w, token.user_id)?;
+                    audit::record(w, &actor, Event::new("REFRESH_TOKEN_REUSE", "User", token.user_id))?;
+                    return Ok(Outcome::Reused(token.user_id, cutoff));
+                }
+                let user = w.get(&USERS, &token.user_id)?.filter(|u| u.is_active);
+                let (Some(user), false) = (user, token.revoked || token.expires_at < Utc::now()) else {
+                    return Err(invalid());
+                };
+                token.used_at = Some(Utc::now());
+                w.put(&REFRESH_TOKENS, hash.as_str(), &token)?;
+                w.put(&REFRESH_TOKENS, next_record.hash.as_str(), &next_record)?;
+                Ok(Outcome::Rotated(Box::new(user)))
+            })
+            .await?;
+        match outcome {
+            Outcome::Reused(user_id, cutoff) => {
+                state.auth.revocations.remember_cutoff(user_id, cutoff);
+                tracing::warn!(user_id, "a rotated refresh token was reused; all sessions of the user were revoked");
+                Err(invalid())
+            }
+            Outcome::Rotated(user) => {
+                let access = state.auth.jwt.issue(&user)?;
+                let data = Refreshed { token: access.token, expires_at: crate::users::timestamp(&access.expires_at) };
+                Ok(CookieReply::ok(data, "Token refreshed successfully", state.auth.refresh_cookie(Some(&next))))
+            }
+        }
+    }
+
+    /// Mails a single-use password reset link (valid 1 hour). Always 200: whether an account
+    /// exists is not revealed.
+    #[oai(path = "/forgot-password", method = "post")]
+    async fn forgot_password(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: JsonBody<EmailBody>,
+    ) -> ApiResult<Reply<Value>> {
+        limited(&state, req, async {
+            let mut check = Check::default();
+            check.email("email", &body.0.email);
+            check.finish()?;
+            let user = User::find_by_email(&state.store.read()?, &body.0.email)?.filter(|u| u.is_active);
+            if let Some(user) = user {
+                let (id, actor) = (user.id, Actor::of(req, Some(user.id)));
+                let token = state
+                    .store
+                    .write(move |w| {
+                        let token = issue_one_time(w, id, Purpose::ResetPassword, RESET_TTL_HOURS)?;
+                        audit::record(w, &actor, Event::new("PASSWORD_RESET_REQUESTED", "User", id))?;
+                        Ok::<_, StoreError>(token)
+                    })
+                    .await?;
+                let link = link(&state, "reset-password", &token);
+                state.mailer.send(RESET_PASSWORD.render(&user.email, &[("name", &user.first_name), ("link", &link)]));
+            }
+            Ok(Reply::ok_with(Value::Null, "If an account exists for this email, a password reset link has been sent"))
+        })
+        .await
+    }
+
+    /// Sets a new password with a reset token; every session of the account ends.
+    #[oai(path = "/reset-password", method = "post")]
+    async fn reset_password(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: JsonBody<ResetBody>,
+    ) -> ApiResult<Reply<Value>> {
+        limited(&state, req, async {
+            let b = body.0;
+            let mut check = Check::default();
+            check.password("newPassword", &b.new_password);
+            check.finish()?;
+            let hash = state.auth.passwords.hash(&b.new_password).await?;
+            let actor = Actor::of(req, None);
+            let (user_id, cutoff, email) = state
+                .store
+                .write(move |w| {
+                    let user_id = spend_one_time(w, &b.token, Purpose::ResetPassword)?;
+                    let mut user = w.get(&USERS, &user_id)?.ok_or_else(|| ApiError::new(ErrorCode::InvalidToken))?;
+                    user.password_hash = hash;
+                    user.updated_at = Utc::now();
+                    w.put(&USERS, &user_id, &user)?;
+                    let cutoff = revoke_sessions(w, user_id)?;
+                    audit::record(w, &actor.as_user(user_id), Event::new("PASSWORD_RESET", "User", user_id))?;
+                    Ok::<_, ApiError>((user_id, cutoff, user.email))
+                })
+                .await?;
+            state.auth.revocations.remember_cutoff(user_id, cutoff);
+            state.auth.lockout.reset(&lockout_key(&email, &client_key(req)));
+            Ok(Reply::ok_with(Value::Null, "Password reset successfully"))
+        })
+        .await
+    }
+
+    /// Changes the password of the signed-in user.
+    #[oai(path = "/change-password", method = "post")]
+    async fn change_password(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        auth: Bearer,
+        body: JsonBody<ChangePasswordBody>,
+    ) -> ApiResult<Reply<Value>> {
+        limited(&state, req, async {
+            let b = body.0;
+            let mut check = Check::default();
+            if b.current_password.is_empty() {
+                check.add("currentPassword", "Current password is required");
+            }
+            check.password("newPassword", &b.new_password);
+            check.finish()?;
+            let user_id = auth.0.user_id;
+            let user =
+                state.store.read()?.get(&USERS, &user_id)?.ok_or_else(|| ApiError::new(ErrorCode::UserNotFound))?;
+            if !state.auth.passwords.verify(&b.current_password, Some(&user.password_hash)).await? {
+                return Err(ApiError::new(ErrorCode::InvalidCurrentPassword));
+            }
+            let hash = state.auth.passwords.hash(&b.new_password).await?;
+            let actor = Actor::of(req, Some(user_id));
+            state
+                .store
+                .write(move |w| {
+                    let mut user = w.get(&USERS, &user_id)?.ok_or_else(|| ApiError::new(ErrorCode::UserNotFound))?;
+                    user.password_hash = hash;
+                    user.updated_at = Utc::now();
+                    w.put(&USERS, &user_id, &user)?;
+                    audit::record(w, &actor, Event::new("PASSWORD_CHANGE", "User", user_id))?;
+                    Ok::<_, ApiError>(())
+                })
+                .await?;
+            Ok(Reply::ok_with(Value::Null, "Password changed successfully"))
+        })
+        .await
+    }
+
+    /// Confirms the email address with the mailed token.
+    #[oai(path = "/verify-email", method = "post")]
+    async fn verify_email(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: JsonBody<TokenBody>,
+    ) -> ApiResult<Reply<Value>> {
+        limited(&state, req, async {
+            let token = body.0.token;
+            let actor = Actor::of(req, None);
+            state
+                .store
+                .write(move |w| {
+                    let user_id = spend_one_time(w, &token, Purpose::VerifyEmail)?;
+                    let mut user = w.get(&USERS, &user_id)?.ok_or_else(|| ApiError::new(ErrorCode::InvalidToken))?;
+                    user.email_verified = true;
+                    user.updated_at = Utc::now();
+                    w.put(&USERS, &user_id, &user)?;
+                    audit::record(w, &actor.as_user(user_id), Event::new("EMAIL_VERIFIED", "User", user_id))?;
+                    Ok::<_, ApiError>(())
+                })
+                .await?;
+            Ok(Reply::ok_with(Value::Null, "Email verified successfully"))
+        })
+        .await
+    }
+
+    /// Mails a new verification link (the previous one stops working).
+    #[oai(path = "/resend-verification", method = "post")]
+    async fn resend_verification(&self, state: Data<&AppState>, auth: Bearer) -> ApiResult<Reply<Value>> {
+        let user_id = auth.0.user_id;
+        let user = state.store.read()?.get(&USERS, &user_id)?.ok_or_else(|| ApiError::new(ErrorCode::UserNotFound))?;
+        if user.email_verified {
+            return Ok(Reply::ok_with(Value::Null, "The email address is already verified"));
+        }
+        let token =
+            state.store.write(move |w| issue_one_time(w, user_id, Purpose::VerifyEmail, VERIFY_TTL_HOURS)).await?;
+        send_verification(&state, &user, &token);
+        Ok(Reply::ok_with(Value::Null, "Verification email sent"))
+    }
+}

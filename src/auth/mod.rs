@@ -1,0 +1,215 @@
+//! Authentication: passwords, tokens, revocation, sign-in guards, and the bearer schemes that
+//! hand handlers their principal.
+
+pub mod api;
+pub mod guard;
+pub mod password;
+pub mod tokens;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use parking_lot::RwLock;
+use uuid::Uuid;
+
+use crate::config::Settings;
+use crate::http::rate_limit::RateLimiter;
+use crate::store::{Collection, Store, StoreError, WriteTx};
+use password::{Cost, Passwords};
+use tokens::{Claims, Jwt, REFRESH_INDEXES, REFRESH_TOKENS, RefreshToken, issued_ms, random_token, token_hash};
+
+/// Access tokens revoked one by one (logout): jti → (jti, expiry in unix seconds).
+pub static REVOKED_TOKENS: Collection<Uuid, (Uuid, i64)> = Collection::new("revoked_tokens");
+/// Per user: every access token issued before this instant is revoked: user → (user, unix ms).
+pub static SESSION_CUTOFFS: Collection<u64, (u64, i64)> = Collection::new("session_cutoffs");
+
+/// Sign-in failures per email+IP before the account is locked for that IP.
+pub const LOCKOUT_FAILURES: u32 = 5;
+pub const LOCKOUT_WINDOW: Duration = Duration::from_secs(15 * 60);
+pub const REFRESH_COOKIE: &str = "refreshToken";
+
+/// Revocations, kept in the store and mirrored in memory so that checking a token is a hash
+/// lookup.
+#[derive(Default)]
+pub struct Revocations {
+    tokens: RwLock<HashMap<Uuid, i64>>,
+    cutoffs: RwLock<HashMap<u64, i64>>,
+}
+
+impl Revocations {
+    fn load(store: &Store) -> Result<Revocations, StoreError> {
+        let r = store.read()?;
+        let now = Utc::now().timestamp();
+        let mut tokens = HashMap::new();
+        for entry in r.scan(&REVOKED_TOKENS, &(), false)? {
+            let (jti, exp) = entry?;
+            if exp > now {
+                tokens.insert(jti, exp);
+            }
+        }
+        let mut cutoffs = HashMap::new();
+        for entry in r.scan(&SESSION_CUTOFFS, &(), false)? {
+            let (user, ms) = entry?;
+            cutoffs.insert(user, ms);
+        }
+        Ok(Revocations { tokens: RwLock::new(tokens), cutoffs: RwLock::new(cutoffs) })
+    }
+
+    pub fn is_revoked(&self, claims: &Claims) -> bool {
+        let Some(jti) = claims.jti() else { return true };
+        if self.tokens.read().contains_key(&jti) {
+            return true;
+        }
+        match (claims.user_id().and_then(|u| self.cutoffs.read().get(&u).copied()), issued_ms(&jti)) {
+            (Some(cutoff), Some(issued)) => issued < cutoff,
+            _ => false,
+        }
+    }
+
+    /// Mirrors a committed revocation of one token.
+    pub fn remember_token(&self, jti: Uuid, exp: i64) {
+        let now = Utc::now().timestamp();
+        let mut tokens = self.tokens.write();
+        tokens.retain(|_, e| *e > now);
+        tokens.insert(jti, exp);
+    }
+
+    /// Mirrors a committed revocation of all of a user's sessions.
+    pub fn remember_cutoff(&self, user_id: u64, ms: i64) {
+        self.cutoffs.write().insert(user_id, ms);
+    }
+}
+
+/// Revokes one access token (until it would expire anyway), inside a write.
+pub fn revoke_token(w: &mut WriteTx<'_>, claims: &Claims) -> Result<(), StoreError> {
+    if let Some(jti) = claims.jti() {
+        w.put(&REVOKED_TOKENS, &jti, &(jti, claims.exp))?;
+    }
+    Ok(())
+}
+
+/// Revokes every session of a user, inside a write: all access tokens issued until now and all
+/// refresh tokens. Returns the cutoff to mirror after the commit.
+pub fn revoke_sessions(w: &mut WriteTx<'_>, user_id: u64) -> Result<i64, StoreError> {
+    // One millisecond ahead so that a token issued in this same millisecond is covered too.
+    let cutoff = Utc::now().timestamp_millis() + 1;
+    w.put(&SESSION_CUTOFFS, &user_id, &(user_id, cutoff))?;
+    let tokens = w.scan_index(&REFRESH_TOKENS, &REFRESH_INDEXES[0], &user_id, false, usize::MAX)?;
+    for t in tokens {
+        w.delete(&REFRESH_TOKENS, t.hash.as_str())?;
+    }
+    Ok(cutoff)
+}
+
+/// What every auth handler needs.
+pub struct Auth {
+    pub jwt: Jwt,
+    pub refresh_ttl: Duration,
+    pub revocations: Revocations,
+    pub passwords: Passwords,
+    /// Failed sign-ins per email+IP.
+    pub lockout: RateLimiter,
+    /// Failed requests to the credential endpoints per IP.
+    pub limiter: RateLimiter,
+    pub secure_cookies: bool,
+}
+
+impl Auth {
+    pub fn new(settings: &Settings, store: &Store) -> Result<Auth, String> {
+        let secret = jwt_secret(settings)?;
+        let ttl = |s: &str| crate::config::parse_duration(s).expect("validated with the settings");
+        let threads = match settings.password_hash_threads {
+            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            n => n,
+        };
+        let cost = Cost {
+            memory_kib: settings.password_hash_memory_kib,
+            iterations: settings.password_hash_iterations,
+            parallelism: settings.password_hash_parallelism,
+        };
+        Ok(Auth {
+            jwt: Jwt::new(secret.as_bytes(), ttl(&settings.jwt_expires_in)),
+            refresh_ttl: ttl(&settings.jwt_refresh_expires_in),
+            revocations: Revocations::load(store).map_err(|e| e.to_string())?,
+            passwords: Passwords::start(cost, threads, 256)?,
+            lockout: RateLimiter::new(LOCKOUT_FAILURES, LOCKOUT_WINDOW),
+            limiter: RateLimiter::new(
+                settings.auth_rate_limit_max,
+                Duration::from_millis(settings.rate_limit_window_ms),
+            ),
+            secure_cookies: settings.is_production(),
+        })
+    }
+
+    /// A new refresh token for a sign-in (or a rotation within `family`): the value for the
+    /// client and the record to store under its hash.
+    pub fn new_refresh(&self, user_id: u64, family: Option<Uuid>) -> (String, RefreshToken) {
+        let value = random_token();
+        let now = Utc::now();
+        let record = RefreshToken {
+            hash: token_hash(&value),
+            id: Uuid::now_v7(),
+            user_id,
+            family: family.unwrap_or_else(Uuid::now_v7),
+            created_at: now,
+            expires_at: now + self.refresh_ttl,
+            used_at: None,
+            revoked: false,
+        };
+        (value, record)
+    }
+
+    /// The `Set-Cookie` value carrying a refresh token (or clearing it with `None`).
+    pub fn refresh_cookie(&self, value: Option<&str>) -> String {
+        let secure = if self.secure_cookies { "; Secure" } else { "" };
+        match value {
+            Some(v) => format!(
+                "{REFRESH_COOKIE}={v}; Path=/api/v1/auth; Max-Age={}; HttpOnly; SameSite=Strict{secure}",
+                self.refresh_ttl.as_secs()
+            ),
+            None => format!("{REFRESH_COOKIE}=; Path=/api/v1/auth; Max-Age=0; HttpOnly; SameSite=Strict{secure}"),
+        }
+    }
+}
+
+/// The signing secret: configured, or (outside production) generated once and kept in the data
+/// dir so that tokens survive restarts.
+fn jwt_secret(settings: &Settings) -> Result<String, String> {
+    if let Some(s) = &settings.jwt_secret {
+        return Ok(s.expose().to_string());
+    }
+    let path = settings.data_dir.join("jwt-secret");
+    load_or_create_secret(&path)
+}
+
+fn load_or_create_secret(path: &Path) -> Result<String, String> {
+    match std::fs::read_to_string(path) {
+        Ok(s) if s.trim().len() >= 32 => return Ok(s.trim().to_string()),
+        Ok(_) | Err(_) if path.exists() => return Err(format!("{} is unreadable or too short", path.display())),
+        _ => {}
+    }
+    let secret = format!("{}{}", random_token(), random_token());
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    use std::io::Write;
+    let mut file = options.open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    file.write_all(secret.as_bytes()).and_then(|_| file.sync_all()).map_err(|e| format!("{}: {e}", path.display()))?;
+    tracing::info!(path = %path.display(), "generated a JWT signing secret for this data dir");
+    Ok(secret)
+}
+
+/// When a sign-in lock on `key` ends, if locked.
+pub fn locked_for(auth: &Auth, key: &str) -> Option<u64> {
+    let q = auth.lockout.check(key);
+    q.exceeded.then_some(q.reset_secs)
+}
+
+pub fn lockout_key(email: &str, ip: &str) -> String {
+    format!("{}|{ip}", email.trim().to_lowercase())
+}
+
+pub type Timestamp = DateTime<Utc>;

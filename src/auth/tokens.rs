@@ -1,0 +1,191 @@
+//! Access tokens (HS256 JWTs), refresh tokens and one-time tokens (email verification, password
+//! reset). Only hashes of refresh and one-time tokens are stored: a copy of the store does not
+//! let anyone sign in.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngExt;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::error::{ApiError, ErrorCode};
+use crate::store::{Collection, Index, key};
+use crate::users::{Role, User};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user id.
+    pub sub: String,
+    pub email: String,
+    pub role: Role,
+    pub iat: i64,
+    pub exp: i64,
+    /// A UUID v7: unique, and it carries the issue time in milliseconds (revocation compares it).
+    pub jti: String,
+}
+
+impl Claims {
+    pub fn user_id(&self) -> Option<u64> {
+        self.sub.parse().ok()
+    }
+
+    pub fn jti(&self) -> Option<Uuid> {
+        Uuid::parse_str(&self.jti).ok()
+    }
+}
+
+/// The issue time of a v7 id, in milliseconds since the epoch.
+pub fn issued_ms(jti: &Uuid) -> Option<i64> {
+    jti.get_timestamp().map(|t| {
+        let (secs, nanos) = t.to_unix();
+        secs as i64 * 1000 + (nanos / 1_000_000) as i64
+    })
+}
+
+pub struct Jwt {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    pub access_ttl: Duration,
+}
+
+/// A freshly signed access token.
+pub struct Issued {
+    pub token: String,
+    pub claims: Claims,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Jwt {
+    pub fn new(secret: &[u8], access_ttl: Duration) -> Jwt {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub", "iat"]);
+        Jwt {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            access_ttl,
+        }
+    }
+
+    pub fn issue(&self, user: &User) -> Result<Issued, ApiError> {
+        let jti = Uuid::now_v7();
+        let now = Utc::now();
+        let expires_at = now + self.access_ttl;
+        let claims = Claims {
+            sub: user.id.to_string(),
+            email: user.email.clone(),
+            role: user.role,
+            iat: now.timestamp(),
+            exp: expires_at.timestamp(),
+            jti: jti.to_string(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| ApiError::internal(format!("jwt encode: {e}")))?;
+        Ok(Issued { token, claims, expires_at })
+    }
+
+    /// Checks the signature and expiry: `INVALID_TOKEN` or `TOKEN_EXPIRED`.
+    pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map(|d| d.claims).map_err(|e| {
+            match e.kind() {
+                ErrorKind::ExpiredSignature => ApiError::new(ErrorCode::TokenExpired),
+                _ => ApiError::new(ErrorCode::InvalidToken),
+            }
+        })
+    }
+
+    /// Signs arbitrary claims (tests make expired tokens with it).
+    pub fn sign(&self, claims: &Claims) -> String {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding).expect("HS256 signing cannot fail")
+    }
+}
+
+/// A random token for a client: 256 bits, URL-safe.
+pub fn random_token() -> String {
+    let bytes: [u8; 32] = rand::rng().random();
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What the store keeps of a token: its SHA-256, hex.
+pub fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A refresh token, stored under the hash of its value.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefreshToken {
+    /// SHA-256 of the value: also the record's key.
+    pub hash: String,
+    pub id: Uuid,
+    pub user_id: u64,
+    /// Every token rotated from the same sign-in shares the family.
+    pub family: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Set when it was exchanged for a new token: presenting it again is a reuse.
+    pub used_at: Option<DateTime<Utc>>,
+    pub revoked: bool,
+}
+
+fn refresh_by_user(t: &RefreshToken) -> Vec<Vec<u8>> {
+    vec![key::encode(&t.user_id)]
+}
+
+pub static REFRESH_INDEXES: [Index<RefreshToken>; 1] =
+    [Index { name: "refresh_tokens.by_user", unique: false, keys: refresh_by_user }];
+pub static REFRESH_TOKENS: Collection<str, RefreshToken> = Collection::with_indexes("refresh_tokens", &REFRESH_INDEXES);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Purpose {
+    VerifyEmail,
+    ResetPassword,
+}
+
+/// A single-use token mailed to a user, stored under the hash of its value.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OneTimeToken {
+    /// SHA-256 of the value: also the record's key.
+    pub hash: String,
+    pub user_id: u64,
+    pub purpose: Purpose,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+fn one_time_by_user(t: &OneTimeToken) -> Vec<Vec<u8>> {
+    vec![key::encode(&(t.user_id, t.purpose as u8))]
+}
+
+pub static ONE_TIME_INDEXES: [Index<OneTimeToken>; 1] =
+    [Index { name: "one_time_tokens.by_user", unique: false, keys: one_time_by_user }];
+pub static ONE_TIME_TOKENS: Collection<str, OneTimeToken> =
+    Collection::with_indexes("one_time_tokens", &ONE_TIME_INDEXES);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v7_ids_carry_their_issue_time() {
+        let before = Utc::now().timestamp_millis();
+        let ms = issued_ms(&Uuid::now_v7()).unwrap();
+        assert!(ms >= before && ms <= Utc::now().timestamp_millis());
+    }
+
+    #[test]
+    fn tokens_are_random_and_hashes_fixed_length() {
+        let (a, b) = (random_token(), random_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert_eq!(token_hash(&a).len(), 64);
+        assert_eq!(token_hash(&a), token_hash(&a));
+    }
+}

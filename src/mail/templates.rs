@@ -1,0 +1,58 @@
+//! Mail templates: a subject, a plain-text and an HTML body with `{{name}}` placeholders. Values
+//! are HTML-escaped in the HTML body. The order mails add their templates here.
+
+use super::Mail;
+
+pub struct Template {
+    pub subject: &'static str,
+    pub text: &'static str,
+    pub html: &'static str,
+}
+
+impl Template {
+    pub fn render(&self, to: &str, vars: &[(&str, &str)]) -> Mail {
+        let fill = |text: &str, escape: bool| {
+            vars.iter().fold(text.to_string(), |acc, (name, value)| {
+                let value = if escape { html_escape(value) } else { value.to_string() };
+                acc.replace(&format!("{{{{{name}}}}}"), &value)
+            })
+        };
+        Mail {
+            to: to.to_string(),
+            subject: fill(self.subject, false),
+            text: fill(self.text, false),
+            html: fill(self.html, true),
+        }
+    }
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+pub const VERIFY_EMAIL: Template = Template {
+    subject: "Confirm your email address",
+    text: "Hello {{name}},\n\nPlease confirm your email address by opening this link:\n\n{{link}}\n\nThe link is valid for 24 hours. If you did not create an account, ignore this mail.\n",
+    html: "<p>Hello {{name}},</p><p>Please confirm your email address:</p><p><a href=\"{{link}}\">Confirm my email</a></p><p>The link is valid for 24 hours. If you did not create an account, ignore this mail.</p>",
+};
+
+pub const RESET_PASSWORD: Template = Template {
+    subject: "Reset your password",
+    text: "Hello {{name}},\n\nSomeone asked to reset the password of your account. To choose a new password, open this link:\n\n{{link}}\n\nThe link works once and for 1 hour. If it was not you, ignore this mail: your password stays as it is.\n",
+    html: "<p>Hello {{name}},</p><p>Someone asked to reset the password of your account.</p><p><a href=\"{{link}}\">Choose a new password</a></p><p>The link works once and for 1 hour. If it was not you, ignore this mail: your password stays as it is.</p>",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_filled_and_html_escaped() {
+        let mail = VERIFY_EMAIL.render("a@b.co", &[("name", "<Ann>"), ("link", "http://x/verify?token=abc&x=1")]);
+        assert!(mail.text.contains("Hello <Ann>,"));
+        assert!(mail.text.contains("http://x/verify?token=abc&x=1"));
+        assert!(mail.html.contains("Hello &lt;Ann&gt;,"));
+        assert!(mail.html.contains("token=abc&amp;x=1"));
+        assert!(!mail.text.contains("{{"));
+    }
+}

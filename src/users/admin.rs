@@ -1,0 +1,190 @@
+//! `/api/v1/users` for administrators (list, search, get, change role or status), and the
+//! admin bootstrap used at start-up and by `shopd admin create`.
+
+use chrono::Utc;
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::{Object, OpenApi};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Check, Preferences, Role, USERS, User, UserView};
+use crate::audit::{self, Actor, Event};
+use crate::auth::guard::Admin;
+use crate::auth::password::Passwords;
+use crate::auth::revoke_sessions;
+use crate::error::{ApiError, ApiResult, ErrorCode, OnConflict};
+use crate::http::envelope::Reply;
+use crate::http::json::JsonBody;
+use crate::state::AppState;
+use crate::store::Store;
+use crate::types::Paging;
+
+#[derive(Debug, Object)]
+pub struct UserPage {
+    pub users: Vec<UserView>,
+    pub total: u64,
+    pub skip: u64,
+    pub limit: u64,
+}
+
+#[derive(Debug, Deserialize, Object)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[oai(rename_all = "camelCase")]
+pub struct AdminPatch {
+    pub role: Option<Role>,
+    pub is_active: Option<bool>,
+}
+
+pub struct AdminUsersApi;
+
+#[OpenApi(prefix_path = "/api/v1/users", tag = "crate::openapi::Tag::Admin")]
+impl AdminUsersApi {
+    /// All users, newest first; `search` matches email, first and last name (case-insensitive).
+    #[oai(path = "/", method = "get")]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        _admin: Admin,
+        skip: Query<Option<i64>>,
+        limit: Query<Option<i64>>,
+        search: Query<Option<String>>,
+    ) -> ApiResult<Reply<UserPage>> {
+        let paging = Paging::new(skip.0, limit.0)?;
+        let needle = search.0.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
+        let r = state.store.read()?;
+        let (mut total, mut users) = (0u64, Vec::new());
+        for user in r.scan(&USERS, &(), true)? {
+            let user = user?;
+            if let Some(n) = &needle {
+                let hay = [&user.email, &user.first_name, &user.last_name];
+                if !hay.iter().any(|h| h.to_lowercase().contains(n.as_str())) {
+                    continue;
+                }
+            }
+            if total as usize >= paging.skip && users.len() < paging.limit {
+                users.push(user.view());
+            }
+            total += 1;
+        }
+        Ok(Reply::ok(UserPage { users, total, skip: paging.skip as u64, limit: paging.limit as u64 }))
+    }
+
+    /// One user.
+    #[oai(path = "/:id", method = "get")]
+    async fn get(&self, state: Data<&AppState>, _admin: Admin, id: Path<u64>) -> ApiResult<Reply<UserView>> {
+        let user = state.store.read()?.get(&USERS, &id.0)?.ok_or_else(|| ApiError::new(ErrorCode::UserNotFound))?;
+        Ok(Reply::ok(user.view()))
+    }
+
+    /// Change a user's role or status. Either change ends the user's sessions, so the new role
+    /// or the deactivation applies at once.
+    #[oai(path = "/:id", method = "patch")]
+    async fn patch(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        admin: Admin,
+        id: Path<u64>,
+        body: JsonBody<AdminPatch>,
+    ) -> ApiResult<Reply<UserView>> {
+        let (id, patch, me) = (id.0, body.0, admin.0.user_id);
+        if id == me && (patch.role == Some(Role::User) || patch.is_active == Some(false)) {
+            return Err(ApiError::new(ErrorCode::Forbidden)
+                .with_message("Administrators cannot demote or deactivate themselves"));
+        }
+        let actor = Actor::of(req, Some(me));
+        let (user, cutoff) = state
+            .store
+            .write(move |w| {
+                let mut user = w.get(&USERS, &id)?.ok_or_else(|| ApiError::new(ErrorCode::UserNotFound))?;
+                let mut revoke = false;
+                if let Some(role) = patch.role.filter(|r| *r != user.role) {
+                    audit::record(
+                        w,
+                        &actor,
+                        Event::new("ROLE_CHANGE", "User", id).change(json!(user.role), json!(role)),
+                    )?;
+                    user.role = role;
+                    revoke = true;
+                }
+                if let Some(active) = patch.is_active.filter(|a| *a != user.is_active) {
+                    audit::record(
+                        w,
+                        &actor,
+                        Event::new("STATUS_CHANGE", "User", id).change(json!(user.is_active), json!(active)),
+                    )?;
+                    user.is_active = active;
+                    revoke |= !active || patch.role.is_some();
+                }
+                user.updated_at = Utc::now();
+                w.put(&USERS, &id, &user)?;
+                let cutoff = if revoke { Some(revoke_sessions(w, id)?) } else { None };
+                Ok::<_, ApiError>((user, cutoff))
+            })
+            .await?;
+        if let Some(cutoff) = cutoff {
+            state.auth.revocations.remember_cutoff(id, cutoff);
+        }
+        Ok(Reply::ok(user.view()))
+    }
+}
+
+/// Makes sure an active admin with this email and password exists: creates it, or promotes,
+/// reactivates and sets the password of the account that has the email. Returns its id and
+/// whether it was created.
+pub async fn ensure_admin(
+    store: &Store,
+    passwords: &Passwords,
+    email: &str,
+    password: &str,
+) -> Result<(u64, bool), String> {
+    let mut check = Check::default();
+    check.email("email", email);
+    check.password("password", password);
+    check.finish().map_err(|e| format!("{}: {}", e.message, e.details.map(|d| d.to_string()).unwrap_or_default()))?;
+    let hash = passwords.hash(password).await.map_err(|e| e.message)?;
+    let email = email.trim().to_string();
+    store
+        .write(move |w| {
+            let now = Utc::now();
+            let (user, created) = match User::find_by_email_w(w, &email)? {
+                Some(mut u) => {
+                    u.role = Role::Admin;
+                    u.is_active = true;
+                    u.password_hash = hash;
+                    u.updated_at = now;
+                    (u, false)
+                }
+                None => {
+                    let id = w.next_id(&USERS)?;
+                    let user = User {
+                        id,
+                        email: email.clone(),
+                        password_hash: hash,
+                        first_name: "Shop".into(),
+                        last_name: "Admin".into(),
+                        phone: None,
+                        gender: None,
+                        age: None,
+                        image: None,
+                        role: Role::Admin,
+                        is_active: true,
+                        email_verified: true,
+                        created_at: now,
+                        updated_at: now,
+                        preferences: Preferences::default(),
+                        deleted_at: None,
+                    };
+                    (user, true)
+                }
+            };
+            w.put(&USERS, &user.id, &user).on_conflict(ErrorCode::EmailExists)?;
+            let event = if created { "ADMIN_CREATED" } else { "ADMIN_ENSURED" };
+            audit::record(w, &Actor::default(), Event::new(event, "User", user.id))?;
+            Ok::<_, ApiError>((user.id, created))
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
