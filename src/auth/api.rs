@@ -278,7 +278,8 @@ impl AuthApi {
                 let quota = state.auth.lockout.hit(&lock_key);
                 let email = b.email.trim().to_lowercase();
                 let (a, e) = (actor.clone(), entity_id.clone());
-                let now_locked = quota.exceeded;
+                // The fifth failure locks: the limiter's count has reached its maximum.
+                let now_locked = quota.remaining == 0;
                 state
                     .store
                     .write(move |w| {

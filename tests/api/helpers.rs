@@ -118,3 +118,98 @@ pub fn raw_request(addr: SocketAddr, request: &str) -> (u16, String) {
 pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     raw_request(addr, &format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"))
 }
+
+pub const PASSWORD: &str = "Secret123";
+
+/// A signed-in user of a test app.
+pub struct Session {
+    pub id: u64,
+    pub email: String,
+    pub token: String,
+    /// The refresh token from the sign-in cookie.
+    pub refresh: String,
+}
+
+impl Session {
+    pub fn bearer(&self) -> String {
+        format!("Bearer {}", self.token)
+    }
+}
+
+/// The value of the `refreshToken` cookie a response sets ("" when it clears it).
+pub fn refresh_cookie(reply: &Reply) -> Option<String> {
+    let cookie = reply.header("set-cookie")?;
+    let value = cookie.strip_prefix("refreshToken=")?;
+    Some(value.split(';').next().unwrap_or_default().to_string())
+}
+
+impl TestApp {
+    pub async fn register(&self, email: &str) -> Reply {
+        let body = serde_json::json!({"email": email, "password": PASSWORD, "firstName": "Ann", "lastName": "Smith"});
+        send(self.post("/api/v1/auth/register").body_json(&body)).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Reply {
+        send(self.post("/api/v1/auth/login").body_json(&serde_json::json!({"email": email, "password": password}))).await
+    }
+
+    /// Registers `email` and signs in.
+    pub async fn user(&self, email: &str) -> Session {
+        let r = self.register(email).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        self.session(email, PASSWORD).await
+    }
+
+    pub async fn session(&self, email: &str, password: &str) -> Session {
+        let r = self.login(email, password).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let body = r.json();
+        Session {
+            id: body["data"]["user"]["id"].as_u64().unwrap(),
+            email: email.to_string(),
+            token: body["data"]["token"].as_str().unwrap().to_string(),
+            refresh: refresh_cookie(&r).expect("a refresh cookie"),
+        }
+    }
+
+    /// An admin account, signed in.
+    pub async fn admin(&self) -> Session {
+        let email = "admin@shop.test";
+        shopd::users::admin::ensure_admin(&self.state.store, &self.state.auth.passwords, email, PASSWORD).await.unwrap();
+        self.session(email, PASSWORD).await
+    }
+
+    pub fn get_as(&self, path: &str, s: &Session) -> TestRequestBuilder<'_, BoxEndpoint<'static, Response>> {
+        self.client.get(path).header("Authorization", s.bearer())
+    }
+
+    pub fn post_as(&self, path: &str, s: &Session) -> TestRequestBuilder<'_, BoxEndpoint<'static, Response>> {
+        self.client.post(path).header("Authorization", s.bearer())
+    }
+
+    /// Every mail delivered so far (outbox files, oldest first), once the queue is empty.
+    pub async fn mails(&self) -> Vec<String> {
+        self.state.mailer.idle().await;
+        let dir = self.state.mailer.outbox();
+        let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+        let mut names: Vec<_> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".eml"))
+            .map(|e| e.path())
+            .collect();
+        names.sort();
+        names.iter().map(|p| std::fs::read_to_string(p).unwrap()).collect()
+    }
+}
+
+/// A mail's text with quoted-printable soft line breaks and `=3D` undone.
+pub fn unfold(mail: &str) -> String {
+    mail.replace("=\r\n", "").replace("=3D", "=")
+}
+
+/// The token of the first `<path>?token=` link in a mail (quoted-printable soft breaks removed).
+pub fn link_token(mail: &str, path: &str) -> String {
+    let plain = unfold(mail);
+    let start = plain.find(&format!("/{path}?token=")).unwrap_or_else(|| panic!("a {path} link in {plain}")) + path.len() + 8;
+    plain[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
+}

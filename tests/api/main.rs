@@ -1,5 +1,6 @@
 //! One test binary for the whole crate (one link instead of many).
 
+mod accounts;
 mod binary;
 mod config;
 mod crash;
@@ -7,3 +8,4 @@ mod helpers;
 mod http;
 mod shutdown;
 mod store;
+mod users;

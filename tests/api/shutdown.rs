@@ -8,8 +8,12 @@ use shopd::startup::App;
 
 use crate::helpers::{http_get, test_settings};
 
+/// Set once the slow request is inside its handler.
+static ENTERED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 #[handler]
 async fn slow() -> &'static str {
+    ENTERED.store(true, std::sync::atomic::Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(600)).await;
     "finished"
 }
@@ -28,7 +32,9 @@ async fn shutdown_finishes_in_flight_requests_then_closes_the_store() {
     }));
 
     let in_flight = tokio::task::spawn_blocking(move || http_get(addr, "/slow"));
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    while !ENTERED.load(std::sync::atomic::Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     stop.send(()).unwrap();
     let (status, text) = in_flight.await.unwrap();
     assert_eq!(status, 200, "{text}");
