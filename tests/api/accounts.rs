@@ -29,7 +29,21 @@ async fn register_creates_a_user_returns_a_token_and_mails_a_verification_link()
     assert_eq!(user["phone"], "+47 555");
     assert!(user["gender"].is_null() && user["age"].is_null() && user["image"].is_null());
     let keys: Vec<&str> = user.as_object().unwrap().keys().map(String::as_str).collect();
-    for k in ["id", "email", "firstName", "lastName", "phone", "gender", "age", "image", "role", "isActive", "emailVerified", "createdAt", "updatedAt"] {
+    for k in [
+        "id",
+        "email",
+        "firstName",
+        "lastName",
+        "phone",
+        "gender",
+        "age",
+        "image",
+        "role",
+        "isActive",
+        "emailVerified",
+        "createdAt",
+        "updatedAt",
+    ] {
         assert!(keys.contains(&k), "{k} in {keys:?}");
     }
     assert!(!r.text().to_lowercase().contains("password"), "{}", r.text());
@@ -163,7 +177,10 @@ async fn validate_decides_every_401_in_one_place() {
     let r = send(app.get_as("/api/v1/auth/validate", &s)).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json()["message"], "Token is valid");
-    assert_eq!(r.json()["data"], json!({"isValid": true, "user": {"id": s.id, "email": "val@shop.test", "firstName": "Ann", "lastName": "Smith", "role": "USER"}}));
+    assert_eq!(
+        r.json()["data"],
+        json!({"isValid": true, "user": {"id": s.id, "email": "val@shop.test", "firstName": "Ann", "lastName": "Smith", "role": "USER"}})
+    );
 
     assert_error(&send(app.get("/api/v1/auth/validate")).await, 401, "UNAUTHORIZED");
     let garbage = send(app.get("/api/v1/auth/validate").header("Authorization", "Bearer not.a.jwt")).await;
@@ -185,7 +202,8 @@ async fn validate_decides_every_401_in_one_place() {
     let token = app.state.auth.jwt.sign(&expired);
     let r = send(app.get("/api/v1/auth/validate").header("Authorization", format!("Bearer {token}"))).await;
     assert_error(&r, 401, "TOKEN_EXPIRED");
-    let forged = shopd::auth::tokens::Jwt::new(b"another secret entirely, 32+ bytes", std::time::Duration::from_secs(900));
+    let forged =
+        shopd::auth::tokens::Jwt::new(b"another secret entirely, 32+ bytes", std::time::Duration::from_secs(900));
     let alien = forged.sign(&Claims { exp: now + 100, ..expired });
     let r = send(app.get("/api/v1/auth/validate").header("Authorization", format!("Bearer {alien}"))).await;
     assert_error(&r, 401, "INVALID_TOKEN");
@@ -261,9 +279,12 @@ async fn password_reset_is_single_use_and_ends_every_session() {
     let bad = send(app.post("/api/v1/auth/forgot-password").body_json(&json!({"email": "nope"}))).await;
     assert_error(&bad, 400, "VALIDATION_ERROR");
 
-    let weak = send(app.post("/api/v1/auth/reset-password").body_json(&json!({"token": token, "newPassword": "weak"}))).await;
+    let weak =
+        send(app.post("/api/v1/auth/reset-password").body_json(&json!({"token": token, "newPassword": "weak"}))).await;
     assert_error(&weak, 400, "VALIDATION_ERROR");
-    let r = send(app.post("/api/v1/auth/reset-password").body_json(&json!({"token": token, "newPassword": "Brand9New"}))).await;
+    let r =
+        send(app.post("/api/v1/auth/reset-password").body_json(&json!({"token": token, "newPassword": "Brand9New"})))
+            .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(r.json()["message"], "Password reset successfully");
     assert_error(&send(app.get_as("/api/v1/auth/validate", &s)).await, 401, "TOKEN_REVOKED");
@@ -272,9 +293,13 @@ async fn password_reset_is_single_use_and_ends_every_session() {
     assert_error(&app.login("reset@shop.test", PASSWORD).await, 400, "INVALID_CREDENTIALS");
     app.session("reset@shop.test", "Brand9New").await;
 
-    let reuse = send(app.post("/api/v1/auth/reset-password").body_json(&json!({"token": token, "newPassword": "Other9New"}))).await;
+    let reuse =
+        send(app.post("/api/v1/auth/reset-password").body_json(&json!({"token": token, "newPassword": "Other9New"})))
+            .await;
     assert_error(&reuse, 400, "INVALID_TOKEN");
-    let bogus = send(app.post("/api/v1/auth/reset-password").body_json(&json!({"token": "x", "newPassword": "Other9New"}))).await;
+    let bogus =
+        send(app.post("/api/v1/auth/reset-password").body_json(&json!({"token": "x", "newPassword": "Other9New"})))
+            .await;
     assert_error(&bogus, 400, "INVALID_TOKEN");
 }
 
@@ -298,7 +323,9 @@ async fn an_expired_reset_token_is_refused() {
         })
         .await
         .unwrap();
-    let r = send(app.post("/api/v1/auth/reset-password").body_json(&json!({"token": "stale", "newPassword": "Brand9New"}))).await;
+    let r =
+        send(app.post("/api/v1/auth/reset-password").body_json(&json!({"token": "stale", "newPassword": "Brand9New"})))
+            .await;
     assert_error(&r, 400, "INVALID_TOKEN");
 }
 
@@ -306,16 +333,30 @@ async fn an_expired_reset_token_is_refused() {
 async fn change_password_needs_the_current_one() {
     let app = TestApp::new().await;
     let s = app.user("chg@shop.test").await;
-    let r = send(app.post_as("/api/v1/auth/change-password", &s).body_json(&json!({"currentPassword": "Wrong1234", "newPassword": "Next9Pass"}))).await;
+    let r = send(
+        app.post_as("/api/v1/auth/change-password", &s)
+            .body_json(&json!({"currentPassword": "Wrong1234", "newPassword": "Next9Pass"})),
+    )
+    .await;
     assert_error(&r, 400, "INVALID_CURRENT_PASSWORD");
-    let r = send(app.post_as("/api/v1/auth/change-password", &s).body_json(&json!({"currentPassword": PASSWORD, "newPassword": "weak"}))).await;
+    let r = send(
+        app.post_as("/api/v1/auth/change-password", &s)
+            .body_json(&json!({"currentPassword": PASSWORD, "newPassword": "weak"})),
+    )
+    .await;
     assert_error(&r, 400, "VALIDATION_ERROR");
-    let r = send(app.post_as("/api/v1/auth/change-password", &s).body_json(&json!({"currentPassword": PASSWORD, "newPassword": "Next9Pass"}))).await;
+    let r = send(
+        app.post_as("/api/v1/auth/change-password", &s)
+            .body_json(&json!({"currentPassword": PASSWORD, "newPassword": "Next9Pass"})),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(r.json()["message"], "Password changed successfully");
     assert_error(&app.login("chg@shop.test", PASSWORD).await, 400, "INVALID_CREDENTIALS");
     app.session("chg@shop.test", "Next9Pass").await;
-    let anonymous = send(app.post("/api/v1/auth/change-password").body_json(&json!({"currentPassword": "a", "newPassword": "b"}))).await;
+    let anonymous =
+        send(app.post("/api/v1/auth/change-password").body_json(&json!({"currentPassword": "a", "newPassword": "b"})))
+            .await;
     assert_error(&anonymous, 401, "UNAUTHORIZED");
 }
 
@@ -331,8 +372,15 @@ async fn resend_verification_replaces_the_link() {
     assert_eq!(mails.len(), 2);
     let second = link_token(&mails[1], "verify-email");
     assert_ne!(first, second);
-    assert_error(&send(app.post("/api/v1/auth/verify-email").body_json(&json!({"token": first}))).await, 400, "INVALID_TOKEN");
-    assert_eq!(send(app.post("/api/v1/auth/verify-email").body_json(&json!({"token": second}))).await.status, StatusCode::OK);
+    assert_error(
+        &send(app.post("/api/v1/auth/verify-email").body_json(&json!({"token": first}))).await,
+        400,
+        "INVALID_TOKEN",
+    );
+    assert_eq!(
+        send(app.post("/api/v1/auth/verify-email").body_json(&json!({"token": second}))).await.status,
+        StatusCode::OK
+    );
     let r = send(app.post_as("/api/v1/auth/resend-verification", &s)).await;
     assert_eq!(r.json()["message"], "The email address is already verified");
     assert_eq!(app.mails().await.len(), 2);

@@ -8,6 +8,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use serde_json::json;
+
 use crate::helpers::http_get;
 
 pub fn shopd() -> Command {
@@ -29,9 +31,14 @@ pub struct Running {
 impl Running {
     /// Starts `shopd serve` on a free port and waits for its "listening" line.
     pub fn start(data_dir: &Path) -> Running {
+        Self::start_with(data_dir, &[])
+    }
+
+    pub fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Running {
         let mut child = shopd()
             .args(["--data-dir", data_dir.to_str().unwrap(), "serve", "--host", "127.0.0.1", "--port", "0"])
             .env("LOG_FORMAT", "json")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -213,4 +220,111 @@ fn backup_of_a_running_server_restores_into_an_empty_dir_only() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
+}
+
+fn post_json(addr: SocketAddr, path: &str, body: &serde_json::Value, headers: &[(&str, String)]) -> (u16, String) {
+    let body = body.to_string();
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+    crate::helpers::raw_request(
+        addr,
+        &format!(
+            "POST {path} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+}
+
+fn cookie_value(response: &str) -> String {
+    let line =
+        response.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie: refreshtoken=")).expect("a cookie");
+    line.split_once('=').unwrap().1.split(';').next().unwrap().to_string()
+}
+
+fn body_of(response: &str) -> serde_json::Value {
+    serde_json::from_str(response.split_once("\r\n\r\n").unwrap().1).unwrap_or_default()
+}
+
+#[test]
+fn no_response_or_log_line_carries_a_password_hash_or_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Running::start_with(dir.path(), &[("LOG_LEVEL", "debug"), ("PASSWORD_HASH_MEMORY_KIB", "1024")]);
+    let addr = server.addr;
+    let (password, new_password) = ("Leak9Check", "Leak9Changed");
+    let mut responses = Vec::new();
+    let reg = json!({"email": "leak@shop.test", "password": password, "firstName": "Lee", "lastName": "Kay"});
+    responses.push(post_json(addr, "/api/v1/auth/register", &reg, &[]).1);
+    let (status, login) =
+        post_json(addr, "/api/v1/auth/login", &json!({"email": "leak@shop.test", "password": password}), &[]);
+    assert_eq!(status, 200, "{login}");
+    let refresh = cookie_value(&login);
+    let access = body_of(&login)["data"]["token"].as_str().unwrap().to_string();
+    responses.push(login);
+    let (status, refreshed) =
+        post_json(addr, "/api/v1/auth/refresh", &json!({}), &[("Cookie", format!("refreshToken={refresh}"))]);
+    assert_eq!(status, 200, "{refreshed}");
+    let refresh2 = cookie_value(&refreshed);
+    responses.push(refreshed);
+    responses.push(
+        post_json(addr, "/api/v1/auth/login", &json!({"email": "leak@shop.test", "password": "Wrong9Wrong"}), &[]).1,
+    );
+    let bearer = ("Authorization", format!("Bearer {access}"));
+    let change = json!({"currentPassword": password, "newPassword": new_password});
+    responses.push(post_json(addr, "/api/v1/auth/change-password", &change, std::slice::from_ref(&bearer)).1);
+    responses.push(post_json(addr, "/api/v1/auth/forgot-password", &json!({"email": "leak@shop.test"}), &[]).1);
+    responses.push(crate::helpers::raw_request(addr, &format!("GET /api/v1/users/me HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {access}\r\nConnection: close\r\n\r\n")).1);
+    responses.push(
+        post_json(addr, "/api/v1/auth/logout", &json!({}), &[bearer, ("Cookie", format!("refreshToken={refresh2}"))]).1,
+    );
+    server.signal(libc::SIGTERM);
+    server.wait(Duration::from_secs(35));
+    let logs = server.logs().join("\n");
+    assert!(logs.contains("handled"), "debug logs were written: {logs}");
+
+    for r in &responses {
+        let body = r.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+        for secret in [password, new_password, "$argon2", "argon2id", refresh.as_str(), refresh2.as_str()] {
+            assert!(!body.contains(secret), "a response body contains {secret}: {r}");
+        }
+        assert!(!r.contains(password) && !r.contains(new_password) && !r.contains("$argon2"), "{r}");
+    }
+    for secret in [password, new_password, "$argon2", refresh.as_str(), refresh2.as_str(), access.as_str()] {
+        assert!(!logs.contains(secret), "a log line contains {secret}");
+    }
+}
+
+#[test]
+fn admin_create_makes_an_admin_that_can_sign_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let out = shopd()
+        .args(["--data-dir", data, "admin", "create", "--email", "root@shop.test", "--password", "Root1234x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created admin root@shop.test"));
+    let again = shopd()
+        .args(["--data-dir", data, "admin", "create", "--email", "root@shop.test", "--password", "Root5678x"])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(0));
+    let weak = shopd()
+        .args(["--data-dir", data, "admin", "create", "--email", "x@shop.test", "--password", "weak"])
+        .output()
+        .unwrap();
+    assert_eq!(weak.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("password"));
+
+    let mut server = Running::start(dir.path());
+    let (status, r) =
+        post_json(server.addr, "/api/v1/auth/login", &json!({"email": "root@shop.test", "password": "Root5678x"}), &[]);
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(body_of(&r)["data"]["user"]["role"], "ADMIN");
+    let busy = shopd()
+        .args(["--data-dir", data, "admin", "create", "--email", "b@shop.test", "--password", "Root1234x"])
+        .output()
+        .unwrap();
+    assert_eq!(busy.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&busy.stderr).contains("server is running"));
+    server.signal(libc::SIGTERM);
+    server.wait(Duration::from_secs(35));
 }

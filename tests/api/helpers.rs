@@ -150,7 +150,8 @@ impl TestApp {
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Reply {
-        send(self.post("/api/v1/auth/login").body_json(&serde_json::json!({"email": email, "password": password}))).await
+        send(self.post("/api/v1/auth/login").body_json(&serde_json::json!({"email": email, "password": password})))
+            .await
     }
 
     /// Registers `email` and signs in.
@@ -175,7 +176,9 @@ impl TestApp {
     /// An admin account, signed in.
     pub async fn admin(&self) -> Session {
         let email = "admin@shop.test";
-        shopd::users::admin::ensure_admin(&self.state.store, &self.state.auth.passwords, email, PASSWORD).await.unwrap();
+        shopd::users::admin::ensure_admin(&self.state.store, &self.state.auth.passwords, email, PASSWORD)
+            .await
+            .unwrap();
         self.session(email, PASSWORD).await
     }
 
@@ -210,6 +213,7 @@ pub fn unfold(mail: &str) -> String {
 /// The token of the first `<path>?token=` link in a mail (quoted-printable soft breaks removed).
 pub fn link_token(mail: &str, path: &str) -> String {
     let plain = unfold(mail);
-    let start = plain.find(&format!("/{path}?token=")).unwrap_or_else(|| panic!("a {path} link in {plain}")) + path.len() + 8;
+    let start =
+        plain.find(&format!("/{path}?token=")).unwrap_or_else(|| panic!("a {path} link in {plain}")) + path.len() + 8;
     plain[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
 }
