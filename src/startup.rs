@@ -141,6 +141,7 @@ impl App {
         shutdown: impl Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
         let control = ControlSocket::start(self.state.store.clone(), &self.state.settings.data_dir)?;
+        let sweeper = tokio::spawn(sweep_hourly(self.state.store.clone()));
         let endpoint = self.endpoint(routes);
         tracing::info!(
             address = %bound.addr,
@@ -151,11 +152,26 @@ impl App {
             .run_with_graceful_shutdown(endpoint, shutdown, Some(SHUTDOWN_GRACE))
             .await;
         control.stop();
+        sweeper.abort();
         self.state.mailer.shutdown(Duration::from_secs(5)).await;
         let store = self.state.store.clone();
         tokio::task::spawn_blocking(move || store.close()).await.map_err(std::io::Error::other)?;
         tracing::info!("shopd stopped; the store is closed");
         served
+    }
+}
+
+/// Clears expired tokens and revocations once an hour (the first pass a minute after start).
+async fn sweep_hourly(store: Store) {
+    let mut tick =
+        tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(60), Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match crate::auth::sweep(&store).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "swept expired tokens"),
+            Err(e) => tracing::warn!(error = %e, "sweeping expired tokens failed"),
+        }
     }
 }
 

@@ -213,3 +213,47 @@ pub fn lockout_key(email: &str, ip: &str) -> String {
 }
 
 pub type Timestamp = DateTime<Utc>;
+
+/// Deletes what can no longer be used: expired refresh tokens, expired or spent one-time tokens
+/// and revocations of tokens that have expired anyway. Finds them on a snapshot, deletes in small
+/// transactions so that the writer is never held long. Returns how many records went.
+pub async fn sweep(store: &Store) -> Result<usize, StoreError> {
+    use tokens::{ONE_TIME_TOKENS, REFRESH_TOKENS};
+    let now = Utc::now();
+    let (refresh, one_time, revoked) = {
+        let r = store.read()?;
+        let refresh: Vec<String> = r
+            .scan(&REFRESH_TOKENS, &(), false)?
+            .filter_map(Result::ok)
+            .filter(|t| t.expires_at < now)
+            .map(|t| t.hash)
+            .collect();
+        let one_time: Vec<String> = r
+            .scan(&ONE_TIME_TOKENS, &(), false)?
+            .filter_map(Result::ok)
+            .filter(|t| t.expires_at < now || t.used_at.is_some_and(|u| u < now - chrono::Duration::days(1)))
+            .map(|t| t.hash)
+            .collect();
+        let revoked: Vec<Uuid> = r
+            .scan(&REVOKED_TOKENS, &(), false)?
+            .filter_map(Result::ok)
+            .filter(|(_, exp)| *exp < now.timestamp())
+            .map(|(jti, _)| jti)
+            .collect();
+        (refresh, one_time, revoked)
+    };
+    let total = refresh.len() + one_time.len() + revoked.len();
+    for chunk in refresh.chunks(500) {
+        let chunk = chunk.to_vec();
+        store.write(move |w| chunk.iter().try_for_each(|h| w.delete(&REFRESH_TOKENS, h.as_str()).map(drop))).await?;
+    }
+    for chunk in one_time.chunks(500) {
+        let chunk = chunk.to_vec();
+        store.write(move |w| chunk.iter().try_for_each(|h| w.delete(&ONE_TIME_TOKENS, h.as_str()).map(drop))).await?;
+    }
+    for chunk in revoked.chunks(500) {
+        let chunk = chunk.to_vec();
+        store.write(move |w| chunk.iter().try_for_each(|j| w.delete(&REVOKED_TOKENS, j).map(drop))).await?;
+    }
+    Ok(total)
+}

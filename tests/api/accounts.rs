@@ -466,3 +466,38 @@ async fn with_smtp_configured_mail_goes_to_the_smtp_server() {
     assert!(!link_token(&data.replace('\n', "\r\n"), "verify-email").is_empty());
     assert!(app.mails().await.is_empty(), "nothing in the outbox when SMTP works");
 }
+
+#[tokio::test]
+async fn the_sweeper_removes_only_what_can_no_longer_be_used() {
+    use shopd::auth::tokens::{ONE_TIME_TOKENS, OneTimeToken, Purpose, REFRESH_TOKENS, token_hash};
+    let app = TestApp::new().await;
+    let live = app.user("sweep@shop.test").await;
+    let id = live.id;
+    let past = chrono::Utc::now() - chrono::Duration::minutes(5);
+    let (_, mut stale) = app.state.auth.new_refresh(id, None);
+    stale.expires_at = past;
+    let stale_hash = stale.hash.clone();
+    app.state
+        .store
+        .write(move |w| {
+            w.put(&REFRESH_TOKENS, stale.hash.as_str(), &stale)?;
+            let t = OneTimeToken {
+                hash: token_hash("old"),
+                user_id: id,
+                purpose: Purpose::VerifyEmail,
+                expires_at: past,
+                used_at: None,
+            };
+            w.put(&ONE_TIME_TOKENS, t.hash.as_str(), &t)
+        })
+        .await
+        .unwrap();
+    assert_eq!(shopd::auth::sweep(&app.state.store).await.unwrap(), 2);
+    let r = app.state.store.read().unwrap();
+    assert!(r.get(&REFRESH_TOKENS, stale_hash.as_str()).unwrap().is_none());
+    assert!(
+        r.get(&REFRESH_TOKENS, shopd::auth::tokens::token_hash(&live.refresh).as_str()).unwrap().is_some(),
+        "a live token stays"
+    );
+    assert_eq!(r.count(&ONE_TIME_TOKENS).unwrap(), 1, "the live verification token stays");
+}
