@@ -7,6 +7,9 @@ use clap::{Parser, Subcommand};
 
 use crate::auth::password::{Cost, Passwords};
 use crate::config::{Overrides, Settings, Sources};
+use crate::products::api::GENERATION;
+use crate::products::catalog::Catalog;
+use crate::search::Search;
 use crate::startup::{App, shutdown_signal};
 use crate::store::{Store, StoreError};
 use crate::users::admin::ensure_admin;
@@ -46,6 +49,14 @@ pub enum Command {
     },
     /// Restore a backup FILE into an empty data dir
     Restore { file: PathBuf },
+    /// Fill an empty shop with the demo catalog, or add N generated products (benchmarks)
+    Seed {
+        /// Add this many generated products instead of the demo catalog
+        #[arg(long, value_name = "N")]
+        generate: Option<u64>,
+    },
+    /// Rebuild the search index from the store
+    Reindex,
     /// Manage administrator accounts
     Admin {
         #[command(subcommand)]
@@ -88,6 +99,14 @@ pub fn run(command: Option<Command>, settings: Settings) -> ExitCode {
             }
             Err(e) => fail(&format!("backup failed: {e}")),
         },
+        Command::Seed { generate } => {
+            let s = settings.clone();
+            offline(&settings, |store, passwords| async move { seed(&s, store, passwords, generate).await })
+        }
+        Command::Reindex => {
+            let s = settings.clone();
+            offline(&settings, |store, _| async move { reindex(&s, store).await })
+        }
         Command::Admin { command: AdminCommand::Create { email, password } } => {
             admin_create(&settings, &email, &password)
         }
@@ -166,4 +185,93 @@ fn admin_create(settings: &Settings, email: &str, password: &str) -> ExitCode {
             Err(e) => fail(&format!("admin create failed: {e}")),
         }
     })
+}
+
+fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    let style = indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})")
+        .map(|s| s.progress_chars("=> "));
+    if let Ok(style) = style {
+        bar.set_style(style);
+    }
+    bar.set_message(what.to_string());
+    bar
+}
+
+/// Runs a command that needs the store to itself (the server stopped).
+fn offline<F, Fut>(settings: &Settings, work: F) -> ExitCode
+where
+    F: FnOnce(Store, Passwords) -> Fut,
+    Fut: std::future::Future<Output = Result<String, String>>,
+{
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("cannot start the runtime: {e}")),
+    };
+    runtime.block_on(async {
+        let store = match Store::open(&settings.data_dir) {
+            Ok(s) => s,
+            Err(StoreError::Locked(_)) => return fail("the server is running on this data dir: stop it first"),
+            Err(e) => return fail(&e.to_string()),
+        };
+        let cost = Cost {
+            memory_kib: settings.password_hash_memory_kib,
+            iterations: settings.password_hash_iterations,
+            parallelism: settings.password_hash_parallelism,
+        };
+        let passwords = match Passwords::start(cost, 1, 4) {
+            Ok(p) => p,
+            Err(e) => return fail(&e),
+        };
+        let outcome = work(store.clone(), passwords).await;
+        store.close();
+        match outcome {
+            Ok(message) => {
+                println!("{message}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        }
+    })
+}
+
+async fn seed(
+    settings: &Settings,
+    store: Store,
+    passwords: Passwords,
+    generate: Option<u64>,
+) -> Result<String, String> {
+    let message = match generate {
+        Some(n) => {
+            let bar = progress_bar(n, "generating products");
+            crate::seed::generate(&store, n, |done| bar.set_position(done)).await.map_err(|e| e.to_string())?;
+            bar.finish();
+            format!("added {n} generated products")
+        }
+        None => {
+            let n = crate::seed::demo(&store, &passwords, &settings.data_dir).await?;
+            format!(
+                "loaded the demo catalog ({n} products); sign in as {} / {} or {} / {}",
+                crate::seed::DEMO_ADMIN.0,
+                crate::seed::DEMO_ADMIN.1,
+                crate::seed::DEMO_CUSTOMER.0,
+                crate::seed::DEMO_CUSTOMER.1
+            )
+        }
+    };
+    let indexed = reindex(settings, store).await?;
+    Ok(format!("{message}\n{indexed}"))
+}
+
+async fn reindex(settings: &Settings, store: Store) -> Result<String, String> {
+    let catalog = Catalog::load(&store).map_err(|e| e.to_string())?;
+    let search = Search::open(&settings.data_dir.join("search")).map_err(|e| e.to_string())?;
+    let generation = store.read().and_then(|r| r.last_id(&GENERATION)).map_err(|e| e.to_string())?;
+    let products = catalog.all();
+    let bar = progress_bar(products.len() as u64, "indexing products");
+    let n = search
+        .rebuild(products.iter().map(|p| p.as_ref()), generation, |done| bar.set_position(done))
+        .map_err(|e| e.to_string())?;
+    bar.finish();
+    Ok(format!("search index rebuilt: {n} products, {} searchable", search.doc_count()))
 }

@@ -8,6 +8,8 @@ pub enum Tag {
     Operations,
     /// Registration, sign-in, tokens and passwords.
     Auth,
+    /// The catalog: products, search, categories and reviews.
+    Products,
     /// The signed-in user's account.
     Users,
     /// Administration: users and the audit log.

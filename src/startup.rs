@@ -24,6 +24,10 @@ use crate::http::edge::{Catch, Edge};
 use crate::http::rate_limit::{GeneralLimit, RateLimiter};
 use crate::mail::Mailer;
 use crate::metrics::Metrics;
+use crate::products::api::{GENERATION, ProductsApi};
+use crate::products::catalog::Catalog;
+use crate::search::Search;
+use crate::seed;
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
 use crate::users::admin::{AdminUsersApi, ensure_admin};
@@ -59,6 +63,12 @@ impl App {
         let store = Store::open(&settings.data_dir)?;
         let auth = Auth::new(&settings, &store).map_err(StartupError::Setup)?;
         let mailer = Mailer::start(&settings).map_err(StartupError::Setup)?;
+        if settings.seed_demo && seed::is_empty(&store)? {
+            let n = seed::demo(&store, &auth.passwords, &settings.data_dir).await.map_err(StartupError::Setup)?;
+            tracing::info!(products = n, "a new shop: loaded the demo catalog");
+        }
+        let catalog = Catalog::load(&store)?;
+        let search = open_search(&settings.data_dir, &store, &catalog).await?;
         let window = |ms| Duration::from_millis(ms);
         let general_limit =
             Arc::new(RateLimiter::new(settings.rate_limit_max_requests, window(settings.rate_limit_window_ms)));
@@ -68,6 +78,8 @@ impl App {
             settings: Arc::new(settings),
             store,
             auth: Arc::new(auth),
+            catalog: Arc::new(catalog),
+            search: Arc::new(search),
             mailer,
             metrics: Arc::new(Metrics::new()),
             general_limit,
@@ -80,12 +92,22 @@ impl App {
                 .map_err(StartupError::Setup)?;
             tracing::info!(id, created, email = %email, "the configured admin account is ready");
         }
+        if let Ok(Some(_)) = state.store.read().and_then(|r| crate::users::User::find_by_email(&r, seed::DEMO_ADMIN.0))
+        {
+            tracing::info!(
+                "demo sign-in (default passwords): admin {} / {}, customer {} / {}",
+                seed::DEMO_ADMIN.0,
+                seed::DEMO_ADMIN.1,
+                seed::DEMO_CUSTOMER.0,
+                seed::DEMO_CUSTOMER.1
+            );
+        }
         Ok(App { state })
     }
 
     /// Every route of the application, without the middleware.
     pub fn routes(&self) -> Route {
-        let api = OpenApiService::new((HealthApi, AuthApi, UsersApi, AdminUsersApi, AuditApi), "shopd", VERSION)
+        let api = OpenApiService::new((HealthApi, AuthApi, UsersApi, AdminUsersApi, AuditApi, ProductsApi), "shopd", VERSION)
             .description("The shopd e-commerce API. Every JSON response is an envelope: `{data, status, message, meta}` or `{message, status, code, details?, meta}`.")
             .server("/");
         let spec = api.spec_endpoint();
@@ -159,6 +181,23 @@ impl App {
         tracing::info!("shopd stopped; the store is closed");
         served
     }
+}
+
+/// Opens the search index and brings it up to date with the store: a missing, damaged or
+/// lagging index (its generation is not the store's) is rebuilt from the catalog.
+pub async fn open_search(data_dir: &std::path::Path, store: &Store, catalog: &Catalog) -> Result<Search, StartupError> {
+    let search = Search::open(&data_dir.join("search")).map_err(|e| StartupError::Setup(e.to_string()))?;
+    let generation = store.read()?.last_id(&GENERATION)?;
+    if search.generation() != Some(generation) {
+        tracing::info!(products = catalog.active_count(), "rebuilding the search index from the store");
+        let products = catalog.all();
+        let started = Instant::now();
+        search
+            .rebuild(products.iter().map(|p| p.as_ref()), generation, |_| {})
+            .map_err(|e| StartupError::Setup(e.to_string()))?;
+        tracing::info!(ms = started.elapsed().as_millis() as u64, "search index rebuilt");
+    }
+    Ok(search)
 }
 
 /// Clears expired tokens and revocations once an hour (the first pass a minute after start).

@@ -9,6 +9,8 @@ use crate::config::Settings;
 use crate::http::rate_limit::RateLimiter;
 use crate::mail::Mailer;
 use crate::metrics::Metrics;
+use crate::products::catalog::Catalog;
+use crate::search::Search;
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -16,6 +18,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub store: Store,
     pub auth: Arc<Auth>,
+    pub catalog: Arc<Catalog>,
+    pub search: Arc<Search>,
     pub mailer: Mailer,
     pub metrics: Arc<Metrics>,
     pub general_limit: Arc<RateLimiter>,
@@ -26,7 +30,10 @@ pub struct AppState {
 impl AppState {
     /// Each dependency and `ok` or what is wrong with it.
     pub fn readiness(&self) -> BTreeMap<String, String> {
-        let store = if self.store.is_healthy() { "ok" } else { "unavailable" };
-        BTreeMap::from([("store".to_string(), store.to_string())])
+        let status = |ok: bool| if ok { "ok" } else { "unavailable" }.to_string();
+        BTreeMap::from([
+            ("store".to_string(), status(self.store.is_healthy())),
+            ("search".to_string(), status(self.search.is_healthy())),
+        ])
     }
 }

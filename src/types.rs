@@ -179,3 +179,58 @@ mod tests {
         );
     }
 }
+
+/// A decimal number as a client sends it: a JSON number read exactly (19.99 is 19.99, not the
+/// nearest double), shown in the spec as a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Amount(pub Decimal);
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = serde_json::Number::deserialize(d)?;
+        let s = n.to_string();
+        Decimal::from_str(&s).or_else(|_| Decimal::from_scientific(&s)).map(Amount).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Type for Amount {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "number_amount".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema::new("number")))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromJSON for Amount {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value.unwrap_or_default() {
+            Value::Number(n) => Decimal::from_str(&n.to_string()).map(Amount).map_err(ParseError::custom),
+            other => Err(ParseError::expected_type(other)),
+        }
+    }
+}
+
+impl ToJSON for Amount {
+    fn to_json(&self) -> Option<Value> {
+        self.0.to_f64().and_then(serde_json::Number::from_f64).map(Value::Number)
+    }
+}
+
+/// A decimal shown as a JSON number (ratings, percentages).
+pub fn number(d: Decimal) -> f64 {
+    d.to_f64().unwrap_or(0.0)
+}

@@ -24,8 +24,17 @@ pub struct TestApp {
 
 /// Settings for a test: a fresh data dir, logs only with `TEST_LOG=1`.
 pub fn test_settings(dir: &TempDir) -> Settings {
-    let mut s =
-        Settings { data_dir: dir.path().to_path_buf(), host: "127.0.0.1".into(), port: 0, ..Settings::default() };
+    let mut s = Settings {
+        data_dir: dir.path().to_path_buf(),
+        host: "127.0.0.1".into(),
+        port: 0,
+        // Cheap hashes: the tests check behaviour, the benchmark checks cost.
+        password_hash_memory_kib: 256,
+        password_hash_iterations: 1,
+        // Catalog tests ask for the demo catalog; the others start from an empty shop.
+        seed_demo: false,
+        ..Settings::default()
+    };
     if std::env::var("TEST_LOG").is_ok() {
         s.log_level = "debug".into();
         s.log_format = LogFormat::Pretty;

@@ -317,11 +317,11 @@ async fn ready_is_503_once_the_store_stops_answering() {
     let app = TestApp::new().await;
     let r = send(app.get("/ready")).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.json()["data"], json!({"status": "ready", "checks": {"store": "ok"}}));
+    assert_eq!(r.json()["data"], json!({"status": "ready", "checks": {"store": "ok", "search": "ok"}}));
     app.state.store.close();
     let r = send(app.get("/ready")).await;
     let body = assert_error(&r, 503, "SERVICE_UNAVAILABLE");
-    assert_eq!(body["details"], json!({"store": "unavailable"}));
+    assert_eq!(body["details"], json!({"store": "unavailable", "search": "ok"}));
     assert_eq!(send(app.get("/health")).await.status, StatusCode::OK, "liveness does not depend on the store");
 }
 

@@ -1,0 +1,326 @@
+//! The in-memory catalog: every product, plus the active ones in each sort order, so that a
+//! page of a list costs the page (and a filter one pass), not a scan and a sort of the store.
+//! Updated right after each committed product write, before the write is answered, so reads
+//! never see a stale product or stock count.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use parking_lot::RwLock;
+use rust_decimal::Decimal;
+
+use super::{PRODUCTS, Product};
+use crate::error::{ApiError, ApiResult};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortBy {
+    Id,
+    Title,
+    Price,
+    Rating,
+    Stock,
+    CreatedAt,
+    Discount,
+}
+
+impl SortBy {
+    pub fn parse(s: &str) -> Option<SortBy> {
+        Some(match s {
+            "id" => SortBy::Id,
+            "title" => SortBy::Title,
+            "price" => SortBy::Price,
+            "rating" => SortBy::Rating,
+            "stock" => SortBy::Stock,
+            "createdAt" => SortBy::CreatedAt,
+            "discountPercentage" => SortBy::Discount,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            SortBy::Id => "id",
+            SortBy::Title => "title",
+            SortBy::Price => "price",
+            SortBy::Rating => "rating",
+            SortBy::Stock => "stock",
+            SortBy::CreatedAt => "createdAt",
+            SortBy::Discount => "discountPercentage",
+        }
+    }
+}
+
+/// What a list asks for. `brand` is matched case-insensitively, `category` as a slug.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub min_price: Option<Decimal>,
+    pub max_price: Option<Decimal>,
+    pub brand: Option<String>,
+    pub category: Option<String>,
+    pub in_stock: Option<bool>,
+}
+
+impl Filter {
+    fn is_empty(&self) -> bool {
+        self.min_price.is_none()
+            && self.max_price.is_none()
+            && self.brand.is_none()
+            && self.category.is_none()
+            && self.in_stock.is_none()
+    }
+
+    fn matches(&self, p: &Product) -> bool {
+        let price = p.price.amount();
+        self.min_price.is_none_or(|m| price >= m)
+            && self.max_price.is_none_or(|m| price <= m)
+            && self.brand.as_ref().is_none_or(|b| p.brand.eq_ignore_ascii_case(b))
+            && self.category.as_ref().is_none_or(|c| &p.category == c)
+            && self.in_stock.is_none_or(|want| (p.stock > 0) == want)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub skip: usize,
+    pub limit: usize,
+    /// `None`: by id for lists, by relevance for searches.
+    pub sort: Option<SortBy>,
+    pub desc: bool,
+    pub filter: Filter,
+    pub cursor: Option<String>,
+}
+
+pub struct Page {
+    pub items: Vec<Arc<Product>>,
+    pub total: usize,
+    pub next_cursor: Option<String>,
+    pub facets: Option<Facets>,
+}
+
+#[derive(Debug, Default)]
+pub struct Facets {
+    pub category: BTreeMap<String, u64>,
+    pub brand: BTreeMap<String, u64>,
+}
+
+#[derive(Default)]
+struct Inner {
+    products: HashMap<u64, Arc<Product>>,
+    by_id: BTreeSet<(u64, u64)>,
+    by_title: BTreeSet<(String, u64)>,
+    by_price: BTreeSet<(Decimal, u64)>,
+    by_rating: BTreeSet<(Decimal, u64)>,
+    by_stock: BTreeSet<(i64, u64)>,
+    by_created: BTreeSet<(i64, u64)>,
+    by_discount: BTreeSet<(Decimal, u64)>,
+    categories: BTreeMap<String, usize>,
+}
+
+impl Inner {
+    fn index(&mut self, p: &Product, add: bool) {
+        if !p.is_active {
+            return;
+        }
+        fn apply<K: Ord>(set: &mut BTreeSet<K>, key: K, add: bool) {
+            if add {
+                set.insert(key);
+            } else {
+                set.remove(&key);
+            }
+        }
+        apply(&mut self.by_id, (p.id, p.id), add);
+        apply(&mut self.by_title, (p.title.to_lowercase(), p.id), add);
+        apply(&mut self.by_price, (p.price.amount(), p.id), add);
+        apply(&mut self.by_rating, (p.rating(), p.id), add);
+        apply(&mut self.by_stock, (p.stock, p.id), add);
+        apply(&mut self.by_created, (p.created_at.timestamp_millis(), p.id), add);
+        apply(&mut self.by_discount, (p.discount_percentage, p.id), add);
+        let count = self.categories.entry(p.category.clone()).or_default();
+        if add {
+            *count += 1;
+        } else {
+            *count -= 1;
+            if *count == 0 {
+                self.categories.remove(&p.category);
+            }
+        }
+    }
+
+    /// Ids of active products in `sort` order, after the product `after` when resuming.
+    fn walk(&self, sort: SortBy, desc: bool, after: Option<&Product>) -> Box<dyn Iterator<Item = u64> + '_> {
+        fn go<'a, K: Ord + Clone>(
+            set: &'a BTreeSet<(K, u64)>,
+            after: Option<(K, u64)>,
+            desc: bool,
+        ) -> Box<dyn Iterator<Item = u64> + 'a> {
+            let ids = |it: std::collections::btree_set::Range<'a, (K, u64)>| it.map(|(_, id)| *id);
+            match (after, desc) {
+                (None, false) => Box::new(set.iter().map(|(_, id)| *id)),
+                (None, true) => Box::new(set.iter().rev().map(|(_, id)| *id)),
+                (Some(k), false) => Box::new(ids(set.range((Bound::Excluded(k), Bound::Unbounded)))),
+                (Some(k), true) => Box::new(ids(set.range((Bound::Unbounded, Bound::Excluded(k)))).rev()),
+            }
+        }
+        match sort {
+            SortBy::Id => go(&self.by_id, after.map(|p| (p.id, p.id)), desc),
+            SortBy::Title => go(&self.by_title, after.map(|p| (p.title.to_lowercase(), p.id)), desc),
+            SortBy::Price => go(&self.by_price, after.map(|p| (p.price.amount(), p.id)), desc),
+            SortBy::Rating => go(&self.by_rating, after.map(|p| (p.rating(), p.id)), desc),
+            SortBy::Stock => go(&self.by_stock, after.map(|p| (p.stock, p.id)), desc),
+            SortBy::CreatedAt => go(&self.by_created, after.map(|p| (p.created_at.timestamp_millis(), p.id)), desc),
+            SortBy::Discount => go(&self.by_discount, after.map(|p| (p.discount_percentage, p.id)), desc),
+        }
+    }
+}
+
+/// Compares two products by a sort key, then by id.
+fn compare(sort: SortBy, a: &Product, b: &Product) -> std::cmp::Ordering {
+    let by = match sort {
+        SortBy::Id => a.id.cmp(&b.id),
+        SortBy::Title => a.title.to_lowercase().cmp(&b.title.to_lowercase()),
+        SortBy::Price => a.price.cmp(&b.price),
+        SortBy::Rating => a.rating().cmp(&b.rating()),
+        SortBy::Stock => a.stock.cmp(&b.stock),
+        SortBy::CreatedAt => a.created_at.cmp(&b.created_at),
+        SortBy::Discount => a.discount_percentage.cmp(&b.discount_percentage),
+    };
+    by.then(a.id.cmp(&b.id))
+}
+
+fn encode_cursor(sort: SortBy, desc: bool, last: u64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}:{}:{last}", sort.name(), if desc { "desc" } else { "asc" }))
+}
+
+fn decode_cursor(cursor: &str) -> Option<(SortBy, bool, u64)> {
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
+    let mut parts = text.split(':');
+    let sort = SortBy::parse(parts.next()?)?;
+    let desc = parts.next()? == "desc";
+    Some((sort, desc, parts.next()?.parse().ok()?))
+}
+
+fn bad_cursor() -> ApiError {
+    ApiError::field("cursor", "The cursor is not valid for this list (start again without it)")
+}
+
+pub struct Catalog {
+    inner: RwLock<Inner>,
+}
+
+impl Catalog {
+    /// Loads every product from the store.
+    pub fn load(store: &Store) -> Result<Catalog, StoreError> {
+        let mut inner = Inner::default();
+        for p in store.read()?.scan(&PRODUCTS, &(), false)? {
+            let p = p?;
+            inner.index(&p, true);
+            inner.products.insert(p.id, Arc::new(p));
+        }
+        Ok(Catalog { inner: RwLock::new(inner) })
+    }
+
+    /// Mirrors a committed write of a product.
+    pub fn put(&self, p: Product) {
+        let mut inner = self.inner.write();
+        if let Some(old) = inner.products.remove(&p.id) {
+            inner.index(&old, false);
+        }
+        inner.index(&p, true);
+        inner.products.insert(p.id, Arc::new(p));
+    }
+
+    /// A product, active or not.
+    pub fn get(&self, id: u64) -> Option<Arc<Product>> {
+        self.inner.read().products.get(&id).cloned()
+    }
+
+    /// Sorted category slugs of active products.
+    pub fn categories(&self) -> Vec<String> {
+        self.inner.read().categories.keys().cloned().collect()
+    }
+
+    /// Every product, by id.
+    pub fn all(&self) -> Vec<Arc<Product>> {
+        let inner = self.inner.read();
+        let mut all: Vec<Arc<Product>> = inner.products.values().cloned().collect();
+        all.sort_by_key(|p| p.id);
+        all
+    }
+
+    pub fn active_count(&self) -> usize {
+        self.inner.read().by_id.len()
+    }
+
+    /// A page of the active products that pass the filter.
+    pub fn list(&self, q: &ListQuery) -> ApiResult<Page> {
+        let inner = self.inner.read();
+        let mut sort = q.sort.unwrap_or(SortBy::Id);
+        let mut desc = q.desc;
+        let mut skip = q.skip;
+        let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+            Some(c) => {
+                let (s, d, last) = decode_cursor(c).ok_or_else(bad_cursor)?;
+                (sort, desc, skip) = (s, d, 0);
+                Some(inner.products.get(&last).cloned().ok_or_else(bad_cursor)?)
+            }
+            None => None,
+        };
+        let no_filter = q.filter.is_empty();
+        let (mut counted, mut items, mut more) = (0usize, Vec::with_capacity(q.limit), false);
+        for id in inner.walk(sort, desc, after.as_deref()) {
+            let p = &inner.products[&id];
+            if !q.filter.matches(p) {
+                continue;
+            }
+            if counted >= skip && items.len() < q.limit {
+                items.push(p.clone());
+            } else if items.len() == q.limit {
+                more = true;
+                if no_filter || after.is_some() {
+                    break; // the total comes from elsewhere
+                }
+            }
+            counted += 1;
+        }
+        let total = if no_filter {
+            inner.by_id.len()
+        } else if after.is_some() {
+            inner.by_id.iter().filter(|(id, _)| q.filter.matches(&inner.products[id])).count()
+        } else {
+            counted
+        };
+        let next_cursor =
+            (more && !items.is_empty()).then(|| encode_cursor(sort, desc, items.last().expect("not empty").id));
+        Ok(Page { items, total, next_cursor, facets: None })
+    }
+
+    /// A page of search matches (`(product id, score)`): only active products that pass the
+    /// filter, by relevance or by `sort`, with facet counts over all of them.
+    pub fn matches(&self, hits: &[(u64, f32)], q: &ListQuery) -> ApiResult<Page> {
+        let inner = self.inner.read();
+        let mut found: Vec<(&Arc<Product>, f32)> = hits
+            .iter()
+            .filter_map(|(id, score)| inner.products.get(id).map(|p| (p, *score)))
+            .filter(|(p, _)| p.is_active && q.filter.matches(p))
+            .collect();
+        let mut facets = Facets::default();
+        for (p, _) in &found {
+            *facets.category.entry(p.category.clone()).or_default() += 1;
+            *facets.brand.entry(p.brand.clone()).or_default() += 1;
+        }
+        match q.sort {
+            None => found.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.id.cmp(&b.0.id))),
+            Some(sort) => found.sort_by(|a, b| {
+                let order = compare(sort, a.0, b.0);
+                if q.desc { order.reverse() } else { order }
+            }),
+        }
+        let total = found.len();
+        let items: Vec<Arc<Product>> = found.into_iter().skip(q.skip).take(q.limit).map(|(p, _)| p.clone()).collect();
+        Ok(Page { items, total, next_cursor: None, facets: Some(facets) })
+    }
+}

@@ -1,0 +1,72 @@
+//! Product reviews: one per user and product; the product's rating is their mean.
+
+use chrono::{DateTime, Utc};
+use poem_openapi::Object;
+use serde::{Deserialize, Serialize};
+
+use crate::store::{Collection, Index, ReadTx, StoreError, key};
+use crate::users::timestamp;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Review {
+    pub id: u64,
+    pub product_id: u64,
+    /// `None` for the demo catalog's reviews, which have no account behind them.
+    pub user_id: Option<u64>,
+    pub rating: u8,
+    pub comment: String,
+    pub date: DateTime<Utc>,
+    pub reviewer_name: String,
+    pub reviewer_email: String,
+}
+
+fn by_product_user(r: &Review) -> Vec<Vec<u8>> {
+    r.user_id.map(|u| key::encode(&(r.product_id, u))).into_iter().collect()
+}
+
+pub static REVIEW_INDEXES: [Index<Review>; 1] =
+    [Index { name: "reviews.by_product_user", unique: true, keys: by_product_user }];
+/// Keyed (product id, review id): a product's reviews are one prefix, newest last.
+pub static REVIEWS: Collection<(u64, u64), Review> = Collection::with_indexes("reviews", &REVIEW_INDEXES);
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "Review", rename_all = "camelCase")]
+pub struct ReviewView {
+    pub id: u64,
+    pub product_id: u64,
+    pub user_id: Option<u64>,
+    pub rating: u8,
+    pub comment: String,
+    pub date: String,
+    pub reviewer_name: String,
+    pub reviewer_email: String,
+}
+
+impl Review {
+    pub fn view(&self) -> ReviewView {
+        ReviewView {
+            id: self.id,
+            product_id: self.product_id,
+            user_id: self.user_id,
+            rating: self.rating,
+            comment: self.comment.clone(),
+            date: timestamp(&self.date),
+            reviewer_name: self.reviewer_name.clone(),
+            reviewer_email: self.reviewer_email.clone(),
+        }
+    }
+}
+
+/// A page of a product's reviews, newest first, and how many there are.
+pub fn page(r: &ReadTx, product_id: u64, skip: usize, limit: usize) -> Result<(Vec<Review>, u64), StoreError> {
+    let mut total = 0u64;
+    let mut out = Vec::new();
+    for review in r.scan(&REVIEWS, &(product_id,), true)? {
+        let review = review?;
+        if total as usize >= skip && out.len() < limit {
+            out.push(review);
+        }
+        total += 1;
+    }
+    Ok((out, total))
+}

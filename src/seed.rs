@@ -1,0 +1,268 @@
+//! The demo catalog (`shopd seed`, and the first start of an empty data dir) and the benchmark
+//! catalog generator (`shopd seed --generate N`).
+//!
+//! The demo data is our own (scripts/demo_catalog.py made it) and is compiled into the binary,
+//! so a downloaded `shopd` fills a shop with nothing else at hand.
+
+use chrono::{Duration, Utc};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use crate::auth::password::Passwords;
+use crate::error::ApiError;
+use crate::products::api::GENERATION;
+use crate::products::reviews::{REVIEWS, Review};
+use crate::products::{PRODUCTS, Product, blank};
+use crate::store::{Store, StoreError};
+use crate::types::Money;
+use crate::users::USERS;
+use crate::users::admin::ensure_admin;
+
+const CATALOG: &str = include_str!("../data/demo/catalog.json");
+const IMAGES: [(&str, &[u8]); 20] = [
+    ("audio.svg", include_bytes!("../data/demo/audio.svg")),
+    ("beauty.svg", include_bytes!("../data/demo/beauty.svg")),
+    ("cameras.svg", include_bytes!("../data/demo/cameras.svg")),
+    ("fragrances.svg", include_bytes!("../data/demo/fragrances.svg")),
+    ("furniture.svg", include_bytes!("../data/demo/furniture.svg")),
+    ("gaming.svg", include_bytes!("../data/demo/gaming.svg")),
+    ("groceries.svg", include_bytes!("../data/demo/groceries.svg")),
+    ("home-appliances.svg", include_bytes!("../data/demo/home-appliances.svg")),
+    ("home-decoration.svg", include_bytes!("../data/demo/home-decoration.svg")),
+    ("kitchen.svg", include_bytes!("../data/demo/kitchen.svg")),
+    ("laptops.svg", include_bytes!("../data/demo/laptops.svg")),
+    ("mens-shirts.svg", include_bytes!("../data/demo/mens-shirts.svg")),
+    ("mobile-accessories.svg", include_bytes!("../data/demo/mobile-accessories.svg")),
+    ("skin-care.svg", include_bytes!("../data/demo/skin-care.svg")),
+    ("smartphones.svg", include_bytes!("../data/demo/smartphones.svg")),
+    ("smartwatches.svg", include_bytes!("../data/demo/smartwatches.svg")),
+    ("sports-accessories.svg", include_bytes!("../data/demo/sports-accessories.svg")),
+    ("sunglasses.svg", include_bytes!("../data/demo/sunglasses.svg")),
+    ("tablets.svg", include_bytes!("../data/demo/tablets.svg")),
+    ("womens-dresses.svg", include_bytes!("../data/demo/womens-dresses.svg")),
+];
+
+pub const DEMO_ADMIN: (&str, &str) = ("admin@shopd.local", "ShopdAdmin1");
+pub const DEMO_CUSTOMER: (&str, &str) = ("customer@shopd.local", "ShopdDemo1");
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DemoProduct {
+    title: String,
+    description: String,
+    price: f64,
+    discount_percentage: f64,
+    stock: i64,
+    brand: String,
+    category: String,
+    tags: Vec<String>,
+    sku: String,
+    thumbnail: String,
+    images: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DemoReview {
+    product: usize,
+    rating: u8,
+    comment: String,
+    reviewer_name: String,
+    reviewer_email: String,
+    days_ago: i64,
+}
+
+#[derive(Deserialize)]
+struct Demo {
+    products: Vec<DemoProduct>,
+    reviews: Vec<DemoReview>,
+}
+
+/// Two decimals of a JSON number, exactly as written in the file.
+fn decimal(n: f64) -> Decimal {
+    n.to_string().parse().unwrap_or_default()
+}
+
+/// Whether the store has neither products nor users: a new shop.
+pub fn is_empty(store: &Store) -> Result<bool, StoreError> {
+    let r = store.read()?;
+    Ok(r.count(&PRODUCTS)? == 0 && r.count(&USERS)? == 0)
+}
+
+/// Loads the demo catalog, its placeholder images and the two demo accounts. Returns the number
+/// of products. Refuses a store that already has products.
+pub async fn demo(store: &Store, passwords: &Passwords, data_dir: &std::path::Path) -> Result<usize, String> {
+    if store.read().and_then(|r| r.count(&PRODUCTS)).map_err(|e| e.to_string())? > 0 {
+        return Err("the store already has products; seed only an empty shop".into());
+    }
+    let demo: Demo = serde_json::from_str(CATALOG).map_err(|e| format!("the demo catalog is broken: {e}"))?;
+    let images = data_dir.join("uploads").join("demo");
+    std::fs::create_dir_all(&images).map_err(|e| format!("{}: {e}", images.display()))?;
+    for (name, bytes) in IMAGES {
+        std::fs::write(images.join(name), bytes).map_err(|e| e.to_string())?;
+    }
+    let count = demo.products.len();
+    store
+        .write(move |w| {
+            let now = Utc::now();
+            let mut products: Vec<Product> = Vec::with_capacity(demo.products.len());
+            for (i, d) in demo.products.into_iter().enumerate() {
+                let mut p = blank(w.next_id(&PRODUCTS)?);
+                p.title = d.title;
+                p.description = d.description;
+                p.price = Money::from_decimal(decimal(d.price));
+                p.discount_percentage = decimal(d.discount_percentage);
+                p.stock = d.stock;
+                p.brand = d.brand;
+                p.category = d.category;
+                p.tags = d.tags;
+                p.sku = d.sku;
+                p.thumbnail = d.thumbnail;
+                p.images = d.images;
+                // Spread creation times so that "newest" means something in the demo.
+                p.created_at = now - Duration::hours((count - i) as i64);
+                p.updated_at = p.created_at;
+                products.push(p);
+            }
+            for r in demo.reviews {
+                let Some(p) = products.get_mut(r.product) else { continue };
+                let review = Review {
+                    id: w.next_id(&REVIEWS)?,
+                    product_id: p.id,
+                    user_id: None,
+                    rating: r.rating.clamp(1, 5),
+                    comment: r.comment,
+                    date: now - Duration::days(r.days_ago),
+                    reviewer_name: r.reviewer_name,
+                    reviewer_email: r.reviewer_email,
+                };
+                p.rating_sum += review.rating as u64;
+                p.rating_count += 1;
+                w.put(&REVIEWS, &(p.id, review.id), &review)?;
+            }
+            for p in &products {
+                w.put(&PRODUCTS, &p.id, p)?;
+            }
+            w.next_id(&GENERATION)?;
+            Ok::<_, StoreError>(())
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    ensure_admin(store, passwords, DEMO_ADMIN.0, DEMO_ADMIN.1).await?;
+    demo_customer(store, passwords).await?;
+    Ok(count)
+}
+
+async fn demo_customer(store: &Store, passwords: &Passwords) -> Result<(), String> {
+    let hash = passwords.hash(DEMO_CUSTOMER.1).await.map_err(|e| e.message)?;
+    store
+        .write(move |w| {
+            if crate::users::User::find_by_email_w(w, DEMO_CUSTOMER.0)?.is_some() {
+                return Ok(());
+            }
+            let now = Utc::now();
+            let id = w.next_id(&USERS)?;
+            let user = crate::users::User {
+                id,
+                email: DEMO_CUSTOMER.0.into(),
+                password_hash: hash,
+                first_name: "Demo".into(),
+                last_name: "Customer".into(),
+                phone: None,
+                gender: None,
+                age: None,
+                image: None,
+                role: crate::users::Role::User,
+                is_active: true,
+                email_verified: true,
+                created_at: now,
+                updated_at: now,
+                preferences: Default::default(),
+                deleted_at: None,
+            };
+            w.put(&USERS, &id, &user).map_err(ApiError::from)
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+const NOUNS: [&str; 24] = [
+    "Phone",
+    "Smartphone",
+    "Headphones",
+    "Laptop",
+    "Tablet",
+    "Camera",
+    "Watch",
+    "Speaker",
+    "Keyboard",
+    "Mouse",
+    "Monitor",
+    "Charger",
+    "Backpack",
+    "Jacket",
+    "Sneakers",
+    "Lamp",
+    "Chair",
+    "Desk",
+    "Blender",
+    "Kettle",
+    "Perfume",
+    "Serum",
+    "Sunglasses",
+    "Console",
+];
+const ADJECTIVES: [&str; 16] = [
+    "Pro", "Max", "Mini", "Ultra", "Lite", "Classic", "Wireless", "Smart", "Portable", "Compact", "Deluxe", "Eco",
+    "Sport", "Studio", "Travel", "Home",
+];
+const BRANDS: [&str; 12] =
+    ["Apple", "Samsung", "Nordic", "Vertex", "Lumen", "Acme", "Orbit", "Pulse", "Zenith", "Kora", "Atlas", "Nimbus"];
+
+/// Appends `n` generated products (for benchmarks), calling `progress` per thousand.
+pub async fn generate(store: &Store, n: u64, progress: impl Fn(u64)) -> Result<u64, StoreError> {
+    let mut made = 0u64;
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    while made < n {
+        let batch = (n - made).min(1000);
+        let mut rows = Vec::with_capacity(batch as usize);
+        for _ in 0..batch {
+            // xorshift: fast, deterministic, plenty for sample data.
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            rows.push(seed);
+        }
+        store
+            .write(move |w| {
+                let now = Utc::now();
+                for r in rows {
+                    let mut p = blank(w.next_id(&PRODUCTS)?);
+                    let noun = NOUNS[(r % 24) as usize];
+                    let brand = BRANDS[((r >> 8) % 12) as usize];
+                    p.title = format!("{brand} {noun} {} {}", ADJECTIVES[((r >> 16) % 16) as usize], (r >> 24) % 1000);
+                    p.description = format!(
+                        "A {} {} by {brand}, model {}.",
+                        ADJECTIVES[((r >> 32) % 16) as usize].to_lowercase(),
+                        noun.to_lowercase(),
+                        r % 10_000
+                    );
+                    p.price = Money::from_decimal(Decimal::new(((r >> 20) % 200_000 + 99) as i64, 2));
+                    p.discount_percentage = Decimal::new(((r >> 40) % 3000) as i64, 2);
+                    p.stock = ((r >> 44) % 300) as i64;
+                    p.brand = brand.into();
+                    p.category = format!("{}s", noun.to_lowercase());
+                    p.tags = vec![noun.to_lowercase(), brand.to_lowercase()];
+                    p.created_at = now - Duration::seconds((r % 10_000_000) as i64);
+                    p.updated_at = p.created_at;
+                    w.put(&PRODUCTS, &p.id, &p)?;
+                }
+                w.next_id(&GENERATION)?;
+                Ok::<_, StoreError>(())
+            })
+            .await?;
+        made += batch;
+        progress(made);
+    }
+    Ok(made)
+}
