@@ -182,6 +182,10 @@ fn admin_create(settings: &Settings, email: &str, password: &str) -> ExitCode {
                 println!("{email} (id {id}) is an active admin with the given password");
                 ExitCode::SUCCESS
             }
+            Err(e) if e.contains("Validation failed") => {
+                eprintln!("shopd: admin create: {e}");
+                ExitCode::from(2)
+            }
             Err(e) => fail(&format!("admin create failed: {e}")),
         }
     })

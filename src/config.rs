@@ -346,14 +346,18 @@ fn parse_env_value(raw: &str) -> figment::value::Value {
     if let Ok(b) = raw.parse::<bool>() {
         return b.into();
     }
-    if let Ok(n) = raw.parse::<u64>() {
+    // Only where the number prints back as written: `00123456` or `1.50` stay strings (a
+    // password or a code), and numeric settings still read them.
+    if let Ok(n) = raw.parse::<u64>().map_err(drop).and_then(|n| if n.to_string() == raw { Ok(n) } else { Err(()) }) {
         return n.into();
     }
-    if let Ok(n) = raw.parse::<i64>() {
+    if let Ok(n) = raw.parse::<i64>().map_err(drop).and_then(|n| if n.to_string() == raw { Ok(n) } else { Err(()) }) {
         return n.into();
     }
     if let (true, Ok(f)) = (raw.contains('.'), raw.parse::<f64>()) {
-        return f.into();
+        if f.to_string() == raw {
+            return f.into();
+        }
     }
     raw.to_string().into()
 }
@@ -364,16 +368,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let n: u64 = number.parse().map_err(|_| format!("`{text}` is not a duration like 15m, 7d or 3600"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
+    let unit_secs = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
         _ => return Err(format!("`{text}`: unknown unit `{unit}` (use s, m, h or d)")),
     };
-    if secs == 0 {
-        return Err(format!("`{text}` must be longer than zero"));
-    }
+    let secs = n.checked_mul(unit_secs).filter(|s| *s > 0 && *s <= 366 * 86_400);
+    let Some(secs) = secs else {
+        return Err(format!("`{text}` must be between 1 second and 366 days"));
+    };
     Ok(Duration::from_secs(secs))
 }
 

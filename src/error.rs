@@ -145,17 +145,6 @@ impl ApiError {
         ApiError::validation(BTreeMap::from([(path.into(), vec![message.into()])]))
     }
 
-    /// The same validation error under another field name (a shared check reports `avatar`;
-    /// the product image upload calls its field `images`).
-    pub fn renamed_field(mut self, from: &str, to: &str) -> Self {
-        if let Some(serde_json::Value::Object(map)) = &mut self.details
-            && let Some(v) = map.remove(from)
-        {
-            map.insert(to.to_string(), v);
-        }
-        self
-    }
-
     /// An unexpected failure: the client sees `INTERNAL_ERROR`, the log sees `cause`.
     pub fn internal(cause: impl fmt::Display) -> Self {
         ApiError { cause: Some(cause.to_string()), ..ApiError::new(ErrorCode::InternalError) }

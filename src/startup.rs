@@ -21,7 +21,7 @@ use crate::health::{self, HealthApi};
 use crate::http::compress::Compression;
 use crate::http::cors::Cors;
 use crate::http::edge::{Catch, Edge};
-use crate::http::rate_limit::{GeneralLimit, RateLimiter};
+use crate::http::rate_limit::{GeneralLimit, RateLimiter, UploadLimit};
 use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::products::api::{GENERATION, ProductsApi};
@@ -129,6 +129,7 @@ impl App {
             .data(self.state.clone())
             .with(CatchPanic::new().with_handler(panic_response))
             .with(Catch)
+            .with_if(s.rate_limit_enabled, UploadLimit(self.state.upload_limit.clone()))
             .with_if(s.rate_limit_enabled, GeneralLimit(self.state.general_limit.clone()))
             .with(Compression)
             .with(Cors::new(s.origins()))

@@ -27,27 +27,20 @@ pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// The upload rate limit (per IP): `UPLOAD_RATE_LIMIT_EXCEEDED` with `Retry-After`.
-pub fn check_upload_limit(state: &AppState, ip: &str) -> ApiResult<()> {
-    if !state.settings.rate_limit_enabled {
-        return Ok(());
-    }
-    let quota = state.upload_limit.hit(ip);
-    if quota.exceeded {
-        return Err(
-            ApiError::new(ErrorCode::UploadRateLimitExceeded).with_header("retry-after", quota.reset_secs.to_string())
-        );
-    }
-    Ok(())
-}
-
 pub struct Stored {
     pub url: String,
     pub path: PathBuf,
 }
 
-/// Checks and stores one uploaded image under `uploads/<folder>/<prefix>-<random>.<ext>`.
-pub async fn store_image(state: &AppState, folder: &str, prefix: &str, upload: Upload) -> ApiResult<Stored> {
+/// Checks and stores one uploaded image (form field `field`) under
+/// `uploads/<folder>/<prefix>-<random>.<ext>`.
+pub async fn store_image(
+    state: &AppState,
+    field: &str,
+    folder: &str,
+    prefix: &str,
+    upload: Upload,
+) -> ApiResult<Stored> {
     let max = state.settings.max_file_size;
     if upload.size() as u64 > max {
         return Err(
@@ -59,7 +52,7 @@ pub async fn store_image(state: &AppState, folder: &str, prefix: &str, upload: U
     let ext = sniff(&bytes).filter(|ext| allowed.iter().any(|a| a == ext || (*ext == "jpg" && a == "jpeg")));
     let Some(ext) = ext else {
         return Err(ApiError::field(
-            "avatar",
+            field,
             format!("The file must be an image of type {}", state.settings.allowed_file_types),
         ));
     };

@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 
 use super::guard::Bearer;
 use super::tokens::{
-    ONE_TIME_INDEXES, ONE_TIME_TOKENS, OneTimeToken, Purpose, REFRESH_TOKENS, random_token, token_hash,
+    Issued, ONE_TIME_INDEXES, ONE_TIME_TOKENS, OneTimeToken, Purpose, REFRESH_TOKENS, random_token, token_hash,
 };
-use super::{locked_for, lockout_key, revoke_sessions, revoke_token};
+use super::{detached, locked_for, lockout_key, revoke_sessions, revoke_token};
 use crate::audit::{self, Actor, Event};
 use crate::error::{ApiError, ApiResult, ErrorCode, OnConflict};
 use crate::http::envelope::{CookieReply, Reply};
@@ -119,18 +119,27 @@ pub struct Validity {
 
 /// Runs a credential endpoint under the auth rate limit: refused with 429 once an IP has had
 /// `auth_rate_limit_max` failed attempts in the window; only failures count.
-async fn limited<T>(state: &AppState, req: &Request, work: impl Future<Output = ApiResult<T>>) -> ApiResult<T> {
+pub(crate) async fn limited<T>(
+    state: &AppState,
+    req: &Request,
+    work: impl Future<Output = ApiResult<T>>,
+) -> ApiResult<T> {
+    if !state.settings.rate_limit_enabled {
+        return work.await;
+    }
+    // Counted before the work and refunded on success, so that parallel attempts cannot
+    // all slip in while the first ones are still hashing.
     let ip = client_key(req);
-    if state.settings.rate_limit_enabled {
-        let quota = state.auth.limiter.check(&ip);
-        if quota.exceeded {
-            return Err(ApiError::new(ErrorCode::AuthRateLimitExceeded)
-                .with_header("retry-after", quota.reset_secs.to_string()));
-        }
+    let quota = state.auth.limiter.hit(&ip);
+    if quota.exceeded {
+        state.auth.limiter.refund(&ip);
+        return Err(
+            ApiError::new(ErrorCode::AuthRateLimitExceeded).with_header("retry-after", quota.reset_secs.to_string())
+        );
     }
     let out = work.await;
-    if out.is_err() && state.settings.rate_limit_enabled {
-        state.auth.limiter.hit(&ip);
+    if out.is_ok() {
+        state.auth.limiter.refund(&ip);
     }
     out
 }
@@ -169,6 +178,24 @@ fn spend_one_time(w: &mut WriteTx<'_>, value: &str, purpose: Purpose) -> ApiResu
 
 fn link(state: &AppState, path: &str, token: &str) -> String {
     format!("{}/{path}?token={token}", state.settings.client_url.trim_end_matches('/'))
+}
+
+/// Issues a reset token for an active account with this email and mails the link.
+async fn send_reset_link(state: &AppState, email: &str, actor: Actor) -> ApiResult<()> {
+    let Some(user) = User::find_by_email(&state.store.read()?, email)?.filter(|u| u.is_active) else { return Ok(()) };
+    let id = user.id;
+    let actor = actor.as_user(id);
+    let token = state
+        .store
+        .write(move |w| {
+            let token = issue_one_time(w, id, Purpose::ResetPassword, RESET_TTL_HOURS)?;
+            audit::record(w, &actor, Event::new("PASSWORD_RESET_REQUESTED", "User", id))?;
+            Ok::<_, StoreError>(token)
+        })
+        .await?;
+    let link = link(state, "reset-password", &token);
+    state.mailer.send(RESET_PASSWORD.render(&user.email, &[("name", &user.first_name), ("link", &link)]));
+    Ok(())
 }
 
 pub fn send_verification(state: &AppState, user: &User, token: &str) {
@@ -258,58 +285,67 @@ impl AuthApi {
         req: &Request,
         body: JsonBody<LoginBody>,
     ) -> ApiResult<CookieReply<SignedIn>> {
+        let b = body.0;
+        let mut check = Check::default();
+        check.email("email", &b.email);
+        if b.password.is_empty() {
+            check.add("password", "Password is required");
+        }
+        check.finish()?;
+        // A locked account is told so (423) before the per-IP limit (429) is considered.
+        let lock_key = lockout_key(&b.email, &client_key(req));
+        if let Some(retry) = locked_for(&state.auth, &lock_key) {
+            return Err(locked(retry));
+        }
         limited(&state, req, async {
-            let b = body.0;
-            let mut check = Check::default();
-            check.email("email", &b.email);
-            if b.password.is_empty() {
-                check.add("password", "Password is required");
-            }
-            check.finish()?;
-            let lock_key = lockout_key(&b.email, &client_key(req));
-            if let Some(retry) = locked_for(&state.auth, &lock_key) {
-                return Err(locked(retry));
+            // Counted before the hash, like the IP limit; cleared on success.
+            let quota = state.auth.lockout.hit(&lock_key);
+            if quota.exceeded {
+                return Err(locked(quota.reset_secs));
             }
             let user = User::find_by_email(&state.store.read()?, &b.email)?;
             let ok = state.auth.passwords.verify(&b.password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
             let actor = Actor::of(req, user.as_ref().map(|u| u.id));
             let entity_id = user.as_ref().map(|u| u.id.to_string()).unwrap_or_default();
-            if !ok {
-                let quota = state.auth.lockout.hit(&lock_key);
-                let email = b.email.trim().to_lowercase();
-                let (a, e) = (actor.clone(), entity_id.clone());
-                // The fifth failure locks: the limiter's count has reached its maximum.
+            let Some(user) = user.filter(|_| ok) else {
+                // The fifth failure locks, for the full 15 minutes from now.
                 let now_locked = quota.remaining == 0;
+                let retry = if now_locked { state.auth.lockout.restart(&lock_key).reset_secs } else { 0 };
+                let email = b.email.trim().to_lowercase();
                 state
                     .store
                     .write(move |w| {
-                        audit::record(
-                            w,
-                            &a,
-                            Event::new("LOGIN_FAILED", "User", &e).metadata(json!({ "email": email })),
-                        )?;
+                        let failed = Event::new("LOGIN_FAILED", "User", &entity_id).metadata(json!({ "email": email }));
+                        audit::record(w, &actor, failed)?;
                         if now_locked {
                             let meta = json!({ "email": email, "attempts": super::LOCKOUT_FAILURES });
-                            audit::record(w, &a, Event::new("ACCOUNT_LOCKED", "User", &e).metadata(meta))?;
+                            audit::record(w, &actor, Event::new("ACCOUNT_LOCKED", "User", &entity_id).metadata(meta))?;
                         }
                         Ok::<_, StoreError>(())
                     })
                     .await?;
-                return Err(if now_locked { locked(quota.reset_secs) } else { invalid_credentials() });
-            }
-            let user = user.expect("a password matched, so the user exists");
+                return Err(if now_locked { locked(retry) } else { invalid_credentials() });
+            };
             if !user.is_active {
                 return Err(ApiError::new(ErrorCode::AccountLocked).with_message("This account is deactivated"));
             }
             state.auth.lockout.reset(&lock_key);
-            let access = state.auth.jwt.issue(&user)?;
             let (refresh, record) = state.auth.new_refresh(user.id, None);
-            let id = user.id;
-            state
+            let auth = state.auth.clone();
+            let checked_hash = user.password_hash.clone();
+            // The tokens are issued inside the write, from the user as stored then: a password
+            // reset, deactivation or role change committed meanwhile either refuses this sign-in
+            // or comes after it and revokes what it issued.
+            let (user, access) = state
                 .store
                 .write(move |w| {
+                    let fresh =
+                        w.get(&USERS, &record.user_id)?.filter(|u| u.is_active && u.password_hash == checked_hash);
+                    let fresh = fresh.ok_or_else(invalid_credentials)?;
+                    let access = auth.jwt.issue(&fresh)?;
                     w.put(&REFRESH_TOKENS, record.hash.as_str(), &record)?;
-                    audit::record(w, &actor, Event::new("LOGIN", "User", id))
+                    audit::record(w, &actor, Event::new("LOGIN", "User", fresh.id))?;
+                    Ok::<_, ApiError>((fresh, access))
                 })
                 .await?;
             let data = SignedIn {
@@ -337,7 +373,8 @@ impl AuthApi {
         Ok(Reply::ok_with(Validity { is_valid: true, user: brief }, "Token is valid"))
     }
 
-    /// Sign out: revokes this access token and the refresh token, clears the cookie.
+    /// Sign out: revokes this access token and the refresh token (cookie or body), clears the
+    /// cookie.
     #[oai(path = "/logout", method = "post")]
     async fn logout(
         &self,
@@ -345,28 +382,33 @@ impl AuthApi {
         req: &Request,
         auth: Bearer,
         #[oai(name = "refreshToken")] cookie: Cookie<Option<String>>,
+        body: OptionalJson<RefreshBody>,
     ) -> ApiResult<CookieReply<Value>> {
         let principal = auth.0;
-        let claims = principal.claims.clone();
         let actor = Actor::of(req, Some(principal.user_id));
-        let refresh_hash = cookie.0.as_deref().map(token_hash);
-        state
-            .store
-            .write(move |w| {
-                revoke_token(w, &claims)?;
-                if let Some(hash) = refresh_hash {
-                    // Only the caller's own token: a cookie of another account is ignored.
-                    if w.get(&REFRESH_TOKENS, hash.as_str())?.is_some_and(|t| t.user_id == principal.user_id) {
-                        w.delete(&REFRESH_TOKENS, hash.as_str())?;
+        let refresh_hash = cookie.0.or(body.0.and_then(|b| b.refresh_token)).as_deref().map(token_hash);
+        let state = state.clone();
+        detached(async move {
+            let claims = principal.claims.clone();
+            state
+                .store
+                .write(move |w| {
+                    revoke_token(w, &claims)?;
+                    if let Some(hash) = refresh_hash {
+                        // Only the caller's own token: a token of another account is ignored.
+                        if w.get(&REFRESH_TOKENS, hash.as_str())?.is_some_and(|t| t.user_id == principal.user_id) {
+                            w.delete(&REFRESH_TOKENS, hash.as_str())?;
+                        }
                     }
-                }
-                audit::record(w, &actor, Event::new("LOGOUT", "User", principal.user_id))
-            })
-            .await?;
-        if let Some(jti) = principal.claims.jti() {
-            state.auth.revocations.remember_token(jti, principal.claims.exp);
-        }
-        Ok(CookieReply::ok(Value::Null, "Logged out successfully", state.auth.refresh_cookie(None)))
+                    audit::record(w, &actor, Event::new("LOGOUT", "User", principal.user_id))
+                })
+                .await?;
+            if let Some(jti) = principal.claims.jti() {
+                state.auth.revocations.remember_token(jti, principal.claims.exp);
+            }
+            Ok(CookieReply::ok(Value::Null, "Logged out successfully", state.auth.refresh_cookie(None)))
+        })
+        .await
     }
 
     /// A new access token for a refresh token (cookie, or `refreshToken` in the body). The
@@ -389,45 +431,54 @@ impl AuthApi {
         };
         let actor = Actor::of(req, Some(next_record.user_id));
         enum Outcome {
-            Rotated(Box<User>),
+            Rotated(Box<Issued>),
             Reused(u64, i64),
         }
-        let outcome = state
-            .store
-            .write(move |w| {
-                let Some(mut token) = w.get(&REFRESH_TOKENS, hash.as_str())? else { return Err(invalid()) };
-                if token.used_at.is_some() {
-                    // A rotated token came back: someone holds a copy. End every session.
-                    let cutoff = revoke_sessions(w, token.user_id)?;
-                    audit::record(w, &actor, Event::new("REFRESH_TOKEN_REUSE", "User", token.user_id))?;
-                    return Ok(Outcome::Reused(token.user_id, cutoff));
+        let state = state.clone();
+        detached(async move {
+            let auth = state.auth.clone();
+            let outcome = state
+                .store
+                .write(move |w| {
+                    let Some(mut token) = w.get(&REFRESH_TOKENS, hash.as_str())? else { return Err(invalid()) };
+                    if token.used_at.is_some() {
+                        // A rotated token came back: someone holds a copy. End every session.
+                        let cutoff = revoke_sessions(w, token.user_id)?;
+                        audit::record(w, &actor, Event::new("REFRESH_TOKEN_REUSE", "User", token.user_id))?;
+                        return Ok(Outcome::Reused(token.user_id, cutoff));
+                    }
+                    let user = w.get(&USERS, &token.user_id)?.filter(|u| u.is_active);
+                    let (Some(user), false) = (user, token.revoked || token.expires_at < Utc::now()) else {
+                        return Err(invalid());
+                    };
+                    token.used_at = Some(Utc::now());
+                    w.put(&REFRESH_TOKENS, hash.as_str(), &token)?;
+                    w.put(&REFRESH_TOKENS, next_record.hash.as_str(), &next_record)?;
+                    // Issued inside the write: a revocation committed later covers it.
+                    Ok(Outcome::Rotated(Box::new(auth.jwt.issue(&user)?)))
+                })
+                .await?;
+            match outcome {
+                Outcome::Reused(user_id, cutoff) => {
+                    state.auth.revocations.remember_cutoff(user_id, cutoff);
+                    tracing::warn!(
+                        user_id,
+                        "a rotated refresh token was reused; all sessions of the user were revoked"
+                    );
+                    Err(invalid())
                 }
-                let user = w.get(&USERS, &token.user_id)?.filter(|u| u.is_active);
-                let (Some(user), false) = (user, token.revoked || token.expires_at < Utc::now()) else {
-                    return Err(invalid());
-                };
-                token.used_at = Some(Utc::now());
-                w.put(&REFRESH_TOKENS, hash.as_str(), &token)?;
-                w.put(&REFRESH_TOKENS, next_record.hash.as_str(), &next_record)?;
-                Ok(Outcome::Rotated(Box::new(user)))
-            })
-            .await?;
-        match outcome {
-            Outcome::Reused(user_id, cutoff) => {
-                state.auth.revocations.remember_cutoff(user_id, cutoff);
-                tracing::warn!(user_id, "a rotated refresh token was reused; all sessions of the user were revoked");
-                Err(invalid())
+                Outcome::Rotated(access) => {
+                    let data =
+                        Refreshed { token: access.token, expires_at: crate::users::timestamp(&access.expires_at) };
+                    Ok(CookieReply::ok(data, "Token refreshed successfully", state.auth.refresh_cookie(Some(&next))))
+                }
             }
-            Outcome::Rotated(user) => {
-                let access = state.auth.jwt.issue(&user)?;
-                let data = Refreshed { token: access.token, expires_at: crate::users::timestamp(&access.expires_at) };
-                Ok(CookieReply::ok(data, "Token refreshed successfully", state.auth.refresh_cookie(Some(&next))))
-            }
-        }
+        })
+        .await
     }
 
-    /// Mails a single-use password reset link (valid 1 hour). Always 200: whether an account
-    /// exists is not revealed.
+    /// Mails a single-use password reset link (valid 1 hour). Always 200, answered at once:
+    /// neither the answer nor its timing shows whether an account exists.
     #[oai(path = "/forgot-password", method = "post")]
     async fn forgot_password(
         &self,
@@ -439,20 +490,12 @@ impl AuthApi {
             let mut check = Check::default();
             check.email("email", &body.0.email);
             check.finish()?;
-            let user = User::find_by_email(&state.store.read()?, &body.0.email)?.filter(|u| u.is_active);
-            if let Some(user) = user {
-                let (id, actor) = (user.id, Actor::of(req, Some(user.id)));
-                let token = state
-                    .store
-                    .write(move |w| {
-                        let token = issue_one_time(w, id, Purpose::ResetPassword, RESET_TTL_HOURS)?;
-                        audit::record(w, &actor, Event::new("PASSWORD_RESET_REQUESTED", "User", id))?;
-                        Ok::<_, StoreError>(token)
-                    })
-                    .await?;
-                let link = link(&state, "reset-password", &token);
-                state.mailer.send(RESET_PASSWORD.render(&user.email, &[("name", &user.first_name), ("link", &link)]));
-            }
+            let (state, email, actor) = (state.clone(), body.0.email.clone(), Actor::of(req, None));
+            tokio::spawn(async move {
+                if let Err(e) = send_reset_link(&state, &email, actor).await {
+                    tracing::error!(error = %e, "could not prepare a password reset");
+                }
+            });
             Ok(Reply::ok_with(Value::Null, "If an account exists for this email, a password reset link has been sent"))
         })
         .await
@@ -471,29 +514,42 @@ impl AuthApi {
             let mut check = Check::default();
             check.password("newPassword", &b.new_password);
             check.finish()?;
+            // Cheap refusal of a bad token before the expensive hash.
+            let usable = state.store.read()?.get(&ONE_TIME_TOKENS, token_hash(&b.token).as_str())?.is_some_and(|t| {
+                t.purpose == Purpose::ResetPassword && t.used_at.is_none() && t.expires_at > Utc::now()
+            });
+            if !usable {
+                return Err(ApiError::new(ErrorCode::InvalidToken).with_status(poem::http::StatusCode::BAD_REQUEST));
+            }
             let hash = state.auth.passwords.hash(&b.new_password).await?;
             let actor = Actor::of(req, None);
-            let (user_id, cutoff, email) = state
-                .store
-                .write(move |w| {
-                    let user_id = spend_one_time(w, &b.token, Purpose::ResetPassword)?;
-                    let mut user = w.get(&USERS, &user_id)?.ok_or_else(|| ApiError::new(ErrorCode::InvalidToken))?;
-                    user.password_hash = hash;
-                    user.updated_at = Utc::now();
-                    w.put(&USERS, &user_id, &user)?;
-                    let cutoff = revoke_sessions(w, user_id)?;
-                    audit::record(w, &actor.as_user(user_id), Event::new("PASSWORD_RESET", "User", user_id))?;
-                    Ok::<_, ApiError>((user_id, cutoff, user.email))
-                })
-                .await?;
-            state.auth.revocations.remember_cutoff(user_id, cutoff);
-            state.auth.lockout.reset(&lockout_key(&email, &client_key(req)));
-            Ok(Reply::ok_with(Value::Null, "Password reset successfully"))
+            let (state, ip) = (state.clone(), client_key(req));
+            detached(async move {
+                let (user_id, cutoff, email) = state
+                    .store
+                    .write(move |w| {
+                        let user_id = spend_one_time(w, &b.token, Purpose::ResetPassword)?;
+                        let mut user =
+                            w.get(&USERS, &user_id)?.ok_or_else(|| ApiError::new(ErrorCode::InvalidToken))?;
+                        user.password_hash = hash;
+                        user.updated_at = Utc::now();
+                        w.put(&USERS, &user_id, &user)?;
+                        let cutoff = revoke_sessions(w, user_id)?;
+                        audit::record(w, &actor.as_user(user_id), Event::new("PASSWORD_RESET", "User", user_id))?;
+                        Ok::<_, ApiError>((user_id, cutoff, user.email))
+                    })
+                    .await?;
+                state.auth.revocations.remember_cutoff(user_id, cutoff);
+                state.auth.lockout.reset(&lockout_key(&email, &ip));
+                Ok(Reply::ok_with(Value::Null, "Password reset successfully"))
+            })
+            .await
         })
         .await
     }
 
-    /// Changes the password of the signed-in user.
+    /// Changes the password of the signed-in user. Every session ends, including this one's
+    /// tokens: the answer carries a fresh access token and refresh cookie.
     #[oai(path = "/change-password", method = "post")]
     async fn change_password(
         &self,
@@ -501,7 +557,7 @@ impl AuthApi {
         req: &Request,
         auth: Bearer,
         body: JsonBody<ChangePasswordBody>,
-    ) -> ApiResult<Reply<Value>> {
+    ) -> ApiResult<CookieReply<Refreshed>> {
         limited(&state, req, async {
             let b = body.0;
             let mut check = Check::default();
@@ -518,18 +574,30 @@ impl AuthApi {
             }
             let hash = state.auth.passwords.hash(&b.new_password).await?;
             let actor = Actor::of(req, Some(user_id));
-            state
-                .store
-                .write(move |w| {
-                    let mut user = w.get(&USERS, &user_id)?.ok_or_else(|| ApiError::new(ErrorCode::UserNotFound))?;
-                    user.password_hash = hash;
-                    user.updated_at = Utc::now();
-                    w.put(&USERS, &user_id, &user)?;
-                    audit::record(w, &actor, Event::new("PASSWORD_CHANGE", "User", user_id))?;
-                    Ok::<_, ApiError>(())
-                })
-                .await?;
-            Ok(Reply::ok_with(Value::Null, "Password changed successfully"))
+            let (refresh, record) = state.auth.new_refresh(user_id, None);
+            let state = state.clone();
+            detached(async move {
+                let auth = state.auth.clone();
+                let (cutoff, access) = state
+                    .store
+                    .write(move |w| {
+                        let mut user =
+                            w.get(&USERS, &user_id)?.ok_or_else(|| ApiError::new(ErrorCode::UserNotFound))?;
+                        user.password_hash = hash;
+                        user.updated_at = Utc::now();
+                        w.put(&USERS, &user_id, &user)?;
+                        let cutoff = revoke_sessions(w, user_id)?;
+                        w.put(&REFRESH_TOKENS, record.hash.as_str(), &record)?;
+                        audit::record(w, &actor, Event::new("PASSWORD_CHANGE", "User", user_id))?;
+                        // Dated at the cutoff: this new session is the one that survives.
+                        Ok::<_, ApiError>((cutoff, auth.jwt.issue_not_before(&user, cutoff)?))
+                    })
+                    .await?;
+                state.auth.revocations.remember_cutoff(user_id, cutoff);
+                let data = Refreshed { token: access.token, expires_at: crate::users::timestamp(&access.expires_at) };
+                Ok(CookieReply::ok(data, "Password changed successfully", state.auth.refresh_cookie(Some(&refresh))))
+            })
+            .await
         })
         .await
     }

@@ -78,7 +78,8 @@ impl Revocations {
 
     /// Mirrors a committed revocation of all of a user's sessions.
     pub fn remember_cutoff(&self, user_id: u64, ms: i64) {
-        self.cutoffs.write().insert(user_id, ms);
+        // Keep the latest: two revocations may be answered out of order.
+        self.cutoffs.write().entry(user_id).and_modify(|c| *c = (*c).max(ms)).or_insert(ms);
     }
 }
 
@@ -200,6 +201,15 @@ fn load_or_create_secret(path: &Path) -> Result<String, String> {
     file.write_all(secret.as_bytes()).and_then(|_| file.sync_all()).map_err(|e| format!("{}: {e}", path.display()))?;
     tracing::info!(path = %path.display(), "generated a JWT signing secret for this data dir");
     Ok(secret)
+}
+
+/// Runs `work` to its end even if the request that started it goes away: a committed
+/// revocation must always reach the in-memory mirror.
+pub async fn detached<T: Send + 'static>(work: impl std::future::Future<Output = T> + Send + 'static) -> T {
+    match tokio::spawn(work).await {
+        Ok(out) => out,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
 }
 
 /// When a sign-in lock on `key` ends, if locked.

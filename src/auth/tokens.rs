@@ -76,7 +76,19 @@ impl Jwt {
     }
 
     pub fn issue(&self, user: &User) -> Result<Issued, ApiError> {
-        let jti = Uuid::now_v7();
+        self.issue_not_before(user, 0)
+    }
+
+    /// A token whose id is dated no earlier than `not_before_ms`: one issued right after a
+    /// session cutoff, in the same millisecond, must not fall under it.
+    pub fn issue_not_before(&self, user: &User, not_before_ms: i64) -> Result<Issued, ApiError> {
+        let now_ms = Utc::now().timestamp_millis();
+        let jti = if now_ms >= not_before_ms {
+            Uuid::now_v7()
+        } else {
+            let ms = not_before_ms as u64;
+            Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, ms / 1000, ((ms % 1000) * 1_000_000) as u32))
+        };
         let now = Utc::now();
         let expires_at = now + self.access_ttl;
         let claims = Claims {

@@ -69,8 +69,14 @@ impl<E: Endpoint> Endpoint for CorsEndpoint<E> {
         };
 
         if let Some(origin) = allowed {
-            set(&mut resp, "access-control-allow-origin", &origin);
-            set(&mut resp, "access-control-allow-credentials", "true");
+            if self.any {
+                // "*" opens the API to every site, so it never comes with credentials: a site
+                // cannot act with a visitor's cookies on our behalf.
+                set(&mut resp, "access-control-allow-origin", "*");
+            } else {
+                set(&mut resp, "access-control-allow-origin", &origin);
+                set(&mut resp, "access-control-allow-credentials", "true");
+            }
             set(&mut resp, "access-control-expose-headers", EXPOSED);
         }
         if origin.is_some() {

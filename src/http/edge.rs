@@ -3,6 +3,9 @@
 //! error envelope.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures_util::StreamExt;
 use std::time::Instant;
 
 use poem::error::{MethodNotAllowedError, NotFoundError, ParseJsonError, ReadBodyError, SizedLimitError};
@@ -61,10 +64,16 @@ impl<E: Endpoint> Endpoint for EdgeEndpoint<E> {
 
         let handled = REQUEST_ID
             .scope(id.clone(), async {
+                let mut req = req;
                 if let Some(too_big) = self.check_length(&req) {
                     return (too_big.into_response(), None);
                 }
-                match self.inner.call(req).await {
+                let overflowed = self.limit_streamed_body(&mut req);
+                let outcome = self.inner.call(req).await;
+                if overflowed.load(Ordering::SeqCst) {
+                    return (ApiError::new(ErrorCode::PayloadTooLarge).into_response(), None);
+                }
+                match outcome {
                     Ok(out) => {
                         let resp = out.into_response();
                         let route = resp.data::<PathPattern>().map(|p| p.0.to_string());
@@ -146,11 +155,38 @@ impl<E: Endpoint> Endpoint for CatchEndpoint<E> {
 }
 
 impl<E> EdgeEndpoint<E> {
+    fn limit_for(&self, req: &Request) -> u64 {
+        let multipart = req.content_type().is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/"));
+        if multipart { self.upload_limit } else { JSON_LIMIT as u64 }
+    }
+
+    /// A body sent without a declared length (chunked) is cut off once it passes the limit;
+    /// the flag tells the request's answer to be 413.
+    fn limit_streamed_body(&self, req: &mut Request) -> Arc<AtomicBool> {
+        let flag = Arc::new(AtomicBool::new(false));
+        if req.header(header::CONTENT_LENGTH).is_some() || req.header(header::TRANSFER_ENCODING).is_none() {
+            return flag;
+        }
+        let limit = self.limit_for(req);
+        let raised = flag.clone();
+        let mut seen = 0u64;
+        let stream = req.take_body().into_bytes_stream().map(move |chunk| {
+            let chunk = chunk?;
+            seen += chunk.len() as u64;
+            if seen > limit {
+                raised.store(true, Ordering::SeqCst);
+                return Err(std::io::Error::other("request body over the limit"));
+            }
+            Ok(chunk)
+        });
+        req.set_body(poem::Body::from_bytes_stream(stream));
+        flag
+    }
+
     /// Refuses a body whose declared length is over the limit before reading any of it.
     fn check_length(&self, req: &Request) -> Option<ApiError> {
         let length: u64 = req.header(header::CONTENT_LENGTH)?.parse().ok()?;
-        let multipart = req.content_type().is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/"));
-        let limit = if multipart { self.upload_limit } else { JSON_LIMIT as u64 };
+        let limit = self.limit_for(req);
         (length > limit).then(|| {
             ApiError::new(ErrorCode::PayloadTooLarge).with_message(format!("Request body is larger than {limit} bytes"))
         })

@@ -89,6 +89,33 @@ impl RateLimiter {
         self.quota(w, now, exceeded)
     }
 
+    /// Takes back one hit (counted up front, the attempt then turned out not to count).
+    pub fn refund(&self, key: &str) {
+        if let Some(w) = self.shard(key).lock().get_mut(key) {
+            w.count = w.count.saturating_sub(1);
+        }
+    }
+
+    /// Starts `key`'s window again from now, keeping its count: a lock runs its full length
+    /// from the failure that set it.
+    pub fn restart(&self, key: &str) -> Quota {
+        let now = Instant::now();
+        let mut shard = self.shard(key).lock();
+        match shard.get_mut(key) {
+            Some(w) => {
+                w.started = now;
+                let exceeded = w.count >= self.max;
+                self.quota(w, now, exceeded)
+            }
+            None => Quota {
+                limit: self.max,
+                remaining: self.max,
+                reset_secs: self.window.as_secs().max(1),
+                exceeded: false,
+            },
+        }
+    }
+
     /// Forgets `key` (a successful login clears its failures).
     pub fn reset(&self, key: &str) {
         self.shard(key).lock().remove(key);
@@ -149,5 +176,43 @@ impl<E: Endpoint> Endpoint for GeneralLimitEndpoint<E> {
         let mut resp = self.inner.call(req).await?.into_response();
         self.limiter.headers(&quota, &mut resp);
         Ok(resp)
+    }
+}
+
+/// The upload limit: counted when an upload request arrives, before its body is read.
+pub struct UploadLimit(pub Arc<RateLimiter>);
+
+/// The routes that take uploaded files.
+pub fn is_upload(req: &Request) -> bool {
+    let path = req.uri().path();
+    req.method() == poem::http::Method::POST
+        && (path == "/api/v1/users/me/avatar" || (path.starts_with("/api/v1/products/") && path.ends_with("/images")))
+}
+
+impl<E: Endpoint> Middleware<E> for UploadLimit {
+    type Output = UploadLimitEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        UploadLimitEndpoint { inner, limiter: self.0.clone() }
+    }
+}
+
+pub struct UploadLimitEndpoint<E> {
+    inner: E,
+    limiter: Arc<RateLimiter>,
+}
+
+impl<E: Endpoint> Endpoint for UploadLimitEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        if !is_upload(&req) {
+            return self.inner.call(req).await.map(IntoResponse::into_response);
+        }
+        let quota = self.limiter.hit(&client_key(&req));
+        if quota.exceeded {
+            return Ok(self.limiter.refusal(&quota, ErrorCode::UploadRateLimitExceeded));
+        }
+        self.inner.call(req).await.map(IntoResponse::into_response)
     }
 }

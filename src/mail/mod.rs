@@ -7,7 +7,7 @@ pub mod templates;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart};
@@ -41,6 +41,9 @@ pub struct Mailer {
     worker: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
     /// Mails queued or being delivered.
     pending: Arc<AtomicUsize>,
+    /// Set at shutdown once the grace time is over: what is still queued goes to
+    /// `outbox/failed` at once instead of waiting for SMTP.
+    stopping: Arc<AtomicBool>,
     outbox: PathBuf,
 }
 
@@ -68,14 +71,19 @@ impl Mailer {
         let (queue, mut rx) = mpsc::channel::<Mail>(10_000);
         let dir = outbox.clone();
         let pending = Arc::new(AtomicUsize::new(0));
-        let done = pending.clone();
+        let stopping = Arc::new(AtomicBool::new(false));
+        let (done, stop) = (pending.clone(), stopping.clone());
         let worker = tokio::spawn(async move {
             while let Some(mail) = rx.recv().await {
-                deliver(&transport, &from, &dir, mail).await;
+                if stop.load(Ordering::SeqCst) {
+                    keep_failed(&dir, render_fallback(&mail)).await;
+                } else {
+                    deliver(&transport, &from, &dir, mail).await;
+                }
                 done.fetch_sub(1, Ordering::SeqCst);
             }
         });
-        Ok(Mailer { queue, worker: Arc::new(Mutex::new(Some(worker))), pending, outbox })
+        Ok(Mailer { queue, worker: Arc::new(Mutex::new(Some(worker))), pending, stopping, outbox })
     }
 
     /// Queues a mail; it goes out in the background.
@@ -95,6 +103,8 @@ impl Mailer {
     /// Lets the queued mails go out (for up to `grace`), then stops delivering.
     pub async fn shutdown(&self, grace: Duration) {
         let _ = tokio::time::timeout(grace, self.idle()).await;
+        self.stopping.store(true, Ordering::SeqCst);
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.idle()).await;
         if let Some(worker) = self.worker.lock().take() {
             worker.abort();
         }
@@ -135,14 +145,19 @@ async fn deliver(transport: &Transport, from: &Mailbox, outbox: &Path, mail: Mai
         Ok(m) => m,
         Err(e) => {
             tracing::error!(error = %e, "a mail could not be built; kept in outbox/failed");
-            let _ = save(&outbox.join("failed"), &render_fallback(&mail));
+            keep_failed(outbox, render_fallback(&mail)).await;
             return;
         }
     };
     let mut last_error = String::new();
     for attempt in 1..=ATTEMPTS {
         let result = match transport {
-            Transport::Outbox => save(outbox, &message.formatted()).map(|_| ()),
+            Transport::Outbox => {
+                let (dir, bytes) = (outbox.to_path_buf(), message.formatted());
+                tokio::task::spawn_blocking(move || save(&dir, &bytes).map(drop))
+                    .await
+                    .unwrap_or_else(|e| Err(e.to_string()))
+            }
             Transport::Smtp(smtp) => smtp.send(message.clone()).await.map(|_| ()).map_err(|e| e.to_string()),
         };
         match result {
@@ -158,7 +173,14 @@ async fn deliver(transport: &Transport, from: &Mailbox, outbox: &Path, mail: Mai
         }
     }
     tracing::error!(error = %last_error, subject = %mail.subject, "mail not delivered after {ATTEMPTS} attempts; kept in outbox/failed");
-    let _ = save(&outbox.join("failed"), &message.formatted());
+    keep_failed(outbox, message.formatted()).await;
+}
+
+async fn keep_failed(outbox: &Path, bytes: Vec<u8>) {
+    let dir = outbox.join("failed");
+    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || save(&dir, &bytes)).await {
+        tracing::error!(error = %e, "could not keep an undelivered mail");
+    }
 }
 
 /// Writes one `.eml` file, complete or not at all (written aside, then renamed).

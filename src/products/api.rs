@@ -22,7 +22,6 @@ use crate::auth::guard::{Admin, Bearer};
 use crate::error::{ApiError, ApiResult, ErrorCode, FieldErrors, OnConflict};
 use crate::http::envelope::Reply;
 use crate::http::json::JsonBody;
-use crate::http::rate_limit::client_key;
 use crate::state::AppState;
 use crate::store::{Collection, StoreError, WriteTx};
 use crate::types::Paging;
@@ -541,7 +540,6 @@ impl ProductsApi {
         id: Path<u64>,
         form: ImagesForm,
     ) -> ApiResult<Reply<ProductView>> {
-        crate::uploads::check_upload_limit(&state, &client_key(req))?;
         let id = id.0;
         state.catalog.get(id).filter(|p| p.is_active).ok_or_else(not_found)?;
         let saved = save_all(&state, id, form).await?;

@@ -37,13 +37,13 @@ pub async fn save_all(state: &AppState, product_id: u64, form: ImagesForm) -> Ap
     }
     let mut stored: Vec<uploads::Stored> = Vec::new();
     for upload in form.images {
-        match uploads::store_image(state, "products", &format!("product-{product_id}"), upload).await {
+        match uploads::store_image(state, "images", "products", &format!("product-{product_id}"), upload).await {
             Ok(s) => stored.push(s),
             Err(e) => {
                 for s in &stored {
                     uploads::remove(state, &s.url);
                 }
-                return Err(e.renamed_field("avatar", "images"));
+                return Err(e);
             }
         }
     }

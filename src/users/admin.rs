@@ -13,7 +13,7 @@ use super::{Check, Preferences, Role, USERS, User, UserView};
 use crate::audit::{self, Actor, Event};
 use crate::auth::guard::Admin;
 use crate::auth::password::Passwords;
-use crate::auth::revoke_sessions;
+use crate::auth::{detached, revoke_sessions};
 use crate::error::{ApiError, ApiResult, ErrorCode, OnConflict};
 use crate::http::envelope::Reply;
 use crate::http::json::JsonBody;
@@ -95,39 +95,43 @@ impl AdminUsersApi {
                 .with_message("Administrators cannot demote or deactivate themselves"));
         }
         let actor = Actor::of(req, Some(me));
-        let (user, cutoff) = state
-            .store
-            .write(move |w| {
-                let mut user = w.get(&USERS, &id)?.ok_or_else(|| ApiError::new(ErrorCode::UserNotFound))?;
-                let mut revoke = false;
-                if let Some(role) = patch.role.filter(|r| *r != user.role) {
-                    audit::record(
-                        w,
-                        &actor,
-                        Event::new("ROLE_CHANGE", "User", id).change(json!(user.role), json!(role)),
-                    )?;
-                    user.role = role;
-                    revoke = true;
-                }
-                if let Some(active) = patch.is_active.filter(|a| *a != user.is_active) {
-                    audit::record(
-                        w,
-                        &actor,
-                        Event::new("STATUS_CHANGE", "User", id).change(json!(user.is_active), json!(active)),
-                    )?;
-                    user.is_active = active;
-                    revoke |= !active || patch.role.is_some();
-                }
-                user.updated_at = Utc::now();
-                w.put(&USERS, &id, &user)?;
-                let cutoff = if revoke { Some(revoke_sessions(w, id)?) } else { None };
-                Ok::<_, ApiError>((user, cutoff))
-            })
-            .await?;
-        if let Some(cutoff) = cutoff {
-            state.auth.revocations.remember_cutoff(id, cutoff);
-        }
-        Ok(Reply::ok(user.view()))
+        let state = state.clone();
+        detached(async move {
+            let (user, cutoff) = state
+                .store
+                .write(move |w| {
+                    let mut user = w.get(&USERS, &id)?.ok_or_else(|| ApiError::new(ErrorCode::UserNotFound))?;
+                    let mut revoke = false;
+                    if let Some(role) = patch.role.filter(|r| *r != user.role) {
+                        audit::record(
+                            w,
+                            &actor,
+                            Event::new("ROLE_CHANGE", "User", id).change(json!(user.role), json!(role)),
+                        )?;
+                        user.role = role;
+                        revoke = true;
+                    }
+                    if let Some(active) = patch.is_active.filter(|a| *a != user.is_active) {
+                        audit::record(
+                            w,
+                            &actor,
+                            Event::new("STATUS_CHANGE", "User", id).change(json!(user.is_active), json!(active)),
+                        )?;
+                        user.is_active = active;
+                        revoke |= !active || patch.role.is_some();
+                    }
+                    user.updated_at = Utc::now();
+                    w.put(&USERS, &id, &user)?;
+                    let cutoff = if revoke { Some(revoke_sessions(w, id)?) } else { None };
+                    Ok::<_, ApiError>((user, cutoff))
+                })
+                .await?;
+            if let Some(cutoff) = cutoff {
+                state.auth.revocations.remember_cutoff(id, cutoff);
+            }
+            Ok(Reply::ok(user.view()))
+        })
+        .await
     }
 }
 

@@ -11,12 +11,12 @@ use serde_json::{Value, json};
 
 use super::{ADDRESSES, Address, AddressView, Check, Preferences, USERS, User, UserView, addresses_of};
 use crate::audit::{self, Actor, Event};
+use crate::auth::api::limited;
 use crate::auth::guard::Bearer;
-use crate::auth::revoke_sessions;
+use crate::auth::{detached, revoke_sessions};
 use crate::error::{ApiError, ApiResult, ErrorCode, OnConflict};
 use crate::http::envelope::{CookieReply, Reply};
 use crate::http::json::JsonBody;
-use crate::http::rate_limit::client_key;
 use crate::state::AppState;
 use crate::store::WriteTx;
 use crate::uploads;
@@ -33,6 +33,9 @@ pub struct UpdateMe {
     pub gender: Option<String>,
     pub age: Option<u32>,
     pub email: Option<String>,
+    /// Required to change the email: a stolen access token must not be enough to take the
+    /// account over through a password reset.
+    pub current_password: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Object)]
@@ -227,10 +230,9 @@ impl UsersApi {
         auth: Bearer,
         form: AvatarForm,
     ) -> ApiResult<Reply<AvatarView>> {
-        uploads::check_upload_limit(&state, &client_key(req))?;
         let user_id = auth.0.user_id;
         current(&state, user_id)?;
-        let stored = uploads::store_image(&state, "avatars", &format!("user-{user_id}"), form.avatar).await?;
+        let stored = uploads::store_image(&state, "avatar", "avatars", &format!("user-{user_id}"), form.avatar).await?;
         let url = stored.url.clone();
         let actor = Actor::of(req, Some(user_id));
         let old = state
@@ -441,34 +443,44 @@ impl UsersApi {
         body: JsonBody<DeleteMe>,
     ) -> ApiResult<CookieReply<Deleted>> {
         let user_id = auth.0.user_id;
-        let user = current(&state, user_id)?;
-        if !state.auth.passwords.verify(&body.0.password, Some(&user.password_hash)).await? {
-            return Err(ApiError::new(ErrorCode::InvalidPassword));
-        }
-        let reason = body.0.reason.map(|r| r.chars().take(1000).collect::<String>());
-        let actor = Actor::of(req, Some(user_id));
-        let cutoff = state
-            .store
-            .write(move |w| {
-                let mut user = w.get(&USERS, &user_id)?.ok_or_else(not_found)?;
-                let now = Utc::now();
-                // The address is freed for a new account; the old one stays in the audit log.
-                let old_email = std::mem::replace(
-                    &mut user.email,
-                    format!("deleted-{user_id}-{}@deleted.invalid", now.timestamp_millis()),
-                );
-                user.is_active = false;
-                user.deleted_at = Some(now);
-                user.updated_at = now;
-                w.put(&USERS, &user_id, &user)?;
-                let cutoff = revoke_sessions(w, user_id)?;
-                let meta = json!({ "email": old_email, "reason": reason });
-                audit::record(w, &actor, Event::new("ACCOUNT_DELETED", "User", user_id).metadata(meta))?;
-                Ok::<_, ApiError>(cutoff)
+        // Password guesses here count against the same limit as sign-in failures.
+        limited(&state, req, async {
+            let user = current(&state, user_id)?;
+            if !state.auth.passwords.verify(&body.0.password, Some(&user.password_hash)).await? {
+                return Err(ApiError::new(ErrorCode::InvalidPassword));
+            }
+            let reason = body.0.reason.map(|r| r.chars().take(1000).collect::<String>());
+            let actor = Actor::of(req, Some(user_id));
+            let state = state.clone();
+            detached(async move {
+                let cutoff = state
+                    .store
+                    .write(move |w| {
+                        let mut user = w.get(&USERS, &user_id)?.ok_or_else(not_found)?;
+                        let now = Utc::now();
+                        // The address is freed for a new account; the old one stays in the audit log.
+                        let freed = format!("deleted-{user_id}-{}@deleted.invalid", now.timestamp_millis());
+                        let old_email = std::mem::replace(&mut user.email, freed);
+                        user.is_active = false;
+                        user.deleted_at = Some(now);
+                        user.updated_at = now;
+                        w.put(&USERS, &user_id, &user)?;
+                        let cutoff = revoke_sessions(w, user_id)?;
+                        let meta = json!({ "email": old_email, "reason": reason });
+                        audit::record(w, &actor, Event::new("ACCOUNT_DELETED", "User", user_id).metadata(meta))?;
+                        Ok::<_, ApiError>(cutoff)
+                    })
+                    .await?;
+                state.auth.revocations.remember_cutoff(user_id, cutoff);
+                Ok(CookieReply::ok(
+                    Deleted { id: user_id, deleted: true },
+                    "Account deleted",
+                    state.auth.refresh_cookie(None),
+                ))
             })
-            .await?;
-        state.auth.revocations.remember_cutoff(user_id, cutoff);
-        Ok(CookieReply::ok(Deleted { id: user_id, deleted: true }, "Account deleted", state.auth.refresh_cookie(None)))
+            .await
+        })
+        .await
     }
 }
 
@@ -493,6 +505,15 @@ async fn update_me(state: &AppState, req: &Request, user_id: u64, patch: UpdateM
         check.add("age", "Age must be between 1 and 150");
     }
     check.finish()?;
+    let stored = current(state, user_id)?;
+    if patch.email.as_ref().is_some_and(|e| !e.trim().eq_ignore_ascii_case(&stored.email)) {
+        let Some(password) = patch.current_password.as_deref() else {
+            return Err(ApiError::field("currentPassword", "Your current password is required to change the email"));
+        };
+        if !state.auth.passwords.verify(password, Some(&stored.password_hash)).await? {
+            return Err(ApiError::new(ErrorCode::InvalidPassword));
+        }
+    }
     let actor = Actor::of(req, Some(user_id));
     let (user, verify) = state
         .store

@@ -154,6 +154,31 @@ async fn five_failures_lock_the_account_for_that_ip() {
 }
 
 #[tokio::test]
+async fn with_default_limits_a_locked_account_says_so_and_the_ip_limit_stops_the_rest() {
+    let app = TestApp::new().await;
+    app.register("lock2@shop.test").await;
+    app.register("next@shop.test").await;
+    for _ in 0..4 {
+        assert_error(&app.login("lock2@shop.test", "Wrong1234").await, 400, "INVALID_CREDENTIALS");
+    }
+    assert_error(&app.login("lock2@shop.test", "Wrong1234").await, 423, "ACCOUNT_LOCKED");
+    assert_error(&app.login("lock2@shop.test", PASSWORD).await, 423, "ACCOUNT_LOCKED");
+    // Five failures from this IP: the per-IP limit now refuses other accounts too.
+    assert_error(&app.login("next@shop.test", PASSWORD).await, 429, "AUTH_RATE_LIMIT_EXCEEDED");
+}
+
+#[tokio::test]
+async fn parallel_guesses_cannot_get_past_the_lockout() {
+    let app = TestApp::with(|s| s.auth_rate_limit_max = 100, |r| r).await;
+    app.register("race@shop.test").await;
+    let attempts = (0..10).map(|_| app.login("race@shop.test", "Wrong1234"));
+    let replies = futures_util::future::join_all(attempts).await;
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 400).count(), 4, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 423).count(), 6, "only five passwords were tried: {statuses:?}");
+}
+
+#[tokio::test]
 async fn the_auth_rate_limit_counts_failed_attempts_only() {
     let app = TestApp::with(|s| s.auth_rate_limit_max = 3, |r| r).await;
     app.register("ok@shop.test").await; // a success: not counted
@@ -228,6 +253,16 @@ async fn logout_revokes_the_access_and_refresh_tokens_and_clears_the_cookie() {
 }
 
 #[tokio::test]
+async fn logout_also_revokes_a_refresh_token_sent_in_the_body() {
+    let app = TestApp::new().await;
+    let s = app.user("body@shop.test").await;
+    let r = send(app.post_as("/api/v1/auth/logout", &s).body_json(&json!({"refreshToken": s.refresh}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = send(app.post("/api/v1/auth/refresh").body_json(&json!({"refreshToken": s.refresh}))).await;
+    assert_error(&r, 401, "INVALID_REFRESH_TOKEN");
+}
+
+#[tokio::test]
 async fn refresh_rotates_and_a_reused_token_ends_every_session() {
     let app = TestApp::new().await;
     let s = app.user("rot@shop.test").await;
@@ -272,8 +307,9 @@ async fn password_reset_is_single_use_and_ends_every_session() {
     let r = send(app.post("/api/v1/auth/forgot-password").body_json(&json!({"email": "RESET@shop.test"}))).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json()["message"], unknown_message, "the same answer either way");
-    let mails = app.mails().await;
-    assert_eq!(mails.len(), before + 1, "one mail, for the real account only");
+    let mails = app.wait_for_mails(before + 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(app.mails().await.len(), before + 1, "one mail, for the real account only");
     assert!(mails.last().unwrap().contains("Subject: Reset your password"));
     let token = link_token(mails.last().unwrap(), "reset-password");
     let bad = send(app.post("/api/v1/auth/forgot-password").body_json(&json!({"email": "nope"}))).await;

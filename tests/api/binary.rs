@@ -311,7 +311,7 @@ fn admin_create_makes_an_admin_that_can_sign_in() {
         .args(["--data-dir", data, "admin", "create", "--email", "x@shop.test", "--password", "weak"])
         .output()
         .unwrap();
-    assert_eq!(weak.status.code(), Some(1));
+    assert_eq!(weak.status.code(), Some(2), "bad input is a usage error");
     assert!(String::from_utf8_lossy(&weak.stderr).contains("password"));
 
     let mut server = Running::start(dir.path());

@@ -199,6 +199,18 @@ impl TestApp {
         self.client.post(path).header("Authorization", s.bearer())
     }
 
+    /// The mails once there are at least `n` (mail queued by background work takes a moment).
+    pub async fn wait_for_mails(&self, n: usize) -> Vec<String> {
+        for _ in 0..500 {
+            let mails = self.mails().await;
+            if mails.len() >= n {
+                return mails;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        self.mails().await
+    }
+
     /// Every mail delivered so far (outbox files, oldest first), once the queue is empty.
     pub async fn mails(&self) -> Vec<String> {
         self.state.mailer.idle().await;

@@ -245,6 +245,14 @@ async fn cors_allows_configured_origins_with_credentials_only() {
 }
 
 #[tokio::test]
+async fn a_wildcard_origin_never_comes_with_credentials() {
+    let app = TestApp::with(|s| s.allowed_origins = "*".into(), |r| r).await;
+    let r = send(app.get("/health").header("Origin", "http://anywhere.example")).await;
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    assert!(r.header("access-control-allow-credentials").is_none());
+}
+
+#[tokio::test]
 async fn large_bodies_are_compressed_when_accepted() {
     let app = probe_app().await;
     let plain = send(app.get("/t/big")).await;

@@ -91,10 +91,23 @@ async fn profile_updates_are_partial_and_refuse_privileged_fields() {
         app.client
             .patch("/api/v1/users/me")
             .header("Authorization", s.bearer())
-            .body_json(&json!({"email": "TAKEN@shop.test"})),
+            .body_json(&json!({"email": "TAKEN@shop.test", "currentPassword": PASSWORD})),
     )
     .await;
     assert_error(&r, 409, "EMAIL_EXISTS");
+    // A stolen access token alone cannot move the account to another address.
+    let r = send(
+        app.client
+            .patch("/api/v1/users/me")
+            .header("Authorization", s.bearer())
+            .body_json(&json!({"email": "thief@shop.test"})),
+    )
+    .await;
+    let err = assert_error(&r, 400, "VALIDATION_ERROR");
+    assert!(err["details"]["currentPassword"].is_array(), "{err}");
+    let wrong = json!({"email": "thief@shop.test", "currentPassword": "Wrong1234"});
+    let r = send(app.client.patch("/api/v1/users/me").header("Authorization", s.bearer()).body_json(&wrong)).await;
+    assert_error(&r, 400, "INVALID_PASSWORD");
     let r = send(
         app.client
             .patch("/api/v1/users/me")
@@ -108,7 +121,7 @@ async fn profile_updates_are_partial_and_refuse_privileged_fields() {
         app.client
             .patch("/api/v1/users/me")
             .header("Authorization", s.bearer())
-            .body_json(&json!({"email": "new@shop.test"})),
+            .body_json(&json!({"email": "new@shop.test", "currentPassword": PASSWORD})),
     )
     .await;
     assert_eq!(r.json()["data"]["emailVerified"], false);
@@ -311,6 +324,31 @@ async fn uploads_are_rate_limited_per_ip() {
     let r = send(app.post_as("/api/v1/users/me/avatar", &s).multipart(avatar_form(PNG, "a.png"))).await;
     assert_error(&r, 429, "UPLOAD_RATE_LIMIT_EXCEEDED");
     assert!(r.header("retry-after").is_some());
+}
+
+#[tokio::test]
+async fn a_streamed_upload_over_the_limit_is_413() {
+    let app = TestApp::with(|s| s.max_file_size = 1000, |r| r).await;
+    let s = app.user("big@shop.test").await;
+    // No Content-Length: the limit (10 files of 1000 bytes plus 1 MiB) applies while reading.
+    let boundary = "XyZ";
+    let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"avatar\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n").into_bytes();
+    body.extend(std::iter::repeat_n(b'x', 1_100_000));
+    body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = body.chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
+    let r = send(
+        app.post_as("/api/v1/users/me/avatar", &s)
+            .content_type(format!("multipart/form-data; boundary={boundary}"))
+            .header("Transfer-Encoding", "chunked")
+            .body(poem::Body::from_bytes_stream(futures_util::stream::iter(chunks))),
+    )
+    .await;
+    assert_error(&r, 413, "PAYLOAD_TOO_LARGE");
+    // Within the limit but over max_file_size: refused per file.
+    let r =
+        send(app.post_as("/api/v1/users/me/avatar", &s).multipart(avatar_form(&[PNG, &[0u8; 2000]].concat(), "a.png")))
+            .await;
+    assert_error(&r, 413, "PAYLOAD_TOO_LARGE");
 }
 
 #[tokio::test]
