@@ -354,10 +354,10 @@ fn parse_env_value(raw: &str) -> figment::value::Value {
     if let Ok(n) = raw.parse::<i64>().map_err(drop).and_then(|n| if n.to_string() == raw { Ok(n) } else { Err(()) }) {
         return n.into();
     }
-    if let (true, Ok(f)) = (raw.contains('.'), raw.parse::<f64>()) {
-        if f.to_string() == raw {
-            return f.into();
-        }
+    if let (true, Ok(f)) = (raw.contains('.'), raw.parse::<f64>())
+        && f.to_string() == raw
+    {
+        return f.into();
     }
     raw.to_string().into()
 }
