@@ -270,7 +270,7 @@ impl Catalog {
             None => None,
         };
         let no_filter = q.filter.is_empty();
-        let (mut counted, mut items, mut more) = (0usize, Vec::with_capacity(q.limit), false);
+        let (mut counted, mut items, mut more) = (0usize, Vec::with_capacity(q.limit.min(256)), false);
         for id in inner.walk(sort, desc, after.as_deref()) {
             let p = &inner.products[&id];
             if !q.filter.matches(p) {

@@ -6,6 +6,7 @@ mod config;
 mod crash;
 mod helpers;
 mod http;
+mod products;
 mod shutdown;
 mod store;
 mod users;
