@@ -449,7 +449,7 @@ async fn the_index_survives_a_restart_and_a_damaged_one_is_rebuilt() {
     let again = shopd::startup::App::build(settings.clone()).await.unwrap();
     assert_eq!(again.state.search.generation(), generation);
     assert_eq!(again.state.search.doc_count(), docs);
-    assert_eq!(shopd::seed::is_empty(&again.state.store).unwrap(), false, "not seeded twice");
+    assert!(!shopd::seed::is_empty(&again.state.store).unwrap(), "not seeded twice");
     assert_eq!(again.state.catalog.active_count(), 201);
     again.state.store.close();
     drop(again);
