@@ -8,12 +8,18 @@
 //! - the word inside a longer word ("phone" in "iPhone", "smartphones", "headphones");
 //! - the word with one typo (a wrong, missing or extra letter, or two neighbours swapped).
 //!   Whole words and titles rank above partial matches.
+//!
+//! Parts of words and typos are resolved against the vocabulary of the catalog (every distinct
+//! indexed word, kept in memory) into plain term queries. tantivy's regex and fuzzy queries do the
+//! same through automata, but compiling them cost ~5 ms per search on this machine against ~0.1 ms
+//! for a scan of the vocabulary.
 
 use std::path::{Path, PathBuf};
 
-use parking_lot::Mutex;
-use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, RegexQuery, TermQuery};
+use std::collections::BTreeSet;
+
+use parking_lot::{Mutex, RwLock};
+use tantivy::query::{BooleanQuery, BoostQuery, DisjunctionMaxQuery, Occur, Query, TermQuery};
 use tantivy::schema::{FAST, Field, INDEXED, IndexRecordOption, Schema, TextFieldIndexing, TextOptions};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
 
@@ -21,6 +27,8 @@ use crate::products::Product;
 
 const WRITER_MEMORY: usize = 20_000_000;
 const MAX_WORDS: usize = 8;
+/// At most this many longer words, and this many typo matches, per query word.
+const MAX_EXPANSIONS: usize = 64;
 
 #[derive(Clone, Copy)]
 struct Fields {
@@ -33,6 +41,9 @@ struct Fields {
 }
 
 pub struct Search {
+    /// Every distinct word in the index (words only ever join: a word that left the catalog
+    /// just matches nothing).
+    vocabulary: RwLock<BTreeSet<String>>,
     index: Index,
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
@@ -91,12 +102,33 @@ impl Search {
         };
         let writer = index.writer_with_num_threads(1, WRITER_MEMORY).map_err(err)?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(err)?;
-        Ok(Search { index, reader, writer: Mutex::new(writer), fields, dir: dir.to_path_buf() })
+        Ok(Search {
+            vocabulary: RwLock::new(BTreeSet::new()),
+            index,
+            reader,
+            writer: Mutex::new(writer),
+            fields,
+            dir: dir.to_path_buf(),
+        })
     }
 
     /// The catalog generation of the last commit (`None` for a new or damaged index).
     pub fn generation(&self) -> Option<u64> {
         self.index.load_metas().ok()?.payload?.parse().ok()
+    }
+
+    /// Adds the words of products to the vocabulary (the index itself persists; the vocabulary
+    /// is rebuilt from the catalog at start).
+    pub fn learn<'a>(&self, products: impl Iterator<Item = &'a Product>) {
+        let mut vocabulary = self.vocabulary.write();
+        for p in products.filter(|p| p.is_active) {
+            let texts = [p.title.as_str(), p.brand.as_str(), p.category.as_str(), p.description.as_str()];
+            for w in texts.into_iter().chain(p.tags.iter().map(String::as_str)).flat_map(tokens) {
+                if !vocabulary.contains(&w) {
+                    vocabulary.insert(w);
+                }
+            }
+        }
     }
 
     fn document(&self, p: &Product) -> TantivyDocument {
@@ -124,6 +156,7 @@ impl Search {
     /// Mirrors committed product writes (inactive products leave the index). Blocking: call it
     /// from a blocking thread.
     pub fn put(&self, products: &[Product], generation: u64) -> Result<(), SearchError> {
+        self.learn(products.iter());
         let mut writer = self.writer.lock();
         for p in products {
             writer.delete_term(Term::from_field_u64(self.fields.id, p.id));
@@ -143,8 +176,10 @@ impl Search {
     ) -> Result<u64, SearchError> {
         let mut writer = self.writer.lock();
         writer.delete_all_documents().map_err(err)?;
+        self.vocabulary.write().clear();
         let mut n = 0;
         for p in products {
+            self.learn(std::iter::once(p));
             if p.is_active {
                 writer.add_document(self.document(p)).map_err(err)?;
             }
@@ -155,44 +190,55 @@ impl Search {
         Ok(n)
     }
 
-    /// Every match of `text` as `(product id, score)`, best first.
+    /// The indexed words a query word stands for, in three groups with their weights: itself
+    /// (10), words that contain it (1), words one typo away (0.5).
+    fn expand(&self, word: &str) -> [(Vec<String>, f32); 3] {
+        let vocabulary = self.vocabulary.read();
+        let len = word.chars().count();
+        let mut inside: Vec<String> = Vec::new();
+        if len >= 3 {
+            let mut found: Vec<&String> =
+                vocabulary.iter().filter(|v| v.len() > word.len() && v.contains(word)).collect();
+            // Closest first: "phones" before "headphones" before "microphones".
+            found.sort_by_key(|v| v.len());
+            inside = found.into_iter().take(MAX_EXPANSIONS).cloned().collect();
+        }
+        let mut typos: Vec<String> = Vec::new();
+        if len >= 4 {
+            let found = vocabulary.iter().filter(|v| v.as_str() != word && one_edit_apart(word, v));
+            typos = found.take(MAX_EXPANSIONS).cloned().collect();
+        }
+        [(vec![word.to_string()], 10.0), (inside, 1.0), (typos, 0.5)]
+    }
+
+    /// Every match of `text` as `(product id, score)`, unordered.
     pub fn search(&self, text: &str) -> Result<Vec<(u64, f32)>, SearchError> {
         let f = self.fields;
         let weighted = [(f.title, 3.0), (f.brand, 2.0), (f.category, 1.5), (f.tags, 1.5), (f.description, 1.0)];
         let mut per_word: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for word in words(text) {
-            let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-            for (field, weight) in weighted {
-                let term = Term::from_field_text(field, &word);
-                let exact = TermQuery::new(term.clone(), IndexRecordOption::WithFreqs);
-                any.push((Occur::Should, Box::new(BoostQuery::new(Box::new(exact), 4.0 * weight))));
-                if word.chars().count() >= 3 {
-                    let inside =
-                        RegexQuery::from_pattern(&format!(".*{}.*", regex_escape(&word)), field).map_err(err)?;
-                    any.push((Occur::Should, Box::new(BoostQuery::new(Box::new(inside), weight))));
+            // A word scores by its best kind of match (whole word, part of a word, typo), with a
+            // little of the others: many partial matches must not outrank one whole word.
+            let mut kinds: Vec<Box<dyn Query>> = Vec::new();
+            for (terms, weight) in self.expand(&word) {
+                let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+                for term in &terms {
+                    for (field, field_weight) in weighted {
+                        let q = TermQuery::new(Term::from_field_text(field, term), IndexRecordOption::WithFreqs);
+                        any.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), weight * field_weight))));
+                    }
                 }
-                if word.chars().count() >= 4 {
-                    let typo = FuzzyTermQuery::new(term, 1, true);
-                    any.push((Occur::Should, Box::new(BoostQuery::new(Box::new(typo), 0.5 * weight))));
+                if !any.is_empty() {
+                    kinds.push(Box::new(BooleanQuery::new(any)));
                 }
             }
-            per_word.push((Occur::Must, Box::new(BooleanQuery::new(any))));
+            per_word.push((Occur::Must, Box::new(DisjunctionMaxQuery::with_tie_breaker(kinds, 0.1))));
         }
         if per_word.is_empty() {
             return Ok(Vec::new());
         }
-        let query = BooleanQuery::new(per_word);
         let searcher = self.reader.searcher();
-        let limit = (searcher.num_docs() as usize).max(1);
-        let hits = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score()).map_err(err)?;
-        let mut columns = Vec::with_capacity(searcher.segment_readers().len());
-        for segment in searcher.segment_readers() {
-            columns.push(segment.fast_fields().u64("id").map_err(err)?);
-        }
-        Ok(hits
-            .into_iter()
-            .filter_map(|(score, addr)| columns[addr.segment_ord as usize].first(addr.doc_id).map(|id| (id, score)))
-            .collect())
+        searcher.search(&BooleanQuery::new(per_word), &AllMatches).map_err(err)
     }
 
     /// Whether the index answers.
@@ -205,6 +251,84 @@ impl Search {
     }
 }
 
-fn regex_escape(word: &str) -> String {
-    word.chars().map(|c| if c.is_alphanumeric() { c.to_string() } else { format!("\\{c}") }).collect()
+/// The words of a text as the index has them.
+fn tokens(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty() && w.len() <= 40).map(str::to_lowercase)
+}
+
+/// Whether `b` is `a` with one letter wrong, missing or extra, or two neighbours swapped.
+fn one_edit_apart(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    match a.len() as isize - b.len() as isize {
+        0 => {
+            let diff: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
+            match diff.as_slice() {
+                [_] => true,
+                [i, j] => *j == i + 1 && a[*i] == b[*j] && a[*j] == b[*i],
+                _ => false,
+            }
+        }
+        1 | -1 => {
+            let (long, short) = if a.len() > b.len() { (&a, &b) } else { (&b, &a) };
+            let first = (0..short.len()).find(|&i| long[i] != short[i]).unwrap_or(short.len());
+            long[first + 1..] == short[first..]
+        }
+        _ => false,
+    }
+}
+
+/// Collects every matching document as (product id, score).
+struct AllMatches;
+
+struct SegmentMatches {
+    ids: tantivy::columnar::Column<u64>,
+    found: Vec<(u64, f32)>,
+}
+
+impl tantivy::collector::Collector for AllMatches {
+    type Fruit = Vec<(u64, f32)>;
+    type Child = SegmentMatches;
+
+    fn for_segment(&self, _: u32, segment: &tantivy::SegmentReader) -> tantivy::Result<SegmentMatches> {
+        Ok(SegmentMatches { ids: segment.fast_fields().u64("id")?, found: Vec::new() })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        true
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<(u64, f32)>>) -> tantivy::Result<Vec<(u64, f32)>> {
+        Ok(fruits.concat())
+    }
+}
+
+impl tantivy::collector::SegmentCollector for SegmentMatches {
+    type Fruit = Vec<(u64, f32)>;
+
+    fn collect(&mut self, doc: tantivy::DocId, score: tantivy::Score) {
+        if let Some(id) = self.ids.first(doc) {
+            self.found.push((id, score));
+        }
+    }
+
+    fn harvest(self) -> Vec<(u64, f32)> {
+        self.found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_edit_apart;
+
+    #[test]
+    fn one_edit() {
+        for (a, b) in
+            [("iphone", "iphnoe"), ("iphone", "iphon"), ("iphone", "iphonee"), ("iphone", "ipohne"), ("phone", "phono")]
+        {
+            assert!(one_edit_apart(a, b), "{a} {b}");
+        }
+        for (a, b) in [("iphone", "iphone"), ("iphone", "ihpnoe"), ("phone", "pho"), ("phone", "xyz")] {
+            assert!(!one_edit_apart(a, b), "{a} {b}");
+        }
+    }
 }

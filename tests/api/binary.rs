@@ -328,3 +328,29 @@ fn admin_create_makes_an_admin_that_can_sign_in() {
     server.signal(libc::SIGTERM);
     server.wait(Duration::from_secs(35));
 }
+
+#[test]
+fn seed_and_reindex_work_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let out = shopd().args(["--data-dir", data, "seed"]).env("PASSWORD_HASH_MEMORY_KIB", "1024").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("201 products") && text.contains("admin@shopd.local"), "{text}");
+    let again = shopd().args(["--data-dir", data, "seed"]).output().unwrap();
+    assert_eq!(again.status.code(), Some(1), "a shop is seeded once");
+    let out = shopd().args(["--data-dir", data, "seed", "--generate", "500"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = shopd().args(["--data-dir", data, "reindex"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("701 products"), "{}", String::from_utf8_lossy(&out.stdout));
+
+    let mut server = Running::start(dir.path());
+    let (status, body) = http_get(server.addr, "/api/v1/products/search?q=iphone&select=title");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("iPhone 15 Pro"), "{body}");
+    let (_, page) = http_get(server.addr, "/api/v1/products?limit=1");
+    assert!(page.contains("\"total\":701"), "{page}");
+    server.signal(libc::SIGTERM);
+    server.wait(Duration::from_secs(35));
+}
