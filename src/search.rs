@@ -16,7 +16,8 @@
 
 use std::path::{Path, PathBuf};
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 use tantivy::query::{BooleanQuery, BoostQuery, DisjunctionMaxQuery, Occur, Query, TermQuery};
@@ -40,7 +41,19 @@ struct Fields {
     description: Field,
 }
 
+/// The matches of one query, best first, and (once a request asked for them unfiltered) the
+/// facet counts over all of them. Valid until the next product write.
+#[derive(Default)]
+pub struct Hits {
+    pub list: Vec<(u64, f32)>,
+    pub facets: std::sync::OnceLock<(BTreeMap<String, u64>, BTreeMap<String, u64>)>,
+}
+
+const CACHED_QUERIES: usize = 1024;
+
 pub struct Search {
+    /// Recent queries' matches; emptied by every write to the index.
+    cache: Mutex<HashMap<String, Arc<Hits>>>,
     /// Every distinct word in the index (words only ever join: a word that left the catalog
     /// just matches nothing).
     vocabulary: RwLock<BTreeSet<String>>,
@@ -103,6 +116,7 @@ impl Search {
         let writer = index.writer_with_num_threads(1, WRITER_MEMORY).map_err(err)?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(err)?;
         Ok(Search {
+            cache: Mutex::new(HashMap::new()),
             vocabulary: RwLock::new(BTreeSet::new()),
             index,
             reader,
@@ -150,7 +164,9 @@ impl Search {
         let mut prepared = writer.prepare_commit().map_err(err)?;
         prepared.set_payload(&generation.to_string());
         prepared.commit().map_err(err)?;
-        self.reader.reload().map_err(err)
+        self.reader.reload().map_err(err)?;
+        self.cache.lock().clear();
+        Ok(())
     }
 
     /// Mirrors committed product writes (inactive products leave the index). Blocking: call it
@@ -211,8 +227,25 @@ impl Search {
         [(vec![word.to_string()], 10.0), (inside, 1.0), (typos, 0.5)]
     }
 
-    /// Every match of `text` as `(product id, score)`, unordered.
-    pub fn search(&self, text: &str) -> Result<Vec<(u64, f32)>, SearchError> {
+    /// Every match of `text` as `(product id, score)`, best first (then by id); repeated
+    /// queries come from a cache that every index write empties.
+    pub fn search(&self, text: &str) -> Result<Arc<Hits>, SearchError> {
+        let key = words(text).join(" ");
+        if let Some(hits) = self.cache.lock().get(&key) {
+            return Ok(hits.clone());
+        }
+        let mut list = self.run(&key)?;
+        list.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let hits = Arc::new(Hits { list, facets: Default::default() });
+        let mut cache = self.cache.lock();
+        if cache.len() >= CACHED_QUERIES {
+            cache.clear();
+        }
+        cache.insert(key, hits.clone());
+        Ok(hits)
+    }
+
+    fn run(&self, text: &str) -> Result<Vec<(u64, f32)>, SearchError> {
         let f = self.fields;
         let weighted = [(f.title, 3.0), (f.brand, 2.0), (f.category, 1.5), (f.tags, 1.5), (f.description, 1.0)];
         let mut per_word: Vec<(Occur, Box<dyn Query>)> = Vec::new();

@@ -22,6 +22,7 @@ use crate::auth::guard::{Admin, Bearer};
 use crate::error::{ApiError, ApiResult, ErrorCode, FieldErrors, OnConflict};
 use crate::http::envelope::Reply;
 use crate::http::json::JsonBody;
+use crate::search::Hits;
 use crate::state::AppState;
 use crate::store::{Collection, StoreError, WriteTx};
 use crate::types::Paging;
@@ -328,13 +329,14 @@ impl ProductsApi {
         }
         let page = if text.is_empty() {
             // Everything matches: the catalog's own order, and facets over all of it.
-            let everything: Vec<(u64, f32)> = state
+            let list = state
                 .catalog
                 .list(&ListQuery { skip: 0, limit: usize::MAX, cursor: None, ..query.clone() })?
                 .items
                 .iter()
                 .map(|p| (p.id, 0.0))
                 .collect();
+            let everything = Hits { list, facets: Default::default() };
             state.catalog.matches(&everything, &ListQuery { sort: query.sort.or(Some(SortBy::Id)), ..query.clone() })?
         } else {
             let search = state.search.clone();

@@ -14,6 +14,7 @@ use rust_decimal::Decimal;
 
 use super::{PRODUCTS, Product};
 use crate::error::{ApiError, ApiResult};
+use crate::search::Hits;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,29 +299,53 @@ impl Catalog {
         Ok(Page { items, total, next_cursor, facets: None })
     }
 
-    /// A page of search matches (`(product id, score)`): only active products that pass the
-    /// filter, by relevance or by `sort`, with facet counts over all of them.
-    pub fn matches(&self, hits: &[(u64, f32)], q: &ListQuery) -> ApiResult<Page> {
+    /// A page of search matches: only active products that pass the filter, by relevance or by
+    /// `sort`, with facet counts over all of them.
+    pub fn matches(&self, hits: &Hits, q: &ListQuery) -> ApiResult<Page> {
         let inner = self.inner.read();
+        if q.filter.is_empty() && q.sort.is_none() {
+            // The common case (type, see the best matches): every hit is an active product (a
+            // deactivation empties the search cache), so the page is a slice of the hits and the
+            // facets are counted once per query.
+            let facets = hits.facets.get_or_init(|| {
+                let mut f = Facets::default();
+                count_facets(&mut f, hits.list.iter().filter_map(|(id, _)| inner.products.get(id)));
+                (f.category, f.brand)
+            });
+            let found: Vec<&Arc<Product>> =
+                hits.list.iter().filter_map(|(id, _)| inner.products.get(id)).filter(|p| p.is_active).collect();
+            let items = found.iter().skip(q.skip).take(q.limit).map(|p| (*p).clone()).collect();
+            let facets = Facets { category: facets.0.clone(), brand: facets.1.clone() };
+            return Ok(Page { items, total: found.len(), next_cursor: None, facets: Some(facets) });
+        }
         let mut found: Vec<(&Arc<Product>, f32)> = hits
+            .list
             .iter()
             .filter_map(|(id, score)| inner.products.get(id).map(|p| (p, *score)))
             .filter(|(p, _)| p.is_active && q.filter.matches(p))
             .collect();
         let mut facets = Facets::default();
-        for (p, _) in &found {
-            *facets.category.entry(p.category.clone()).or_default() += 1;
-            *facets.brand.entry(p.brand.clone()).or_default() += 1;
-        }
-        match q.sort {
-            None => found.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.id.cmp(&b.0.id))),
-            Some(sort) => found.sort_by(|a, b| {
+        count_facets(&mut facets, found.iter().map(|(p, _)| *p));
+        if let Some(sort) = q.sort {
+            found.sort_by(|a, b| {
                 let order = compare(sort, a.0, b.0);
                 if q.desc { order.reverse() } else { order }
-            }),
+            });
         }
         let total = found.len();
         let items: Vec<Arc<Product>> = found.into_iter().skip(q.skip).take(q.limit).map(|(p, _)| p.clone()).collect();
         Ok(Page { items, total, next_cursor: None, facets: Some(facets) })
     }
+}
+
+/// Counts categories and brands without a string copy per product.
+fn count_facets<'a>(facets: &mut Facets, products: impl Iterator<Item = &'a Arc<Product>>) {
+    let mut category: HashMap<&str, u64> = HashMap::new();
+    let mut brand: HashMap<&str, u64> = HashMap::new();
+    for p in products {
+        *category.entry(p.category.as_str()).or_default() += 1;
+        *brand.entry(p.brand.as_str()).or_default() += 1;
+    }
+    facets.category = category.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    facets.brand = brand.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
 }

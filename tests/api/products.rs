@@ -456,5 +456,5 @@ async fn the_index_survives_a_restart_and_a_damaged_one_is_rebuilt() {
     std::fs::write(dir.path().join("search").join("meta.json"), b"{ not json").unwrap();
     let repaired = shopd::startup::App::build(settings).await.unwrap();
     assert_eq!(repaired.state.search.doc_count(), docs);
-    assert!(!repaired.state.search.search("iphone").unwrap().is_empty());
+    assert!(!repaired.state.search.search("iphone").unwrap().list.is_empty());
 }
