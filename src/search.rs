@@ -145,6 +145,28 @@ impl Search {
         }
     }
 
+    /// Fills the vocabulary from the index's own term dictionaries: at start this is much
+    /// cheaper than tokenizing every product again.
+    pub fn learn_from_index(&self) -> Result<(), SearchError> {
+        let f = self.fields;
+        let searcher = self.reader.searcher();
+        let mut vocabulary = self.vocabulary.write();
+        for segment in searcher.segment_readers() {
+            for field in [f.title, f.brand, f.category, f.tags, f.description] {
+                let index = segment.inverted_index(field).map_err(err)?;
+                let mut terms = index.terms().stream().map_err(err)?;
+                while terms.advance() {
+                    if let Ok(word) = std::str::from_utf8(terms.key())
+                        && !vocabulary.contains(word)
+                    {
+                        vocabulary.insert(word.to_string());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn document(&self, p: &Product) -> TantivyDocument {
         let f = self.fields;
         let mut d = doc!(

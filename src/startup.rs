@@ -198,7 +198,7 @@ pub async fn open_search(data_dir: &std::path::Path, store: &Store, catalog: &Ca
             .map_err(|e| StartupError::Setup(e.to_string()))?;
         tracing::info!(ms = started.elapsed().as_millis() as u64, "search index rebuilt");
     } else {
-        search.learn(catalog.all().iter().map(|p| p.as_ref()));
+        search.learn_from_index().map_err(|e| StartupError::Setup(e.to_string()))?;
     }
     Ok(search)
 }
