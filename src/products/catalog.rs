@@ -312,11 +312,16 @@ impl Catalog {
                 count_facets(&mut f, hits.list.iter().filter_map(|(id, _)| inner.products.get(id)));
                 (f.category, f.brand)
             });
-            let found: Vec<&Arc<Product>> =
-                hits.list.iter().filter_map(|(id, _)| inner.products.get(id)).filter(|p| p.is_active).collect();
-            let items = found.iter().skip(q.skip).take(q.limit).map(|p| (*p).clone()).collect();
+            let items = hits
+                .list
+                .iter()
+                .skip(q.skip)
+                .take(q.limit)
+                .filter_map(|(id, _)| inner.products.get(id))
+                .cloned()
+                .collect();
             let facets = Facets { category: facets.0.clone(), brand: facets.1.clone() };
-            return Ok(Page { items, total: found.len(), next_cursor: None, facets: Some(facets) });
+            return Ok(Page { items, total: hits.list.len(), next_cursor: None, facets: Some(facets) });
         }
         let mut found: Vec<(&Arc<Product>, f32)> = hits
             .list
