@@ -10,6 +10,14 @@ pub enum Tag {
     Auth,
     /// The catalog: products, search, categories and reviews.
     Products,
+    /// The cart of a signed-in user or a guest session.
+    Cart,
+    /// Checkout and orders.
+    Orders,
+    /// Products a user keeps an eye on.
+    Wishlist,
+    /// In-app notifications.
+    Notifications,
     /// The signed-in user's account.
     Users,
     /// Administration: users and the audit log.

@@ -15,8 +15,10 @@ use crate::audit::AuditApi;
 use crate::auth::Auth;
 use crate::auth::api::AuthApi;
 use crate::backup::ControlSocket;
+use crate::cart::api::CartApi;
 use crate::config::Settings;
 use crate::error::{ApiError, ErrorCode};
+use crate::events::Events;
 use crate::health::{self, HealthApi};
 use crate::http::compress::Compression;
 use crate::http::cors::Cors;
@@ -24,6 +26,8 @@ use crate::http::edge::{Catch, Edge};
 use crate::http::rate_limit::{GeneralLimit, RateLimiter, UploadLimit};
 use crate::mail::Mailer;
 use crate::metrics::Metrics;
+use crate::notifications::NotificationsApi;
+use crate::orders::api::OrdersApi;
 use crate::products::api::{GENERATION, ProductsApi};
 use crate::products::catalog::Catalog;
 use crate::search::Search;
@@ -32,6 +36,7 @@ use crate::state::AppState;
 use crate::store::{Store, StoreError};
 use crate::users::admin::{AdminUsersApi, ensure_admin};
 use crate::users::api::UsersApi;
+use crate::wishlist::WishlistApi;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -74,7 +79,9 @@ impl App {
             Arc::new(RateLimiter::new(settings.rate_limit_max_requests, window(settings.rate_limit_window_ms)));
         let upload_limit =
             Arc::new(RateLimiter::new(settings.upload_rate_limit_max, window(settings.upload_rate_limit_window_ms)));
+        let events = Events::start(store.clone(), mailer.clone());
         let state = AppState {
+            events,
             settings: Arc::new(settings),
             store,
             auth: Arc::new(auth),
@@ -107,7 +114,7 @@ impl App {
 
     /// Every route of the application, without the middleware.
     pub fn routes(&self) -> Route {
-        let api = OpenApiService::new((HealthApi, AuthApi, UsersApi, AdminUsersApi, AuditApi, ProductsApi), "shopd", VERSION)
+        let api = OpenApiService::new((HealthApi, AuthApi, UsersApi, AdminUsersApi, AuditApi, ProductsApi, CartApi, OrdersApi, WishlistApi, NotificationsApi), "shopd", VERSION)
             .description("The shopd e-commerce API. Every JSON response is an envelope: `{data, status, message, meta}` or `{message, status, code, details?, meta}`.")
             .server("/");
         let spec = api.spec_endpoint();
@@ -164,7 +171,7 @@ impl App {
         shutdown: impl Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
         let control = ControlSocket::start(self.state.store.clone(), &self.state.settings.data_dir)?;
-        let sweeper = tokio::spawn(sweep_hourly(self.state.store.clone()));
+        let sweeper = tokio::spawn(sweep_hourly(self.state.clone()));
         let endpoint = self.endpoint(routes);
         tracing::info!(
             address = %bound.addr,
@@ -204,15 +211,25 @@ pub async fn open_search(data_dir: &std::path::Path, store: &Store, catalog: &Ca
 }
 
 /// Clears expired tokens and revocations once an hour (the first pass a minute after start).
-async fn sweep_hourly(store: Store) {
+async fn sweep_hourly(state: AppState) {
     let mut tick =
         tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(60), Duration::from_secs(3600));
     loop {
         tick.tick().await;
-        match crate::auth::sweep(&store).await {
+        match crate::auth::sweep(&state.store).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(removed = n, "swept expired tokens"),
             Err(e) => tracing::warn!(error = %e, "sweeping expired tokens failed"),
+        }
+        match crate::cart::sweep_guests(&state.store, state.settings.cart_expiry_days).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "swept expired guest carts"),
+            Err(e) => tracing::warn!(error = %e, "sweeping guest carts failed"),
+        }
+        match crate::cart::remind_abandoned(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sent = n, "sent abandoned-cart reminders"),
+            Err(e) => tracing::warn!(error = %e, "abandoned-cart reminders failed"),
         }
     }
 }

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use crate::auth::Auth;
 use crate::config::Settings;
+use crate::events::Events;
 use crate::http::rate_limit::RateLimiter;
 use crate::mail::Mailer;
 use crate::metrics::Metrics;
@@ -21,6 +22,7 @@ pub struct AppState {
     pub catalog: Arc<Catalog>,
     pub search: Arc<Search>,
     pub mailer: Mailer,
+    pub events: Events,
     pub metrics: Arc<Metrics>,
     pub general_limit: Arc<RateLimiter>,
     pub upload_limit: Arc<RateLimiter>,

@@ -42,6 +42,36 @@ pub const RESET_PASSWORD: Template = Template {
     html: "<p>Hello {{name}},</p><p>Someone asked to reset the password of your account.</p><p><a href=\"{{link}}\">Choose a new password</a></p><p>The link works once and for 1 hour. If it was not you, ignore this mail: your password stays as it is.</p>",
 };
 
+pub const ORDER_CONFIRMATION: Template = Template {
+    subject: "Order {{order}} confirmed",
+    text: "Hello {{name}},\n\nThank you for your order {{order}}.\n\n{{lines}}\nTotal: {{total}} {{currency}}\n\nWe will let you know when it ships.\n",
+    html: "<p>Hello {{name}},</p><p>Thank you for your order <b>{{order}}</b>.</p><pre>{{lines}}</pre><p>Total: <b>{{total}} {{currency}}</b></p><p>We will let you know when it ships.</p>",
+};
+
+pub const ORDER_SHIPPED: Template = Template {
+    subject: "Order {{order}} has shipped",
+    text: "Hello {{name}},\n\nYour order {{order}} is on its way.\nCarrier: {{carrier}}\nTracking number: {{tracking}}\n",
+    html: "<p>Hello {{name}},</p><p>Your order <b>{{order}}</b> is on its way.</p><p>Carrier: {{carrier}}<br>Tracking number: {{tracking}}</p>",
+};
+
+pub const ORDER_DELIVERED: Template = Template {
+    subject: "Order {{order}} was delivered",
+    text: "Hello {{name}},\n\nYour order {{order}} was delivered. Enjoy! Returns are accepted for 30 days.\n",
+    html: "<p>Hello {{name}},</p><p>Your order <b>{{order}}</b> was delivered. Enjoy! Returns are accepted for 30 days.</p>",
+};
+
+pub const ORDER_CANCELLED: Template = Template {
+    subject: "Order {{order}} was cancelled",
+    text: "Hello {{name}},\n\nYour order {{order}} was cancelled. Any payment made for it is refunded.\n",
+    html: "<p>Hello {{name}},</p><p>Your order <b>{{order}}</b> was cancelled. Any payment made for it is refunded.</p>",
+};
+
+pub const ABANDONED_CART: Template = Template {
+    subject: "You left something in your cart",
+    text: "Hello {{name}},\n\nYour cart still holds {{count}} item(s). Pick up where you left off:\n\n{{link}}\n",
+    html: "<p>Hello {{name}},</p><p>Your cart still holds {{count}} item(s).</p><p><a href=\"{{link}}\">Back to my cart</a></p>",
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

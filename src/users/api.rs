@@ -420,14 +420,30 @@ impl UsersApi {
         Ok(Reply::ok(Deleted { id, deleted: true }))
     }
 
-    /// Order totals and membership. Orders arrive with checkout: until then there are none.
+    /// Order count, money spent on delivered orders, the latest order, and membership.
     #[oai(path = "/me/stats", method = "get")]
     async fn stats(&self, state: Data<&AppState>, auth: Bearer) -> ApiResult<Reply<Stats>> {
+        use crate::orders::{ORDER_INDEXES, ORDERS, Status};
         let user = current(&state, auth.0.user_id)?;
+        let r = state.store.read()?;
+        let (mut total_orders, mut spent, mut last) = (0u64, rust_decimal::Decimal::ZERO, None);
+        for order in r.scan_index(&ORDERS, &ORDER_INDEXES[0], &(user.id,), true)? {
+            let order = order?;
+            if last.is_none() {
+                last = Some(
+                    json!({ "id": order.id.to_string(), "total": order.total.amount().to_string().parse::<f64>().unwrap_or(0.0),
+                                    "status": order.status.as_str(), "createdAt": super::timestamp(&order.created_at) }),
+                );
+            }
+            total_orders += 1;
+            if order.status == Status::Delivered {
+                spent += order.total.amount();
+            }
+        }
         Ok(Reply::ok(Stats {
-            total_orders: 0,
-            total_spent: crate::types::Money::ZERO,
-            last_order: None,
+            total_orders,
+            total_spent: crate::types::Money::from_decimal(spent),
+            last_order: last,
             member_since: super::timestamp(&user.created_at),
         }))
     }

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod binary;
+mod checkout;
 mod config;
 mod crash;
 mod helpers;

@@ -1,0 +1,297 @@
+//! `/api/v1/cart`: the caller's cart, as a signed-in user or as a guest session.
+
+use chrono::Utc;
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use serde::Deserialize;
+
+use super::{CART_LINES, CARTS, Cart, CartLine, CartView, owner_key, view};
+use crate::auth::guard::{Bearer, optional};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::http::envelope::{Envelope, Meta};
+use crate::http::json::JsonBody;
+use crate::products::PRODUCTS;
+use crate::state::AppState;
+use crate::store::WriteTx;
+
+pub const SESSION_HEADER: &str = "x-session-id";
+pub const SESSION_COOKIE: &str = "sessionId";
+
+#[derive(Debug, Deserialize, Object)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[oai(rename_all = "camelCase")]
+pub struct AddItem {
+    pub product_id: u64,
+    /// 1 or more.
+    pub quantity: i64,
+}
+
+#[derive(Debug, Deserialize, Object)]
+#[serde(deny_unknown_fields)]
+pub struct SetQuantity {
+    /// 0 removes the line.
+    pub quantity: i64,
+}
+
+/// The cart envelope; a guest without a session gets one here (header and cookie).
+#[derive(ApiResponse)]
+pub enum CartReply {
+    #[oai(status = 200)]
+    Ok(
+        Json<Envelope<CartView>>,
+        /// The guest session this cart belongs to, when it was just created.
+        #[oai(header = "X-Session-ID")]
+        Option<String>,
+        #[oai(header = "Set-Cookie")] Option<String>,
+    ),
+}
+
+/// Who a cart request is for.
+pub struct Who {
+    pub user: Option<u64>,
+    pub session: Option<String>,
+    /// The session was made for this request: tell the client.
+    pub new_session: bool,
+}
+
+impl Who {
+    pub fn owner(&self) -> String {
+        owner_key(self.user, self.session.as_deref())
+    }
+}
+
+fn sane_session(s: &str) -> bool {
+    (16..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// The guest session named by the request (header first, then cookie).
+pub fn session_of(req: &Request) -> Option<String> {
+    let header = req.header(SESSION_HEADER).map(str::trim).filter(|s| sane_session(s)).map(str::to_string);
+    header.or_else(|| {
+        req.header("cookie")?
+            .split(';')
+            .filter_map(|c| c.trim().split_once('='))
+            .find(|(k, v)| *k == SESSION_COOKIE && sane_session(v))
+            .map(|(_, v)| v.to_string())
+    })
+}
+
+pub fn identify(state: &AppState, req: &Request) -> ApiResult<Who> {
+    if let Some(p) = optional(req)? {
+        return Ok(Who { user: Some(p.user_id), session: session_of(req), new_session: false });
+    }
+    if !state.settings.feature_guest_checkout {
+        return Err(ApiError::new(ErrorCode::Unauthorized).with_message("Sign in to use the cart"));
+    }
+    match session_of(req) {
+        Some(s) => Ok(Who { user: None, session: Some(s), new_session: false }),
+        None => Ok(Who { user: None, session: Some(uuid::Uuid::new_v4().to_string()), new_session: true }),
+    }
+}
+
+fn reply(state: &AppState, who: &Who, cart: &Cart) -> CartReply {
+    let data = view(cart, &state.catalog, state.settings.cart_expiry_days);
+    let envelope = Envelope { data, status: 200, message: "Success".into(), meta: Meta::current() };
+    let (header, cookie) = match (&who.session, who.new_session) {
+        (Some(s), true) => (
+            Some(s.clone()),
+            Some(format!(
+                "{SESSION_COOKIE}={s}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax",
+                state.settings.cart_expiry_days as u64 * 86_400
+            )),
+        ),
+        _ => (None, None),
+    };
+    CartReply::Ok(Json(envelope), header, cookie)
+}
+
+fn insufficient(title: &str, available: i64, requested: u64) -> ApiError {
+    ApiError::new(ErrorCode::InsufficientStock)
+        .with_message(format!("Insufficient stock for {title}: available {available}, requested {requested}"))
+}
+
+fn load(w: &mut WriteTx<'_>, owner: &str) -> Result<Cart, crate::store::StoreError> {
+    Ok(w.get(&CARTS, owner)?.unwrap_or_else(|| Cart::new(owner.to_string())))
+}
+
+fn save(w: &mut WriteTx<'_>, mut cart: Cart) -> Result<Cart, crate::store::StoreError> {
+    cart.updated_at = Utc::now();
+    cart.reminded_at = None;
+    w.put(&CARTS, cart.owner.clone().as_str(), &cart)?;
+    Ok(cart)
+}
+
+pub struct CartApi;
+
+#[OpenApi(prefix_path = "/api/v1/cart", tag = "crate::openapi::Tag::Cart")]
+impl CartApi {
+    /// The caller's cart (created empty when there is none).
+    #[oai(path = "/", method = "get")]
+    async fn get(&self, state: Data<&AppState>, req: &Request) -> ApiResult<CartReply> {
+        let who = identify(&state, req)?;
+        let owner = who.owner();
+        let existing = state.store.read()?.get(&CARTS, owner.as_str())?;
+        let cart = match existing {
+            Some(c) => c,
+            None => {
+                state
+                    .store
+                    .write(move |w| {
+                        let cart = load(w, &owner)?;
+                        save(w, cart)
+                    })
+                    .await?
+            }
+        };
+        Ok(reply(&state, &who, &cart))
+    }
+
+    /// Add a product (to its line if there is one). The line may not exceed the stock.
+    #[oai(path = "/items", method = "post")]
+    async fn add(&self, state: Data<&AppState>, req: &Request, body: JsonBody<AddItem>) -> ApiResult<CartReply> {
+        let who = identify(&state, req)?;
+        let AddItem { product_id, quantity } = body.0;
+        if !(1..=10_000).contains(&quantity) {
+            return Err(ApiError::field("quantity", "Quantity must be 1 or more"));
+        }
+        let owner = who.owner();
+        let cart = state
+            .store
+            .write(move |w| {
+                let p = w
+                    .get(&PRODUCTS, &product_id)?
+                    .filter(|p| p.is_active)
+                    .ok_or_else(|| ApiError::new(ErrorCode::ProductNotFound))?;
+                let mut cart = load(w, &owner)?;
+                let line = cart.items.iter().position(|l| l.product_id == product_id);
+                let wanted = line.map_or(0, |i| cart.items[i].quantity as u64) + quantity as u64;
+                if wanted as i64 > p.stock {
+                    return Err(insufficient(&p.title, p.stock, wanted));
+                }
+                match line {
+                    Some(i) => cart.items[i].quantity = wanted as u32,
+                    None => {
+                        let id = w.next_id(&CART_LINES)?;
+                        cart.items.push(CartLine { id, product_id, quantity: wanted as u32, added_at: Utc::now() });
+                    }
+                }
+                Ok::<_, ApiError>(save(w, cart)?)
+            })
+            .await?;
+        Ok(reply(&state, &who, &cart))
+    }
+
+    /// Change a line's quantity; 0 removes it.
+    #[oai(path = "/items/:item_id", method = "put")]
+    async fn set(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        item_id: Path<u64>,
+        body: JsonBody<SetQuantity>,
+    ) -> ApiResult<CartReply> {
+        let who = identify(&state, req)?;
+        let (item_id, quantity) = (item_id.0, body.0.quantity);
+        if !(0..=10_000).contains(&quantity) {
+            return Err(ApiError::field("quantity", "Quantity must be 0 or more"));
+        }
+        let owner = who.owner();
+        let cart = state
+            .store
+            .write(move |w| {
+                let mut cart =
+                    w.get(&CARTS, owner.as_str())?.ok_or_else(|| ApiError::new(ErrorCode::CartItemNotFound))?;
+                let i = cart
+                    .items
+                    .iter()
+                    .position(|l| l.id == item_id)
+                    .ok_or_else(|| ApiError::new(ErrorCode::CartItemNotFound))?;
+                if quantity == 0 {
+                    cart.items.remove(i);
+                } else {
+                    let product_id = cart.items[i].product_id;
+                    let p = w
+                        .get(&PRODUCTS, &product_id)?
+                        .filter(|p| p.is_active)
+                        .ok_or_else(|| ApiError::new(ErrorCode::ProductNotFound))?;
+                    if quantity > p.stock {
+                        return Err(insufficient(&p.title, p.stock, quantity as u64));
+                    }
+                    cart.items[i].quantity = quantity as u32;
+                }
+                Ok::<_, ApiError>(save(w, cart)?)
+            })
+            .await?;
+        Ok(reply(&state, &who, &cart))
+    }
+
+    /// Remove a line.
+    #[oai(path = "/items/:item_id", method = "delete")]
+    async fn remove(&self, state: Data<&AppState>, req: &Request, item_id: Path<u64>) -> ApiResult<CartReply> {
+        let who = identify(&state, req)?;
+        let (item_id, owner) = (item_id.0, who.owner());
+        let cart = state
+            .store
+            .write(move |w| {
+                let mut cart =
+                    w.get(&CARTS, owner.as_str())?.ok_or_else(|| ApiError::new(ErrorCode::CartItemNotFound))?;
+                let before = cart.items.len();
+                cart.items.retain(|l| l.id != item_id);
+                if cart.items.len() == before {
+                    return Err(ApiError::new(ErrorCode::CartItemNotFound));
+                }
+                Ok(save(w, cart)?)
+            })
+            .await?;
+        Ok(reply(&state, &who, &cart))
+    }
+
+    /// Empty the cart.
+    #[oai(path = "/", method = "delete")]
+    async fn clear(&self, state: Data<&AppState>, req: &Request) -> ApiResult<CartReply> {
+        let who = identify(&state, req)?;
+        let owner = who.owner();
+        let cart = state
+            .store
+            .write(move |w| {
+                let mut cart = load(w, &owner)?;
+                cart.items.clear();
+                save(w, cart)
+            })
+            .await?;
+        Ok(reply(&state, &who, &cart))
+    }
+
+    /// After sign-in: move the guest cart named by the session into the user's cart
+    /// (quantities added, capped at the stock) and delete the guest cart.
+    #[oai(path = "/merge", method = "post")]
+    async fn merge(&self, state: Data<&AppState>, req: &Request, auth: Bearer) -> ApiResult<CartReply> {
+        let user_id = auth.0.user_id;
+        let session = session_of(req);
+        let who = Who { user: Some(user_id), session: None, new_session: false };
+        let owner = who.owner();
+        let cart = state
+            .store
+            .write(move |w| {
+                let mut cart = load(w, &owner)?;
+                let Some(guest_key) = session.map(|s| owner_key(None, Some(&s))) else { return save(w, cart) };
+                let Some(guest) = w.delete(&CARTS, guest_key.as_str())? else { return save(w, cart) };
+                for line in guest.items {
+                    let Some(p) = w.get(&PRODUCTS, &line.product_id)?.filter(|p| p.is_active) else { continue };
+                    match cart.items.iter_mut().find(|l| l.product_id == line.product_id) {
+                        Some(mine) => mine.quantity = (mine.quantity + line.quantity).min(p.stock.max(0) as u32),
+                        None => {
+                            cart.items.push(CartLine { quantity: line.quantity.min(p.stock.max(0) as u32), ..line })
+                        }
+                    }
+                }
+                cart.items.retain(|l| l.quantity > 0);
+                save(w, cart)
+            })
+            .await?;
+        Ok(reply(&state, &who, &cart))
+    }
+}

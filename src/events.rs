@@ -1,0 +1,138 @@
+//! The in-process event bus. Requests publish what happened after their write is committed;
+//! one task handles the events: in-app notifications and the order mails. A failing handler is
+//! logged and never fails the request that raised the event.
+
+use tokio::sync::mpsc;
+
+use crate::mail::Mailer;
+use crate::mail::templates::{ORDER_CANCELLED, ORDER_CONFIRMATION, ORDER_DELIVERED, ORDER_SHIPPED, Template};
+use crate::notifications::notify;
+use crate::orders::{Order, Status};
+use crate::store::Store;
+use crate::users::USERS;
+
+#[derive(Debug, Clone)]
+pub enum Happened {
+    OrderCreated(Order),
+    StatusChanged { order: Order, from: Status },
+    Cancelled(Order),
+    ReturnDecided { order: Order, return_id: u64, approved: bool },
+    PaymentSucceeded(Order),
+    PaymentFailed(Order),
+}
+
+#[derive(Clone)]
+pub struct Events {
+    tx: mpsc::Sender<Happened>,
+}
+
+impl Events {
+    /// Starts the handler task on the current runtime.
+    pub fn start(store: Store, mailer: Mailer) -> Events {
+        let (tx, mut rx) = mpsc::channel::<Happened>(10_000);
+        tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                if let Err(e) = handle(&store, &mailer, &event).await {
+                    tracing::error!(error = %e, ?event, "an event handler failed");
+                }
+            }
+        });
+        Events { tx }
+    }
+
+    pub fn publish(&self, event: Happened) {
+        if let Err(e) = self.tx.try_send(event) {
+            tracing::error!(error = %e, "the event queue is full; an event was not handled");
+        }
+    }
+}
+
+fn short(order: &Order) -> String {
+    order.id.to_string()[..8].to_string()
+}
+
+async fn handle(store: &Store, mailer: &Mailer, event: &Happened) -> Result<(), String> {
+    let (order, kind, title, body, mail): (&Order, &str, String, String, Option<&Template>) = match event {
+        Happened::OrderCreated(o) => (
+            o,
+            "ORDER_CREATED",
+            "Order placed".into(),
+            format!("Your order {} of {} {} was placed.", short(o), o.total, o.currency),
+            Some(&ORDER_CONFIRMATION),
+        ),
+        Happened::StatusChanged { order: o, from } => match o.status {
+            Status::Shipped => (
+                o,
+                "ORDER_SHIPPED",
+                "Order shipped".into(),
+                format!("Your order {} is on its way.", short(o)),
+                Some(&ORDER_SHIPPED),
+            ),
+            Status::Delivered => (
+                o,
+                "ORDER_DELIVERED",
+                "Order delivered".into(),
+                format!("Your order {} was delivered.", short(o)),
+                Some(&ORDER_DELIVERED),
+            ),
+            Status::Cancelled => (
+                o,
+                "ORDER_CANCELLED",
+                "Order cancelled".into(),
+                format!("Your order {} was cancelled.", short(o)),
+                Some(&ORDER_CANCELLED),
+            ),
+            s => (
+                o,
+                "ORDER_STATUS",
+                "Order update".into(),
+                format!("Your order {} went from {} to {}.", short(o), from.as_str(), s.as_str()),
+                None,
+            ),
+        },
+        Happened::Cancelled(o) => (
+            o,
+            "ORDER_CANCELLED",
+            "Order cancelled".into(),
+            format!("Your order {} was cancelled.", short(o)),
+            Some(&ORDER_CANCELLED),
+        ),
+        Happened::ReturnDecided { order: o, return_id, approved } => {
+            let verdict = if *approved { "approved" } else { "rejected" };
+            (
+                o,
+                "RETURN_DECIDED",
+                format!("Return {verdict}"),
+                format!("Your return {return_id} for order {} was {verdict}.", short(o)),
+                None,
+            )
+        }
+        Happened::PaymentSucceeded(o) => (
+            o,
+            "PAYMENT_SUCCEEDED",
+            "Payment received".into(),
+            format!("We received the payment for order {}.", short(o)),
+            None,
+        ),
+        Happened::PaymentFailed(o) => {
+            (o, "PAYMENT_FAILED", "Payment failed".into(), format!("The payment for order {} failed.", short(o)), None)
+        }
+    };
+    notify(store, order.user_id, kind, title, body).await.map_err(|e| e.to_string())?;
+    let Some(template) = mail else { return Ok(()) };
+    let user = store.read().and_then(|r| r.get(&USERS, &order.user_id)).map_err(|e| e.to_string())?;
+    let Some(user) = user.filter(|u| u.is_active && u.preferences.email_notifications) else { return Ok(()) };
+    let lines: String = order.items.iter().map(|i| format!("{} x {}  {}\n", i.quantity, i.title, i.total)).collect();
+    let (total, id) = (order.total.to_string(), order.id.to_string());
+    let vars = [
+        ("name", user.first_name.as_str()),
+        ("order", id.as_str()),
+        ("lines", lines.as_str()),
+        ("total", total.as_str()),
+        ("currency", order.currency.as_str()),
+        ("carrier", order.carrier.as_deref().unwrap_or("-")),
+        ("tracking", order.tracking_number.as_deref().unwrap_or("-")),
+    ];
+    mailer.send(template.render(&user.email, &vars));
+    Ok(())
+}

@@ -1,0 +1,153 @@
+//! In-app notifications and their endpoints.
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::{Object, OpenApi};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::guard::Bearer;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::http::envelope::Reply;
+use crate::state::AppState;
+use crate::store::{Collection, Store, StoreError};
+use crate::types::Paging;
+use crate::users::timestamp;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Notification {
+    pub id: u64,
+    pub user_id: u64,
+    /// ORDER_CREATED, ORDER_SHIPPED, ...
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    pub read: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Keyed (user id, notification id): a user's notifications are one prefix.
+pub static NOTIFICATIONS: Collection<(u64, u64), Notification> = Collection::new("notifications");
+
+pub async fn notify(store: &Store, user_id: u64, kind: &str, title: String, body: String) -> Result<(), StoreError> {
+    let kind = kind.to_string();
+    store
+        .write(move |w| {
+            let id = w.next_id(&NOTIFICATIONS)?;
+            let n = Notification { id, user_id, kind, title, body, read: false, created_at: Utc::now() };
+            w.put(&NOTIFICATIONS, &(user_id, id), &n)
+        })
+        .await
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "Notification", rename_all = "camelCase")]
+pub struct NotificationView {
+    pub id: u64,
+    #[oai(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    pub read: bool,
+    pub created_at: String,
+}
+
+#[derive(Debug, Object)]
+pub struct NotificationPage {
+    pub notifications: Vec<NotificationView>,
+    pub total: u64,
+    pub skip: u64,
+    pub limit: u64,
+    /// Unread notifications in all.
+    pub unread: u64,
+}
+
+#[derive(Debug, Object)]
+pub struct Marked {
+    /// How many changed.
+    pub updated: u64,
+}
+
+fn view(n: &Notification) -> NotificationView {
+    NotificationView {
+        id: n.id,
+        kind: n.kind.clone(),
+        title: n.title.clone(),
+        body: n.body.clone(),
+        read: n.read,
+        created_at: timestamp(&n.created_at),
+    }
+}
+
+pub struct NotificationsApi;
+
+#[OpenApi(prefix_path = "/api/v1/notifications", tag = "crate::openapi::Tag::Notifications")]
+impl NotificationsApi {
+    /// The caller's notifications, newest first, with the unread count.
+    #[oai(path = "/", method = "get")]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        auth: Bearer,
+        skip: Query<Option<i64>>,
+        limit: Query<Option<i64>>,
+    ) -> ApiResult<Reply<NotificationPage>> {
+        let paging = Paging::new(skip.0, limit.0)?;
+        let r = state.store.read()?;
+        let (mut total, mut unread, mut list) = (0u64, 0u64, Vec::new());
+        for n in r.scan(&NOTIFICATIONS, &(auth.0.user_id,), true)? {
+            let n = n?;
+            if total as usize >= paging.skip && list.len() < paging.limit {
+                list.push(view(&n));
+            }
+            total += 1;
+            unread += u64::from(!n.read);
+        }
+        Ok(Reply::ok(NotificationPage {
+            notifications: list,
+            total,
+            skip: paging.skip as u64,
+            limit: paging.limit as u64,
+            unread,
+        }))
+    }
+
+    /// Mark one as read.
+    #[oai(path = "/:id/read", method = "patch")]
+    async fn read(&self, state: Data<&AppState>, auth: Bearer, id: Path<u64>) -> ApiResult<Reply<NotificationView>> {
+        let key = (auth.0.user_id, id.0);
+        let n = state
+            .store
+            .write(move |w| {
+                let mut n = w
+                    .get(&NOTIFICATIONS, &key)?
+                    .ok_or_else(|| ApiError::new(ErrorCode::NotFound).with_message("Notification not found"))?;
+                n.read = true;
+                w.put(&NOTIFICATIONS, &key, &n)?;
+                Ok::<_, ApiError>(n)
+            })
+            .await?;
+        Ok(Reply::ok(view(&n)))
+    }
+
+    /// Mark all as read.
+    #[oai(path = "/read-all", method = "post")]
+    async fn read_all(&self, state: Data<&AppState>, auth: Bearer) -> ApiResult<Reply<Marked>> {
+        let user = auth.0.user_id;
+        let updated = state
+            .store
+            .write(move |w| {
+                let mut n = 0u64;
+                for mut item in w.scan(&NOTIFICATIONS, &(user,), false, usize::MAX)? {
+                    if !item.read {
+                        item.read = true;
+                        w.put(&NOTIFICATIONS, &(user, item.id), &item)?;
+                        n += 1;
+                    }
+                }
+                Ok::<_, StoreError>(n)
+            })
+            .await?;
+        Ok(Reply::ok(Marked { updated }))
+    }
+}

@@ -1,0 +1,789 @@
+//! `/api/v1/orders`: checkout, the order lists, status changes, cancellation, tracking,
+//! invoices, notes and returns.
+
+use std::collections::BTreeMap;
+
+use chrono::{Duration, Utc};
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::payload::Binary;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::{
+    HistoryEntry, Note, NoteView, ORDER_INDEXES, ORDER_ITEMS, ORDER_NOTES, ORDER_RETURNS, ORDERS, Order, OrderItem,
+    OrderUser, OrderView, Return, ReturnItem, ReturnStatus, ReturnView, ShippingAddress, Status, totals,
+};
+use crate::audit::{self, Actor, Event};
+use crate::auth::guard::{Admin, Bearer, Principal};
+use crate::cart::CARTS;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::events::Happened;
+use crate::http::envelope::Reply;
+use crate::http::json::JsonBody;
+use crate::products::{PRODUCTS, Product};
+use crate::state::AppState;
+use crate::store::{Collection, StoreError, WriteTx};
+use crate::types::{Money, Paging};
+use crate::users::{ADDRESSES, Check, USERS, timestamp};
+
+/// What a repeated Idempotency-Key finds: the request it came with and the first answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IdempotentRecord {
+    pub request_hash: String,
+    pub response: Value,
+    pub created_at: chrono::DateTime<Utc>,
+}
+
+/// Keyed (scope, user id, key): each endpoint and user has its own keys.
+pub static IDEMPOTENCY: Collection<(String, u64, String), IdempotentRecord> = Collection::new("idempotency");
+
+const RETURN_DAYS: i64 = 30;
+
+#[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[serde(deny_unknown_fields)]
+pub struct LineInput {
+    /// The product id.
+    pub id: u64,
+    pub quantity: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[oai(rename_all = "camelCase")]
+pub struct CreateOrder {
+    /// Without it, the caller's cart is ordered (and emptied).
+    pub products: Option<Vec<LineInput>>,
+    pub shipping_address: Option<ShippingAddress>,
+    /// A saved address of the caller, instead of `shippingAddress`.
+    pub address_id: Option<u64>,
+    pub payment_intent_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Object)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[oai(rename_all = "camelCase")]
+pub struct StatusChange {
+    pub status: Status,
+    pub tracking_number: Option<String>,
+    pub carrier: Option<String>,
+    pub estimated_delivery: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Object)]
+#[serde(deny_unknown_fields)]
+pub struct CancelBody {
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Object)]
+#[serde(deny_unknown_fields)]
+pub struct NoteBody {
+    pub note: String,
+}
+
+#[derive(Debug, Deserialize, Object)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnBody {
+    pub reason: String,
+    pub items: Vec<ReturnItem>,
+}
+
+#[derive(Debug, Deserialize, Object)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnDecision {
+    /// APPROVED or REJECTED.
+    pub status: ReturnStatus,
+}
+
+#[derive(Debug, Object)]
+pub struct OrderPage {
+    pub orders: Vec<OrderView>,
+    pub total: u64,
+    pub skip: u64,
+    pub limit: u64,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct TrackingEvent {
+    pub status: Status,
+    pub at: String,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct Tracking {
+    pub order_id: String,
+    pub status: Status,
+    pub carrier: Option<String>,
+    pub tracking_number: Option<String>,
+    pub tracking_url: Option<String>,
+    pub estimated_delivery: Option<String>,
+    pub events: Vec<TrackingEvent>,
+}
+
+#[derive(ApiResponse)]
+pub enum InvoiceReply {
+    /// The invoice as a PDF.
+    #[oai(status = 200, content_type = "application/pdf")]
+    Pdf(Binary<Vec<u8>>, #[oai(header = "Content-Disposition")] String),
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::OrderNotFound)
+}
+
+fn parse_id(id: &str) -> ApiResult<Uuid> {
+    Uuid::parse_str(id).map_err(|_| not_found())
+}
+
+/// The order if the principal may see it (owner or admin); otherwise "not found", with no hint
+/// that it exists.
+fn visible(state: &AppState, id: &str, who: &Principal) -> ApiResult<Order> {
+    let order = state.store.read()?.get(&ORDERS, &parse_id(id)?)?.ok_or_else(not_found)?;
+    if order.user_id != who.user_id && !who.is_admin() {
+        return Err(not_found());
+    }
+    Ok(order)
+}
+
+fn insufficient(p: &Product, requested: u64) -> ApiError {
+    ApiError::new(ErrorCode::InsufficientStock)
+        .with_message(format!("Insufficient stock for {}: available {}, requested {requested}", p.title, p.stock))
+}
+
+/// Puts units back on the shelf; returns the products changed.
+fn restock(w: &mut WriteTx<'_>, lines: &[(u64, u32)]) -> Result<Vec<Product>, StoreError> {
+    let mut changed: BTreeMap<u64, Product> = BTreeMap::new();
+    for (product_id, quantity) in lines {
+        let current = match changed.remove(product_id) {
+            Some(p) => Some(p),
+            None => w.get(&PRODUCTS, product_id)?,
+        };
+        if let Some(mut p) = current {
+            p.stock += *quantity as i64;
+            p.updated_at = Utc::now();
+            w.put(&PRODUCTS, product_id, &p)?;
+            changed.insert(*product_id, p);
+        }
+    }
+    Ok(changed.into_values().collect())
+}
+
+fn check_address(a: &ShippingAddress) -> ApiResult<()> {
+    let mut c = Check::default();
+    let fields = [
+        ("firstName", &a.first_name),
+        ("lastName", &a.last_name),
+        ("address", &a.address),
+        ("city", &a.city),
+        ("state", &a.state),
+        ("zipCode", &a.zip_code),
+        ("country", &a.country),
+    ];
+    for (name, value) in fields {
+        c.required(&format!("shippingAddress.{name}"), value, 200);
+    }
+    c.finish()
+}
+
+fn page_of(list: Vec<OrderView>, total: u64, paging: Paging) -> OrderPage {
+    OrderPage { orders: list, total, skip: paging.skip as u64, limit: paging.limit as u64 }
+}
+
+fn parse_status(status: Option<String>) -> ApiResult<Option<Status>> {
+    match status.as_deref().filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => {
+            let all = [Status::Pending, Status::Processing, Status::Shipped, Status::Delivered, Status::Cancelled];
+            all.into_iter().find(|x| x.as_str().eq_ignore_ascii_case(s)).map(Some).ok_or_else(|| {
+                ApiError::field("status", "status must be PENDING, PROCESSING, SHIPPED, DELIVERED or CANCELLED")
+            })
+        }
+    }
+}
+
+fn tracking_url(carrier: &str, number: &str) -> Option<String> {
+    let base = match carrier.to_ascii_lowercase().as_str() {
+        "ups" => "https://www.ups.com/track?tracknum=",
+        "fedex" => "https://www.fedex.com/fedextrack/?trknbr=",
+        "usps" => "https://tools.usps.com/go/TrackConfirmAction?tLabels=",
+        "dhl" => "https://www.dhl.com/global-en/home/tracking.html?tracking-id=",
+        _ => return None,
+    };
+    Some(format!("{base}{number}"))
+}
+
+/// After a committed write: the catalog sees the new stock at once.
+fn publish_stock(state: &AppState, products: Vec<Product>) {
+    for p in products {
+        state.catalog.put(p);
+    }
+}
+
+pub struct OrdersApi;
+
+#[OpenApi(prefix_path = "/api/v1/orders", tag = "crate::openapi::Tag::Orders")]
+impl OrdersApi {
+    /// Place an order, from `products` or from the cart. Stock is taken for every line in one
+    /// transaction, or for none. With an `Idempotency-Key`, a repeat returns the first answer.
+    #[oai(path = "/", method = "post")]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        auth: Bearer,
+        #[oai(name = "Idempotency-Key")] key: Header<Option<String>>,
+        body: JsonBody<CreateOrder>,
+    ) -> ApiResult<Reply<OrderView>> {
+        let input = body.0;
+        let user_id = auth.0.user_id;
+        if let Some(a) = &input.shipping_address {
+            check_address(a)?;
+        } else if input.address_id.is_none() {
+            return Err(ApiError::field("shippingAddress", "A shipping address (or addressId) is required"));
+        }
+        if let Some(lines) = &input.products {
+            let mut c = Check::default();
+            for (i, l) in lines.iter().enumerate() {
+                if !(1..=10_000).contains(&l.quantity) {
+                    c.add(&format!("products.{i}.quantity"), "Quantity must be 1 or more");
+                }
+            }
+            c.finish()?;
+        }
+        let key = key.0.map(|k| k.trim().to_string()).filter(|k| !k.is_empty());
+        if key.as_ref().is_some_and(|k| k.len() > 255) {
+            return Err(ApiError::field("Idempotency-Key", "At most 255 characters"));
+        }
+        let request_hash = Sha256::digest(serde_json::to_vec(&input).unwrap_or_default())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>();
+        let settings = state.settings.clone();
+        let actor = Actor::of(req, Some(user_id));
+        enum Outcome {
+            Placed(Box<Order>, Vec<Product>),
+            Replayed(Value),
+        }
+        let outcome = state
+            .store
+            .write(move |w| {
+                let idem_key = key.map(|k| ("orders".to_string(), user_id, k));
+                if let Some(k) = &idem_key
+                    && let Some(seen) = w.get(&IDEMPOTENCY, k)?
+                {
+                    if seen.request_hash != request_hash {
+                        return Err(ApiError::new(ErrorCode::IdempotencyKeyReused));
+                    }
+                    return Ok(Outcome::Replayed(seen.response));
+                }
+                let address = match (input.shipping_address, input.address_id) {
+                    (Some(a), _) => a,
+                    (None, Some(id)) => {
+                        let a = w
+                            .get(&ADDRESSES, &(user_id, id))?
+                            .ok_or_else(|| ApiError::new(ErrorCode::AddressNotFound))?;
+                        ShippingAddress {
+                            first_name: a.first_name,
+                            last_name: a.last_name,
+                            address: a.address,
+                            city: a.city,
+                            state: a.state,
+                            zip_code: a.zip_code,
+                            country: a.country,
+                            phone: Some(a.phone),
+                        }
+                    }
+                    (None, None) => unreachable!("checked above"),
+                };
+                let cart_key = format!("u:{user_id}");
+                let from_cart = input.products.is_none();
+                let mut wanted: Vec<(u64, u64)> = Vec::new();
+                let requested: Vec<(u64, u64)> = match input.products {
+                    Some(lines) => lines.into_iter().map(|l| (l.id, l.quantity as u64)).collect(),
+                    None => w
+                        .get(&CARTS, cart_key.as_str())?
+                        .map(|c| c.items.into_iter().map(|l| (l.product_id, l.quantity as u64)).collect())
+                        .unwrap_or_default(),
+                };
+                for (id, q) in requested {
+                    match wanted.iter_mut().find(|(p, _)| *p == id) {
+                        Some(line) => line.1 += q,
+                        None => wanted.push((id, q)),
+                    }
+                }
+                if wanted.is_empty() {
+                    return Err(ApiError::new(ErrorCode::EmptyOrder));
+                }
+                let mut items = Vec::with_capacity(wanted.len());
+                let mut changed = Vec::with_capacity(wanted.len());
+                for (product_id, quantity) in wanted {
+                    let mut p = w.get(&PRODUCTS, &product_id)?.filter(|p| p.is_active).ok_or_else(|| {
+                        ApiError::new(ErrorCode::ProductNotFound)
+                            .with_message(format!("Product {product_id} not found"))
+                    })?;
+                    if (quantity as i64) > p.stock {
+                        return Err(insufficient(&p, quantity));
+                    }
+                    p.stock -= quantity as i64;
+                    p.updated_at = Utc::now();
+                    w.put(&PRODUCTS, &product_id, &p)?;
+                    let price = p.discounted_price();
+                    items.push(OrderItem {
+                        id: w.next_id(&ORDER_ITEMS)?,
+                        product_id,
+                        quantity: quantity as u32,
+                        price,
+                        total: Money::from_decimal(price.amount() * rust_decimal::Decimal::from(quantity)),
+                        title: p.title.clone(),
+                        thumbnail: p.thumbnail.clone(),
+                    });
+                    changed.push(p);
+                }
+                let t = totals(&items, &settings);
+                let now = Utc::now();
+                let order = Order {
+                    id: Uuid::now_v7(),
+                    user_id,
+                    status: Status::Pending,
+                    subtotal: t.subtotal,
+                    tax: t.tax,
+                    shipping: t.shipping,
+                    total: t.total,
+                    currency: "USD".into(),
+                    tracking_number: None,
+                    carrier: None,
+                    estimated_delivery: None,
+                    delivered_at: None,
+                    cancelled_at: None,
+                    cancel_reason: None,
+                    created_at: now,
+                    updated_at: now,
+                    items,
+                    address,
+                    payment_intent_id: input.payment_intent_id,
+                    notes: Vec::new(),
+                    history: vec![HistoryEntry { status: Status::Pending, at: now, note: Some("Order placed".into()) }],
+                    returns: Vec::new(),
+                };
+                w.put(&ORDERS, &order.id, &order)?;
+                if from_cart {
+                    w.delete(&CARTS, cart_key.as_str())?;
+                }
+                if let Some(k) = idem_key {
+                    let response = poem_openapi::types::ToJSON::to_json(&order.view()).unwrap_or(Value::Null);
+                    w.put(&IDEMPOTENCY, &k, &IdempotentRecord { request_hash, response, created_at: now })?;
+                }
+                audit::record(
+                    w,
+                    &actor,
+                    Event::new("ORDER_CREATE", "Order", order.id).metadata(json!({ "total": order.total.to_string() })),
+                )?;
+                Ok(Outcome::Placed(Box::new(order), changed))
+            })
+            .await?;
+        match outcome {
+            Outcome::Placed(order, changed) => {
+                publish_stock(&state, changed);
+                state.events.publish(Happened::OrderCreated(order.as_ref().clone()));
+                Ok(Reply::created(order.view()))
+            }
+            Outcome::Replayed(response) => {
+                let view = <OrderView as poem_openapi::types::ParseFromJSON>::parse_from_json(Some(response))
+                    .map_err(|e| ApiError::internal(format!("a stored idempotent answer: {}", e.into_message())))?;
+                Ok(Reply::created(view))
+            }
+        }
+    }
+
+    /// The caller's orders, newest first.
+    #[oai(path = "/", method = "get")]
+    async fn mine(
+        &self,
+        state: Data<&AppState>,
+        auth: Bearer,
+        skip: Query<Option<i64>>,
+        limit: Query<Option<i64>>,
+        status: Query<Option<String>>,
+    ) -> ApiResult<Reply<OrderPage>> {
+        let paging = Paging::new(skip.0, limit.0)?;
+        let status = parse_status(status.0)?;
+        let r = state.store.read()?;
+        let (mut total, mut list) = (0u64, Vec::new());
+        for o in r.scan_index(&ORDERS, &ORDER_INDEXES[0], &(auth.0.user_id,), true)? {
+            let o = o?;
+            if status.is_some_and(|s| s != o.status) {
+                continue;
+            }
+            if total as usize >= paging.skip && list.len() < paging.limit {
+                list.push(o.view());
+            }
+            total += 1;
+        }
+        Ok(Reply::ok(page_of(list, total, paging)))
+    }
+
+    /// Every order, newest first, each with its customer.
+    #[oai(path = "/all", method = "get")]
+    async fn all(
+        &self,
+        state: Data<&AppState>,
+        _admin: Admin,
+        skip: Query<Option<i64>>,
+        limit: Query<Option<i64>>,
+        status: Query<Option<String>>,
+    ) -> ApiResult<Reply<OrderPage>> {
+        let paging = Paging::new(skip.0, limit.0)?;
+        let status = parse_status(status.0)?;
+        let r = state.store.read()?;
+        let (mut total, mut list) = (0u64, Vec::new());
+        for o in r.scan(&ORDERS, &(), true)? {
+            let o = o?;
+            if status.is_some_and(|s| s != o.status) {
+                continue;
+            }
+            if total as usize >= paging.skip && list.len() < paging.limit {
+                let mut view = o.view();
+                view.user = r.get(&USERS, &o.user_id)?.map(|u| OrderUser {
+                    id: u.id,
+                    email: u.email,
+                    first_name: u.first_name,
+                    last_name: u.last_name,
+                });
+                list.push(view);
+            }
+            total += 1;
+        }
+        Ok(Reply::ok(page_of(list, total, paging)))
+    }
+
+    /// One order (its owner or an admin).
+    #[oai(path = "/:id", method = "get")]
+    async fn get(&self, state: Data<&AppState>, auth: Bearer, id: Path<String>) -> ApiResult<Reply<OrderView>> {
+        Ok(Reply::ok(visible(&state, &id.0, &auth.0)?.view()))
+    }
+
+    /// Move an order along: PENDING → PROCESSING → SHIPPED → DELIVERED, or cancel it from
+    /// PENDING or PROCESSING (which restocks it).
+    #[oai(path = "/:id/status", method = "patch")]
+    async fn set_status(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        admin: Admin,
+        id: Path<String>,
+        body: JsonBody<StatusChange>,
+    ) -> ApiResult<Reply<OrderView>> {
+        let id = parse_id(&id.0)?;
+        let change = body.0;
+        let actor = Actor::of(req, Some(admin.0.user_id));
+        let (order, from, changed) = state
+            .store
+            .write(move |w| {
+                let mut o = w.get(&ORDERS, &id)?.ok_or_else(not_found)?;
+                let from = o.status;
+                o.transition(change.status, None)?;
+                if let Some(t) = change.tracking_number.filter(|t| !t.trim().is_empty()) {
+                    o.tracking_number = Some(t.trim().to_string());
+                }
+                if let Some(c) = change.carrier.filter(|c| !c.trim().is_empty()) {
+                    o.carrier = Some(c.trim().to_string());
+                }
+                if let Some(e) = change.estimated_delivery.filter(|e| !e.trim().is_empty()) {
+                    o.estimated_delivery = Some(e.trim().to_string());
+                }
+                let changed = if o.status == Status::Cancelled {
+                    o.cancel_reason = Some("Cancelled by the shop".into());
+                    restock(w, &o.items.iter().map(|i| (i.product_id, i.quantity)).collect::<Vec<_>>())?
+                } else {
+                    Vec::new()
+                };
+                w.put(&ORDERS, &id, &o)?;
+                audit::record(
+                    w,
+                    &actor,
+                    Event::new("ORDER_STATUS_CHANGE", "Order", id).change(json!(from), json!(o.status)),
+                )?;
+                Ok::<_, ApiError>((o, from, changed))
+            })
+            .await?;
+        publish_stock(&state, changed);
+        if order.status == Status::Cancelled {
+            crate::payments::refund_order(&state, &order, None).await?;
+        }
+        state.events.publish(Happened::StatusChanged { order: order.clone(), from });
+        Ok(Reply::ok(order.view()))
+    }
+
+    /// Cancel an own order while it is PENDING or PROCESSING: the stock comes back and a
+    /// succeeded payment is refunded.
+    #[oai(path = "/:id/cancel", method = "post")]
+    async fn cancel(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        auth: Bearer,
+        id: Path<String>,
+        body: JsonBody<CancelBody>,
+    ) -> ApiResult<Reply<OrderView>> {
+        let id = parse_id(&id.0)?;
+        let user_id = auth.0.user_id;
+        let reason = body.0.reason.map(|r| r.chars().take(500).collect::<String>());
+        let actor = Actor::of(req, Some(user_id));
+        let (order, changed) = state
+            .store
+            .write(move |w| {
+                let mut o = w.get(&ORDERS, &id)?.filter(|o| o.user_id == user_id).ok_or_else(not_found)?;
+                if !o.status.can_become(Status::Cancelled) {
+                    return Err(ApiError::new(ErrorCode::OrderCannotCancel)
+                        .with_message(format!("A {} order can no longer be cancelled", o.status.as_str())));
+                }
+                let from = o.status;
+                o.transition(Status::Cancelled, reason.clone())?;
+                o.cancel_reason = reason;
+                let changed = restock(w, &o.items.iter().map(|i| (i.product_id, i.quantity)).collect::<Vec<_>>())?;
+                w.put(&ORDERS, &id, &o)?;
+                audit::record(
+                    w,
+                    &actor,
+                    Event::new("ORDER_CANCEL", "Order", id).change(json!(from), json!(Status::Cancelled)),
+                )?;
+                Ok((o, changed))
+            })
+            .await?;
+        publish_stock(&state, changed);
+        crate::payments::refund_order(&state, &order, None).await?;
+        state.events.publish(Happened::Cancelled(order.clone()));
+        Ok(Reply::ok(order.view()))
+    }
+
+    /// Where the parcel is, from the order's own status history.
+    #[oai(path = "/:id/tracking", method = "get")]
+    async fn tracking(&self, state: Data<&AppState>, auth: Bearer, id: Path<String>) -> ApiResult<Reply<Tracking>> {
+        let o = visible(&state, &id.0, &auth.0)?;
+        let Some(number) = o.tracking_number.clone() else {
+            return Err(ApiError::new(ErrorCode::TrackingUnavailable));
+        };
+        Ok(Reply::ok(Tracking {
+            order_id: o.id.to_string(),
+            status: o.status,
+            tracking_url: o.carrier.as_deref().and_then(|c| tracking_url(c, &number)),
+            carrier: o.carrier,
+            tracking_number: Some(number),
+            estimated_delivery: o.estimated_delivery,
+            events: o
+                .history
+                .iter()
+                .map(|h| TrackingEvent { status: h.status, at: timestamp(&h.at), note: h.note.clone() })
+                .collect(),
+        }))
+    }
+
+    /// The invoice as a PDF.
+    #[oai(path = "/:id/invoice", method = "get")]
+    async fn invoice(&self, state: Data<&AppState>, auth: Bearer, id: Path<String>) -> ApiResult<InvoiceReply> {
+        let o = visible(&state, &id.0, &auth.0)?;
+        let customer = state.store.read()?.get(&USERS, &o.user_id)?;
+        let name = format!("invoice-{}.pdf", o.id);
+        let pdf = tokio::task::spawn_blocking(move || super::invoice::render(&o, customer.as_ref()))
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(InvoiceReply::Pdf(Binary(pdf), format!("attachment; filename=\"{name}\"")))
+    }
+
+    /// Add a note (the owner or an admin).
+    #[oai(path = "/:id/notes", method = "post")]
+    async fn note(
+        &self,
+        state: Data<&AppState>,
+        auth: Bearer,
+        id: Path<String>,
+        body: JsonBody<NoteBody>,
+    ) -> ApiResult<Reply<NoteView>> {
+        let text = body.0.note.trim().to_string();
+        if !(1..=1000).contains(&text.chars().count()) {
+            return Err(ApiError::field("note", "A note has 1 to 1000 characters"));
+        }
+        let who = auth.0;
+        let id = visible(&state, &id.0, &who)?.id;
+        let note = state
+            .store
+            .write(move |w| {
+                let mut o = w.get(&ORDERS, &id)?.ok_or_else(not_found)?;
+                let note =
+                    Note { id: w.next_id(&ORDER_NOTES)?, author_id: who.user_id, note: text, created_at: Utc::now() };
+                o.notes.push(note.clone());
+                w.put(&ORDERS, &id, &o)?;
+                Ok::<_, ApiError>(note)
+            })
+            .await?;
+        Ok(Reply::created(NoteView {
+            id: note.id,
+            author_id: note.author_id,
+            note: note.note,
+            created_at: timestamp(&note.created_at),
+        }))
+    }
+
+    /// Ask to return items of a DELIVERED order, within 30 days of delivery.
+    #[oai(path = "/:id/returns", method = "post")]
+    async fn request_return(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        auth: Bearer,
+        id: Path<String>,
+        body: JsonBody<ReturnBody>,
+    ) -> ApiResult<Reply<ReturnView>> {
+        let id = parse_id(&id.0)?;
+        let user_id = auth.0.user_id;
+        let b = body.0;
+        let mut c = Check::default();
+        c.required("reason", &b.reason, 1000);
+        if b.items.is_empty() {
+            c.add("items", "Name at least one item to return");
+        }
+        for (i, item) in b.items.iter().enumerate() {
+            if item.quantity == 0 {
+                c.add(&format!("items.{i}.quantity"), "Quantity must be 1 or more");
+            }
+        }
+        c.finish()?;
+        let actor = Actor::of(req, Some(user_id));
+        let ret = state
+            .store
+            .write(move |w| {
+                let mut o = w.get(&ORDERS, &id)?.filter(|o| o.user_id == user_id).ok_or_else(not_found)?;
+                let not_allowed = |why: &str| ApiError::new(ErrorCode::ReturnNotAllowed).with_message(why.to_string());
+                let delivered = o
+                    .delivered_at
+                    .filter(|_| o.status == Status::Delivered)
+                    .ok_or_else(|| not_allowed("Only delivered orders can be returned"))?;
+                if Utc::now() - delivered > Duration::days(RETURN_DAYS) {
+                    return Err(not_allowed("Returns are accepted for 30 days after delivery"));
+                }
+                for item in &b.items {
+                    let line = o
+                        .items
+                        .iter()
+                        .find(|l| l.id == item.order_item_id)
+                        .ok_or_else(|| not_allowed("An item is not part of this order"))?;
+                    let already: u32 = o
+                        .returns
+                        .iter()
+                        .filter(|r| r.status != ReturnStatus::Rejected)
+                        .flat_map(|r| &r.items)
+                        .filter(|i| i.order_item_id == item.order_item_id)
+                        .map(|i| i.quantity)
+                        .sum();
+                    let asked: u32 =
+                        b.items.iter().filter(|i| i.order_item_id == item.order_item_id).map(|i| i.quantity).sum();
+                    if already + asked > line.quantity {
+                        return Err(not_allowed("More units than were ordered"));
+                    }
+                }
+                let ret = Return {
+                    id: w.next_id(&ORDER_RETURNS)?,
+                    status: ReturnStatus::Requested,
+                    items: b.items,
+                    reason: b.reason.trim().to_string(),
+                    created_at: Utc::now(),
+                    decided_at: None,
+                };
+                o.returns.push(ret.clone());
+                o.updated_at = Utc::now();
+                w.put(&ORDERS, &id, &o)?;
+                audit::record(
+                    w,
+                    &actor,
+                    Event::new("RETURN_REQUESTED", "Order", id).metadata(json!({ "returnId": ret.id })),
+                )?;
+                Ok(ret)
+            })
+            .await?;
+        Ok(Reply::created(ret.view()))
+    }
+
+    /// Approve (restocks and refunds the returned lines) or reject a requested return.
+    #[oai(path = "/:id/returns/:return_id", method = "patch")]
+    async fn decide_return(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        admin: Admin,
+        id: Path<String>,
+        return_id: Path<u64>,
+        body: JsonBody<ReturnDecision>,
+    ) -> ApiResult<Reply<ReturnView>> {
+        let id = parse_id(&id.0)?;
+        let (return_id, decision) = (return_id.0, body.0.status);
+        if decision == ReturnStatus::Requested {
+            return Err(ApiError::field("status", "status must be APPROVED or REJECTED"));
+        }
+        let actor = Actor::of(req, Some(admin.0.user_id));
+        let (order, ret, changed, refund) = state
+            .store
+            .write(move |w| {
+                let mut o = w.get(&ORDERS, &id)?.ok_or_else(not_found)?;
+                let lines = o.items.clone();
+                let ret = o
+                    .returns
+                    .iter_mut()
+                    .find(|r| r.id == return_id)
+                    .ok_or_else(|| ApiError::new(ErrorCode::NotFound).with_message("Return not found"))?;
+                if ret.status != ReturnStatus::Requested {
+                    return Err(
+                        ApiError::new(ErrorCode::ReturnNotAllowed).with_message("This return was already decided")
+                    );
+                }
+                ret.status = decision;
+                ret.decided_at = Some(Utc::now());
+                let ret = ret.clone();
+                let (changed, refund) = if decision == ReturnStatus::Approved {
+                    let back: Vec<(u64, u32)> = ret
+                        .items
+                        .iter()
+                        .filter_map(|i| {
+                            lines.iter().find(|l| l.id == i.order_item_id).map(|l| (l.product_id, i.quantity))
+                        })
+                        .collect();
+                    let refund: rust_decimal::Decimal = ret
+                        .items
+                        .iter()
+                        .filter_map(|i| {
+                            lines
+                                .iter()
+                                .find(|l| l.id == i.order_item_id)
+                                .map(|l| l.price.amount() * rust_decimal::Decimal::from(i.quantity))
+                        })
+                        .sum();
+                    (restock(w, &back)?, Some(Money::from_decimal(refund)))
+                } else {
+                    (Vec::new(), None)
+                };
+                o.updated_at = Utc::now();
+                w.put(&ORDERS, &id, &o)?;
+                let action = if decision == ReturnStatus::Approved { "RETURN_APPROVED" } else { "RETURN_REJECTED" };
+                audit::record(w, &actor, Event::new(action, "Order", id).metadata(json!({ "returnId": return_id })))?;
+                Ok((o, ret, changed, refund))
+            })
+            .await?;
+        publish_stock(&state, changed);
+        if let Some(amount) = refund {
+            crate::payments::refund_order(&state, &order, Some(amount)).await?;
+        }
+        state.events.publish(Happened::ReturnDecided {
+            order,
+            return_id,
+            approved: decision == ReturnStatus::Approved,
+        });
+        Ok(Reply::ok(ret.view()))
+    }
+}

@@ -1,0 +1,368 @@
+//! Orders: the record, the money rules, the status machine, and the views.
+
+pub mod api;
+pub mod invoice;
+
+use chrono::{DateTime, Utc};
+use poem_openapi::{Enum, Object};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::config::Settings;
+use crate::store::{Collection, Index, key};
+use crate::types::Money;
+use crate::users::timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum)]
+#[oai(rename_all = "UPPERCASE")]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Status {
+    Pending,
+    Processing,
+    Shipped,
+    Delivered,
+    Cancelled,
+}
+
+impl Status {
+    /// PENDING → PROCESSING → SHIPPED → DELIVERED; PENDING or PROCESSING → CANCELLED.
+    pub fn can_become(self, next: Status) -> bool {
+        use Status::*;
+        matches!(
+            (self, next),
+            (Pending, Processing) | (Processing, Shipped) | (Shipped, Delivered) | (Pending | Processing, Cancelled)
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "PENDING",
+            Status::Processing => "PROCESSING",
+            Status::Shipped => "SHIPPED",
+            Status::Delivered => "DELIVERED",
+            Status::Cancelled => "CANCELLED",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[oai(rename = "ShippingAddress", rename_all = "camelCase")]
+pub struct ShippingAddress {
+    pub first_name: String,
+    pub last_name: String,
+    pub address: String,
+    pub city: String,
+    pub state: String,
+    pub zip_code: String,
+    pub country: String,
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrderItem {
+    pub id: u64,
+    pub product_id: u64,
+    pub quantity: u32,
+    /// The discounted unit price when ordered.
+    pub price: Money,
+    pub total: Money,
+    pub title: String,
+    pub thumbnail: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub status: Status,
+    pub at: DateTime<Utc>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Note {
+    pub id: u64,
+    pub author_id: u64,
+    pub note: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum)]
+#[oai(rename_all = "UPPERCASE")]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ReturnStatus {
+    Requested,
+    Approved,
+    Rejected,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[serde(rename_all = "camelCase")]
+#[oai(rename = "ReturnItem", rename_all = "camelCase")]
+pub struct ReturnItem {
+    pub order_item_id: u64,
+    pub quantity: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Return {
+    pub id: u64,
+    pub status: ReturnStatus,
+    pub items: Vec<ReturnItem>,
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Order {
+    pub id: Uuid,
+    pub user_id: u64,
+    pub status: Status,
+    pub subtotal: Money,
+    pub tax: Money,
+    pub shipping: Money,
+    pub total: Money,
+    pub currency: String,
+    pub tracking_number: Option<String>,
+    pub carrier: Option<String>,
+    pub estimated_delivery: Option<String>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub cancel_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub items: Vec<OrderItem>,
+    pub address: ShippingAddress,
+    pub payment_intent_id: Option<String>,
+    pub notes: Vec<Note>,
+    pub history: Vec<HistoryEntry>,
+    #[serde(default)]
+    pub returns: Vec<Return>,
+}
+
+fn by_user(o: &Order) -> Vec<Vec<u8>> {
+    vec![key::encode(&(o.user_id, o.id))]
+}
+
+pub static ORDER_INDEXES: [Index<Order>; 1] = [Index { name: "orders.by_user", unique: false, keys: by_user }];
+/// Keyed by UUID v7, so the key order is the creation order.
+pub static ORDERS: Collection<Uuid, Order> = Collection::with_indexes("orders", &ORDER_INDEXES);
+/// Sequences for order item, note and return ids.
+pub static ORDER_ITEMS: Collection<u64, ()> = Collection::new("order_items");
+pub static ORDER_NOTES: Collection<u64, ()> = Collection::new("order_notes");
+pub static ORDER_RETURNS: Collection<u64, ()> = Collection::new("order_returns");
+
+/// An order's money: subtotal = Σ line totals; tax = subtotal × rate; shipping free from the
+/// threshold; each rounded half-up to the cent.
+pub struct Totals {
+    pub subtotal: Money,
+    pub tax: Money,
+    pub shipping: Money,
+    pub total: Money,
+}
+
+pub fn totals(items: &[OrderItem], settings: &Settings) -> Totals {
+    let subtotal = Money::from_decimal(items.iter().map(|i| i.total.amount()).sum::<Decimal>());
+    let tax = Money::from_decimal(subtotal.amount() * settings.tax_rate);
+    let shipping = if subtotal.amount() >= settings.free_shipping_threshold || items.is_empty() {
+        Money::ZERO
+    } else {
+        Money::from_decimal(settings.shipping_flat_rate)
+    };
+    let total = Money::from_decimal(subtotal.amount() + tax.amount() + shipping.amount());
+    Totals { subtotal, tax, shipping, total }
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "OrderItemProduct")]
+pub struct ItemProduct {
+    pub id: u64,
+    pub title: String,
+    pub thumbnail: String,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "OrderItem", rename_all = "camelCase")]
+pub struct OrderItemView {
+    pub id: u64,
+    pub product_id: u64,
+    pub quantity: u32,
+    pub price: Money,
+    pub total: Money,
+    pub product: ItemProduct,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "OrderHistory")]
+pub struct HistoryView {
+    pub status: Status,
+    pub at: String,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "OrderNote", rename_all = "camelCase")]
+pub struct NoteView {
+    pub id: u64,
+    pub author_id: u64,
+    pub note: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "OrderReturn", rename_all = "camelCase")]
+pub struct ReturnView {
+    pub id: u64,
+    pub status: ReturnStatus,
+    pub items: Vec<ReturnItem>,
+    pub reason: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "OrderUser", rename_all = "camelCase")]
+pub struct OrderUser {
+    pub id: u64,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "Order", rename_all = "camelCase")]
+pub struct OrderView {
+    pub id: String,
+    pub user_id: u64,
+    pub status: Status,
+    pub subtotal: Money,
+    pub tax: Money,
+    pub shipping: Money,
+    pub total: Money,
+    pub currency: String,
+    pub tracking_number: Option<String>,
+    pub carrier: Option<String>,
+    pub estimated_delivery: Option<String>,
+    pub delivered_at: Option<String>,
+    pub cancelled_at: Option<String>,
+    pub cancel_reason: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub items: Vec<OrderItemView>,
+    pub address: ShippingAddress,
+    /// The payment, once one is made (payments fill this in).
+    pub payment: Option<serde_json::Value>,
+    pub notes: Vec<NoteView>,
+    pub history: Vec<HistoryView>,
+    pub returns: Vec<ReturnView>,
+    /// Admin lists only.
+    #[oai(skip_serializing_if_is_none)]
+    pub user: Option<OrderUser>,
+}
+
+impl Return {
+    pub fn view(&self) -> ReturnView {
+        ReturnView {
+            id: self.id,
+            status: self.status,
+            items: self.items.clone(),
+            reason: self.reason.clone(),
+            created_at: timestamp(&self.created_at),
+        }
+    }
+}
+
+impl Order {
+    pub fn view(&self) -> OrderView {
+        OrderView {
+            id: self.id.to_string(),
+            user_id: self.user_id,
+            status: self.status,
+            subtotal: self.subtotal,
+            tax: self.tax,
+            shipping: self.shipping,
+            total: self.total,
+            currency: self.currency.clone(),
+            tracking_number: self.tracking_number.clone(),
+            carrier: self.carrier.clone(),
+            estimated_delivery: self.estimated_delivery.clone(),
+            delivered_at: self.delivered_at.as_ref().map(timestamp),
+            cancelled_at: self.cancelled_at.as_ref().map(timestamp),
+            cancel_reason: self.cancel_reason.clone(),
+            created_at: timestamp(&self.created_at),
+            updated_at: timestamp(&self.updated_at),
+            items: self
+                .items
+                .iter()
+                .map(|i| OrderItemView {
+                    id: i.id,
+                    product_id: i.product_id,
+                    quantity: i.quantity,
+                    price: i.price,
+                    total: i.total,
+                    product: ItemProduct { id: i.product_id, title: i.title.clone(), thumbnail: i.thumbnail.clone() },
+                })
+                .collect(),
+            address: self.address.clone(),
+            payment: None,
+            notes: self
+                .notes
+                .iter()
+                .map(|n| NoteView {
+                    id: n.id,
+                    author_id: n.author_id,
+                    note: n.note.clone(),
+                    created_at: timestamp(&n.created_at),
+                })
+                .collect(),
+            history: self
+                .history
+                .iter()
+                .map(|h| HistoryView { status: h.status, at: timestamp(&h.at), note: h.note.clone() })
+                .collect(),
+            returns: self.returns.iter().map(Return::view).collect(),
+            user: None,
+        }
+    }
+
+    /// Moves to `next` with a history entry, or refuses with `INVALID_STATUS_TRANSITION`.
+    pub fn transition(&mut self, next: Status, note: Option<String>) -> crate::error::ApiResult<()> {
+        if !self.status.can_become(next) {
+            return Err(crate::error::ApiError::new(crate::error::ErrorCode::InvalidStatusTransition)
+                .with_message(format!("An order cannot go from {} to {}", self.status.as_str(), next.as_str())));
+        }
+        let now = Utc::now();
+        self.status = next;
+        self.updated_at = now;
+        match next {
+            Status::Delivered => self.delivered_at = Some(now),
+            Status::Cancelled => self.cancelled_at = Some(now),
+            _ => {}
+        }
+        self.history.push(HistoryEntry { status: next, at: now, note });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_machine() {
+        use Status::*;
+        let allowed = [
+            (Pending, Processing),
+            (Processing, Shipped),
+            (Shipped, Delivered),
+            (Pending, Cancelled),
+            (Processing, Cancelled),
+        ];
+        for from in [Pending, Processing, Shipped, Delivered, Cancelled] {
+            for to in [Pending, Processing, Shipped, Delivered, Cancelled] {
+                assert_eq!(from.can_become(to), allowed.contains(&(from, to)), "{from:?} → {to:?}");
+            }
+        }
+    }
+}
