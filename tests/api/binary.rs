@@ -222,7 +222,7 @@ fn backup_of_a_running_server_restores_into_an_empty_dir_only() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
 }
 
-fn post_json(addr: SocketAddr, path: &str, body: &serde_json::Value, headers: &[(&str, String)]) -> (u16, String) {
+pub fn post_json(addr: SocketAddr, path: &str, body: &serde_json::Value, headers: &[(&str, String)]) -> (u16, String) {
     let body = body.to_string();
     let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
     crate::helpers::raw_request(

@@ -133,3 +133,106 @@ fn kill_9_never_loses_an_acknowledged_write() {
     }
     assert!(acked.len() > ROUNDS * 10, "the rounds wrote something: {}", acked.len());
 }
+
+/// The real server under order load, killed with SIGKILL at random moments: every order
+/// answered 201 is in the store after each restart, and for every product, stock plus the units
+/// ordered equals the initial stock.
+#[test]
+fn kill_9_during_checkout_never_loses_an_acknowledged_order() {
+    use std::sync::{Arc, Mutex};
+
+    use shopd::orders::ORDERS;
+    use shopd::products::PRODUCTS;
+
+    use crate::binary::{Running, post_json};
+
+    const INITIAL: i64 = 1_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("RATE_LIMIT_ENABLED", "false"),
+        ("ADMIN_EMAIL", "root@shop.test"),
+        ("ADMIN_PASSWORD", "Root1234x"),
+        ("PASSWORD_HASH_MEMORY_KIB", "1024"),
+    ];
+    let mut server = Running::start_with(dir.path(), &env);
+    let login = post_json(
+        server.addr,
+        "/api/v1/auth/login",
+        &serde_json::json!({"email": "root@shop.test", "password": "Root1234x"}),
+        &[],
+    );
+    let body: serde_json::Value = serde_json::from_str(login.1.split_once("\r\n\r\n").unwrap().1).unwrap();
+    let bearer = format!("Bearer {}", body["data"]["token"].as_str().unwrap());
+    let mut products = Vec::new();
+    for i in 0..3 {
+        let p = serde_json::json!({"title": format!("Crash item {i}"), "price": 1.5, "stock": INITIAL, "brand": "C", "category": "crash"});
+        let (status, text) = post_json(server.addr, "/api/v1/products", &p, &[("Authorization", bearer.clone())]);
+        assert_eq!(status, 201, "{text}");
+        let created: serde_json::Value = serde_json::from_str(text.split_once("\r\n\r\n").unwrap().1).unwrap();
+        products.push(created["data"]["id"].as_u64().unwrap());
+    }
+
+    let acked: Arc<Mutex<Vec<String>>> = Arc::default();
+    for round in 0..ROUNDS {
+        let addr = server.addr;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let buyers: Vec<_> = (0..4)
+            .map(|t| {
+                let (acked, stop, bearer, products) = (acked.clone(), stop.clone(), bearer.clone(), products.clone());
+                std::thread::spawn(move || {
+                    let mut i = 0usize;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        i += 1;
+                        let line = serde_json::json!({"id": products[(t + i) % products.len()], "quantity": 1 + (i % 3)});
+                        let order = serde_json::json!({"products": [line], "shippingAddress": {"firstName": "A", "lastName": "B",
+                            "address": "1 St", "city": "C", "state": "S", "zipCode": "1", "country": "NO"}});
+                        let (status, text) = post_json(addr, "/api/v1/orders", &order, &[("Authorization", bearer.clone())]);
+                        if status == 201 {
+                            let v: serde_json::Value = serde_json::from_str(text.split_once("\r\n\r\n").unwrap().1).unwrap();
+                            acked.lock().unwrap().push(v["data"]["id"].as_str().unwrap().to_string());
+                        } else if status == 0 {
+                            break; // the server is gone
+                        }
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(60 + (uuid::Uuid::new_v4().as_u128() % 200) as u64));
+        server.child.kill().unwrap(); // SIGKILL
+        server.child.wait().unwrap();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for b in buyers {
+            let _ = b.join();
+        }
+
+        let store = Store::open(dir.path()).expect("the store reopens after kill -9");
+        let r = store.read().unwrap();
+        let mut ordered = std::collections::HashMap::<u64, i64>::new();
+        let mut ids = std::collections::HashSet::new();
+        for o in r.scan(&ORDERS, &(), false).unwrap() {
+            let o = o.unwrap();
+            ids.insert(o.id.to_string());
+            for item in &o.items {
+                *ordered.entry(item.product_id).or_default() += item.quantity as i64;
+            }
+        }
+        for id in acked.lock().unwrap().iter() {
+            assert!(ids.contains(id), "round {round}: order {id} was answered 201 and is gone");
+        }
+        for p in &products {
+            let stock = r.get(&PRODUCTS, p).unwrap().unwrap().stock;
+            assert_eq!(stock + ordered.get(p).copied().unwrap_or(0), INITIAL, "round {round}: product {p}");
+        }
+        drop(r);
+        store.close();
+        eprintln!(
+            "round {round}: {} orders acknowledged so far, {} in the store",
+            acked.lock().unwrap().len(),
+            ids.len()
+        );
+        server = Running::start_with(dir.path(), &env);
+    }
+    assert!(acked.lock().unwrap().len() > ROUNDS * 5, "orders were placed: {}", acked.lock().unwrap().len());
+    server.signal(libc::SIGTERM);
+    server.wait(Duration::from_secs(35));
+}
