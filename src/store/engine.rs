@@ -84,8 +84,12 @@ pub(crate) struct Counters {
     pub writes: AtomicU64,
 }
 
+/// redb's page cache. Its default (1 GiB) lets a busy shop's process grow far past what one
+/// small machine should give it; the working set of a shop (catalog, recent orders) fits here.
+const CACHE_BYTES: usize = 64 * 1024 * 1024;
+
 fn open_db(path: &Path) -> Result<Database> {
-    Database::builder().create(path).map_err(|e| match e {
+    Database::builder().set_cache_size(CACHE_BYTES).create(path).map_err(|e| match e {
         DatabaseError::DatabaseAlreadyOpen => StoreError::Locked(path.to_path_buf()),
         other => StoreError::io(format!("{}: {other}", path.display())),
     })
