@@ -46,7 +46,8 @@ struct Fields {
 #[derive(Default)]
 pub struct Hits {
     pub list: Vec<(u64, f32)>,
-    pub facets: std::sync::OnceLock<(BTreeMap<String, u64>, BTreeMap<String, u64>)>,
+    /// (categories, brands, active matches), counted on first use.
+    pub facets: std::sync::OnceLock<(BTreeMap<String, u64>, BTreeMap<String, u64>, usize)>,
 }
 
 const CACHED_QUERIES: usize = 1024;
@@ -54,6 +55,11 @@ const CACHED_QUERIES: usize = 1024;
 pub struct Search {
     /// Recent queries' matches; emptied by every write to the index.
     cache: Mutex<HashMap<String, Arc<Hits>>>,
+    /// Counts index writes: a search that ran across one does not fill the cache.
+    epoch: std::sync::atomic::AtomicU64,
+    /// The version of each product the index holds, so that an older copy arriving late from a
+    /// concurrent writer never replaces a newer one.
+    versions: Mutex<HashMap<u64, u64>>,
     /// Every distinct word in the index (words only ever join: a word that left the catalog
     /// just matches nothing).
     vocabulary: RwLock<BTreeSet<String>>,
@@ -117,6 +123,8 @@ impl Search {
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(err)?;
         Ok(Search {
             cache: Mutex::new(HashMap::new()),
+            epoch: Default::default(),
+            versions: Mutex::new(HashMap::new()),
             vocabulary: RwLock::new(BTreeSet::new()),
             index,
             reader,
@@ -187,16 +195,35 @@ impl Search {
         prepared.set_payload(&generation.to_string());
         prepared.commit().map_err(err)?;
         self.reader.reload().map_err(err)?;
-        self.cache.lock().clear();
+        self.forget_cached();
         Ok(())
+    }
+
+    fn forget_cached(&self) {
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.cache.lock().clear();
     }
 
     /// Mirrors committed product writes (inactive products leave the index). Blocking: call it
     /// from a blocking thread.
     pub fn put(&self, products: &[Product], generation: u64) -> Result<(), SearchError> {
+        self.forget_cached();
         self.learn(products.iter());
         let mut writer = self.writer.lock();
-        for p in products {
+        let fresh: Vec<&Product> = {
+            let mut versions = self.versions.lock();
+            products
+                .iter()
+                .filter(|p| {
+                    let newer = versions.get(&p.id).is_none_or(|v| *v <= p.version);
+                    if newer {
+                        versions.insert(p.id, p.version);
+                    }
+                    newer
+                })
+                .collect()
+        };
+        for p in fresh {
             writer.delete_term(Term::from_field_u64(self.fields.id, p.id));
             if p.is_active {
                 writer.add_document(self.document(p)).map_err(err)?;
@@ -215,9 +242,11 @@ impl Search {
         let mut writer = self.writer.lock();
         writer.delete_all_documents().map_err(err)?;
         self.vocabulary.write().clear();
+        self.versions.lock().clear();
         let mut n = 0;
         for p in products {
             self.learn(std::iter::once(p));
+            self.versions.lock().insert(p.id, p.version);
             if p.is_active {
                 writer.add_document(self.document(p)).map_err(err)?;
             }
@@ -256,14 +285,18 @@ impl Search {
         if let Some(hits) = self.cache.lock().get(&key) {
             return Ok(hits.clone());
         }
+        let epoch = self.epoch.load(std::sync::atomic::Ordering::SeqCst);
         let mut list = self.run(&key)?;
         list.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let hits = Arc::new(Hits { list, facets: Default::default() });
         let mut cache = self.cache.lock();
-        if cache.len() >= CACHED_QUERIES {
-            cache.clear();
+        // Only results from an index that did not change meanwhile are kept.
+        if self.epoch.load(std::sync::atomic::Ordering::SeqCst) == epoch {
+            if cache.len() >= CACHED_QUERIES {
+                cache.clear();
+            }
+            cache.insert(key, hits.clone());
         }
-        cache.insert(key, hits.clone());
         Ok(hits)
     }
 

@@ -19,6 +19,7 @@ use super::{
     OrderUser, OrderView, Return, ReturnItem, ReturnStatus, ReturnView, ShippingAddress, Status, totals,
 };
 use crate::audit::{self, Actor, Event};
+use crate::auth::detached;
 use crate::auth::guard::{Admin, Bearer, Principal};
 use crate::cart::CARTS;
 use crate::error::{ApiError, ApiResult, ErrorCode};
@@ -169,7 +170,7 @@ fn restock(w: &mut WriteTx<'_>, lines: &[(u64, u32)]) -> Result<Vec<Product>, St
         if let Some(mut p) = current {
             p.stock += *quantity as i64;
             p.updated_at = Utc::now();
-            w.put(&PRODUCTS, product_id, &p)?;
+            crate::products::save(w, &mut p)?;
             changed.insert(*product_id, p);
         }
     }
@@ -220,11 +221,22 @@ fn tracking_url(carrier: &str, number: &str) -> Option<String> {
     Some(format!("{base}{number}"))
 }
 
-/// After a committed write: the catalog sees the new stock at once.
-fn publish_stock(state: &AppState, products: Vec<Product>) {
-    for p in products {
-        state.catalog.put(p);
-    }
+/// Runs a write that changes stock, and mirrors the changed products into the catalog, in a
+/// task of its own: a client that goes away meanwhile cannot leave the catalog behind the store.
+async fn write_mirrored<R, F>(state: &AppState, f: F, changed: fn(&R) -> Vec<Product>) -> ApiResult<R>
+where
+    F: FnOnce(&mut WriteTx<'_>) -> ApiResult<R> + Send + 'static,
+    R: Send + 'static,
+{
+    let state = state.clone();
+    detached(async move {
+        let out = state.store.write(f).await?;
+        for p in changed(&out) {
+            state.catalog.put(p);
+        }
+        Ok(out)
+    })
+    .await
 }
 
 pub struct OrdersApi;
@@ -272,9 +284,9 @@ impl OrdersApi {
             Placed(Box<Order>, Vec<Product>),
             Replayed(Value),
         }
-        let outcome = state
-            .store
-            .write(move |w| {
+        let outcome = write_mirrored(
+            &state,
+            move |w| {
                 let idem_key = key.map(|k| ("orders".to_string(), user_id, k));
                 if let Some(k) = &idem_key
                     && let Some(seen) = w.get(&IDEMPOTENCY, k)?
@@ -334,7 +346,7 @@ impl OrdersApi {
                     }
                     p.stock -= quantity as i64;
                     p.updated_at = Utc::now();
-                    w.put(&PRODUCTS, &product_id, &p)?;
+                    crate::products::save(w, &mut p)?;
                     let price = p.discounted_price();
                     items.push(OrderItem {
                         id: w.next_id(&ORDER_ITEMS)?,
@@ -387,11 +399,15 @@ impl OrdersApi {
                     Event::new("ORDER_CREATE", "Order", order.id).metadata(json!({ "total": order.total.to_string() })),
                 )?;
                 Ok(Outcome::Placed(Box::new(order), changed))
-            })
-            .await?;
+            },
+            |o: &Outcome| match o {
+                Outcome::Placed(_, changed) => changed.clone(),
+                Outcome::Replayed(_) => Vec::new(),
+            },
+        )
+        .await?;
         match outcome {
-            Outcome::Placed(order, changed) => {
-                publish_stock(&state, changed);
+            Outcome::Placed(order, _) => {
                 state.events.publish(Happened::OrderCreated(order.as_ref().clone()));
                 Ok(Reply::created(order.view()))
             }
@@ -484,9 +500,9 @@ impl OrdersApi {
         let id = parse_id(&id.0)?;
         let change = body.0;
         let actor = Actor::of(req, Some(admin.0.user_id));
-        let (order, from, changed) = state
-            .store
-            .write(move |w| {
+        let (order, from, _) = write_mirrored(
+            &state,
+            move |w| {
                 let mut o = w.get(&ORDERS, &id)?.ok_or_else(not_found)?;
                 let from = o.status;
                 o.transition(change.status, None)?;
@@ -512,9 +528,10 @@ impl OrdersApi {
                     Event::new("ORDER_STATUS_CHANGE", "Order", id).change(json!(from), json!(o.status)),
                 )?;
                 Ok::<_, ApiError>((o, from, changed))
-            })
-            .await?;
-        publish_stock(&state, changed);
+            },
+            |r: &(Order, Status, Vec<Product>)| r.2.clone(),
+        )
+        .await?;
         if order.status == Status::Cancelled {
             crate::payments::refund_order(&state, &order, None).await?;
         }
@@ -537,9 +554,9 @@ impl OrdersApi {
         let user_id = auth.0.user_id;
         let reason = body.0.reason.map(|r| r.chars().take(500).collect::<String>());
         let actor = Actor::of(req, Some(user_id));
-        let (order, changed) = state
-            .store
-            .write(move |w| {
+        let (order, _) = write_mirrored(
+            &state,
+            move |w| {
                 let mut o = w.get(&ORDERS, &id)?.filter(|o| o.user_id == user_id).ok_or_else(not_found)?;
                 if !o.status.can_become(Status::Cancelled) {
                     return Err(ApiError::new(ErrorCode::OrderCannotCancel)
@@ -556,9 +573,10 @@ impl OrdersApi {
                     Event::new("ORDER_CANCEL", "Order", id).change(json!(from), json!(Status::Cancelled)),
                 )?;
                 Ok((o, changed))
-            })
-            .await?;
-        publish_stock(&state, changed);
+            },
+            |r: &(Order, Vec<Product>)| r.1.clone(),
+        )
+        .await?;
         crate::payments::refund_order(&state, &order, None).await?;
         state.events.publish(Happened::Cancelled(order.clone()));
         Ok(Reply::ok(order.view()))
@@ -728,9 +746,9 @@ impl OrdersApi {
             return Err(ApiError::field("status", "status must be APPROVED or REJECTED"));
         }
         let actor = Actor::of(req, Some(admin.0.user_id));
-        let (order, ret, changed, refund) = state
-            .store
-            .write(move |w| {
+        let (order, ret, _, refund) = write_mirrored(
+            &state,
+            move |w| {
                 let mut o = w.get(&ORDERS, &id)?.ok_or_else(not_found)?;
                 let lines = o.items.clone();
                 let ret = o
@@ -773,9 +791,10 @@ impl OrdersApi {
                 let action = if decision == ReturnStatus::Approved { "RETURN_APPROVED" } else { "RETURN_REJECTED" };
                 audit::record(w, &actor, Event::new(action, "Order", id).metadata(json!({ "returnId": return_id })))?;
                 Ok((o, ret, changed, refund))
-            })
-            .await?;
-        publish_stock(&state, changed);
+            },
+            |r: &(Order, Return, Vec<Product>, Option<Money>)| r.2.clone(),
+        )
+        .await?;
         if let Some(amount) = refund {
             crate::payments::refund_order(&state, &order, Some(amount)).await?;
         }

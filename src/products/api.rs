@@ -246,6 +246,23 @@ pub async fn publish(state: &AppState, products: Vec<Product>, generation: Optio
     }
 }
 
+/// Runs a product write and mirrors what it changed into the catalog and the search index, in
+/// a task of its own: a client that goes away meanwhile cannot leave them behind the store.
+async fn write_published<R, F>(state: &AppState, f: F, changed: fn(&R) -> (Vec<Product>, Option<u64>)) -> ApiResult<R>
+where
+    F: FnOnce(&mut WriteTx<'_>) -> ApiResult<R> + Send + 'static,
+    R: Send + 'static,
+{
+    let state = state.clone();
+    crate::auth::detached(async move {
+        let out = state.store.write(f).await?;
+        let (products, generation) = changed(&out);
+        publish(&state, products, generation).await;
+        Ok(out)
+    })
+    .await
+}
+
 pub fn bump_generation(w: &mut WriteTx<'_>) -> Result<u64, StoreError> {
     w.next_id(&GENERATION)
 }
@@ -423,22 +440,23 @@ impl ProductsApi {
         body.0.check(true)?;
         let input = body.0;
         let actor = Actor::of(req, Some(admin.0.user_id));
-        let (p, generation) = state
-            .store
-            .write(move |w| {
+        let (p, _) = write_published(
+            &state,
+            move |w| {
                 let id = w.next_id(&PRODUCTS)?;
                 let mut p = blank(id);
                 input.apply(&mut p);
-                w.put(&PRODUCTS, &id, &p)?;
+                crate::products::save(w, &mut p)?;
                 audit::record(
                     w,
                     &actor,
                     Event::new("PRODUCT_CREATE", "Product", id).change(Value::Null, audit_view(&p)),
                 )?;
                 Ok::<_, ApiError>((p, bump_generation(w)?))
-            })
-            .await?;
-        publish(&state, vec![p.clone()], Some(generation)).await;
+            },
+            |r: &(Product, u64)| (vec![r.0.clone()], Some(r.1)),
+        )
+        .await?;
         Ok(Reply::created(p.view()))
     }
 
@@ -479,18 +497,19 @@ impl ProductsApi {
     ) -> ApiResult<Reply<DeletedProduct>> {
         let id = id.0;
         let actor = Actor::of(req, Some(admin.0.user_id));
-        let (p, generation) = state
-            .store
-            .write(move |w| {
+        let _ = write_published(
+            &state,
+            move |w| {
                 let mut p = w.get(&PRODUCTS, &id)?.filter(|p| p.is_active).ok_or_else(not_found)?;
                 p.is_active = false;
                 p.updated_at = Utc::now();
-                w.put(&PRODUCTS, &id, &p)?;
+                crate::products::save(w, &mut p)?;
                 audit::record(w, &actor, Event::new("PRODUCT_DELETE", "Product", id))?;
                 Ok::<_, ApiError>((p, bump_generation(w)?))
-            })
-            .await?;
-        publish(&state, vec![p], Some(generation)).await;
+            },
+            |r: &(Product, u64)| (vec![r.0.clone()], Some(r.1)),
+        )
+        .await?;
         Ok(Reply::ok(DeletedProduct { id, is_deleted: true }))
     }
 
@@ -506,9 +525,9 @@ impl ProductsApi {
     ) -> ApiResult<Reply<ProductView>> {
         let (id, delta) = (id.0, body.0.quantity);
         let actor = Actor::of(req, Some(admin.0.user_id));
-        let p = state
-            .store
-            .write(move |w| {
+        let p = write_published(
+            &state,
+            move |w| {
                 let mut p = w.get(&PRODUCTS, &id)?.filter(|p| p.is_active).ok_or_else(not_found)?;
                 let new = p.stock.checked_add(delta).filter(|s| *s >= 0).ok_or_else(|| {
                     ApiError::new(ErrorCode::InsufficientStock).with_message(format!(
@@ -523,11 +542,12 @@ impl ProductsApi {
                 )?;
                 p.stock = new;
                 p.updated_at = Utc::now();
-                w.put(&PRODUCTS, &id, &p)?;
+                crate::products::save(w, &mut p)?;
                 Ok::<_, ApiError>(p)
-            })
-            .await?;
-        publish(&state, vec![p.clone()], None).await;
+            },
+            |p: &Product| (vec![p.clone()], None),
+        )
+        .await?;
         Ok(Reply::ok(p.view()))
     }
 
@@ -556,7 +576,7 @@ impl ProductsApi {
                     p.thumbnail = t;
                 }
                 p.updated_at = Utc::now();
-                w.put(&PRODUCTS, &id, &p)?;
+                crate::products::save(w, &mut p)?;
                 audit::record(w, &actor, Event::new("PRODUCT_IMAGES", "Product", id).change(Value::Null, json!(urls)))?;
                 Ok::<_, ApiError>(p)
             })
@@ -620,9 +640,9 @@ impl ProductsApi {
         }
         check.finish()?;
         let (product_id, user_id) = (id.0, auth.0.user_id);
-        let (review, product) = state
-            .store
-            .write(move |w| {
+        let (review, _) = write_published(
+            &state,
+            move |w| {
                 let mut p = w.get(&PRODUCTS, &product_id)?.filter(|p| p.is_active).ok_or_else(not_found)?;
                 let user = w.get(&USERS, &user_id)?.ok_or_else(|| ApiError::new(ErrorCode::UserNotFound))?;
                 let review = Review {
@@ -638,11 +658,12 @@ impl ProductsApi {
                 w.put(&REVIEWS, &(product_id, review.id), &review).on_conflict(ErrorCode::ReviewExists)?;
                 p.rating_sum += review.rating as u64;
                 p.rating_count += 1;
-                w.put(&PRODUCTS, &product_id, &p)?;
+                crate::products::save(w, &mut p)?;
                 Ok::<_, ApiError>((review, p))
-            })
-            .await?;
-        publish(&state, vec![product], None).await;
+            },
+            |r: &(Review, Product)| (vec![r.1.clone()], None),
+        )
+        .await?;
         Ok(Reply::created(review.view()))
     }
 }
@@ -656,18 +677,19 @@ async fn update(
 ) -> ApiResult<Reply<ProductView>> {
     input.check(false)?;
     let actor = Actor::of(req, Some(admin));
-    let (p, generation) = state
-        .store
-        .write(move |w| {
+    let (p, _) = write_published(
+        state,
+        move |w| {
             let mut p = w.get(&PRODUCTS, &id)?.filter(|p| p.is_active).ok_or_else(not_found)?;
             let before = audit_view(&p);
             input.apply(&mut p);
             p.updated_at = Utc::now();
-            w.put(&PRODUCTS, &id, &p)?;
+            crate::products::save(w, &mut p)?;
             audit::record(w, &actor, Event::new("PRODUCT_UPDATE", "Product", id).change(before, audit_view(&p)))?;
             Ok::<_, ApiError>((p, bump_generation(w)?))
-        })
-        .await?;
-    publish(state, vec![p.clone()], Some(generation)).await;
+        },
+        |r: &(Product, u64)| (vec![r.0.clone()], Some(r.1)),
+    )
+    .await?;
     Ok(Reply::ok(p.view()))
 }

@@ -227,6 +227,9 @@ impl Catalog {
     /// Mirrors a committed write of a product.
     pub fn put(&self, p: Product) {
         let mut inner = self.inner.write();
+        if inner.products.get(&p.id).is_some_and(|old| old.version > p.version) {
+            return; // a newer write was mirrored already
+        }
         if let Some(old) = inner.products.remove(&p.id) {
             inner.index(&old, false);
         }
@@ -307,21 +310,16 @@ impl Catalog {
             // The common case (type, see the best matches): every hit is an active product (a
             // deactivation empties the search cache), so the page is a slice of the hits and the
             // facets are counted once per query.
-            let facets = hits.facets.get_or_init(|| {
+            let active = |id: &u64| inner.products.get(id).filter(|p| p.is_active);
+            let (category, brand, total) = hits.facets.get_or_init(|| {
                 let mut f = Facets::default();
-                count_facets(&mut f, hits.list.iter().filter_map(|(id, _)| inner.products.get(id)));
-                (f.category, f.brand)
+                let found: Vec<&Arc<Product>> = hits.list.iter().filter_map(|(id, _)| active(id)).collect();
+                count_facets(&mut f, found.iter().copied());
+                (f.category, f.brand, found.len())
             });
-            let items = hits
-                .list
-                .iter()
-                .skip(q.skip)
-                .take(q.limit)
-                .filter_map(|(id, _)| inner.products.get(id))
-                .cloned()
-                .collect();
-            let facets = Facets { category: facets.0.clone(), brand: facets.1.clone() };
-            return Ok(Page { items, total: hits.list.len(), next_cursor: None, facets: Some(facets) });
+            let items = hits.list.iter().filter_map(|(id, _)| active(id)).skip(q.skip).take(q.limit).cloned().collect();
+            let facets = Facets { category: category.clone(), brand: brand.clone() };
+            return Ok(Page { items, total: *total, next_cursor: None, facets: Some(facets) });
         }
         let mut found: Vec<(&Arc<Product>, f32)> = hits
             .list

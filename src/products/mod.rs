@@ -41,9 +41,19 @@ pub struct Product {
     pub rating_sum: u64,
     #[serde(default)]
     pub rating_count: u64,
+    /// Bumped by every write: the in-memory catalog and the search index keep the newest copy
+    /// even when two writers' updates reach them out of order.
+    #[serde(default)]
+    pub version: u64,
 }
 
 pub static PRODUCTS: Collection<u64, Product> = Collection::new("products");
+
+/// Stores a product with its version bumped: every product write goes through here.
+pub fn save(w: &mut crate::store::WriteTx<'_>, p: &mut Product) -> Result<(), crate::store::StoreError> {
+    p.version += 1;
+    w.put(&PRODUCTS, &p.id, p)
+}
 
 impl Product {
     /// The mean review rating, 2 decimals, 0 without reviews.
@@ -247,6 +257,7 @@ pub fn blank(id: u64) -> Product {
         updated_at: now,
         rating_sum: 0,
         rating_count: 0,
+        version: 0,
     }
 }
 
