@@ -41,8 +41,12 @@ impl Events {
     }
 
     pub fn publish(&self, event: Happened) {
-        if let Err(e) = self.tx.try_send(event) {
-            tracing::error!(error = %e, "the event queue is full; an event was not handled");
+        if let Err(mpsc::error::TrySendError::Full(event)) = self.tx.try_send(event) {
+            // A burst: wait for room in a task of its own rather than drop the event.
+            let tx = self.tx.clone();
+            tokio::spawn(async move {
+                let _ = tx.send(event).await;
+            });
         }
     }
 }

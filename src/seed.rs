@@ -251,7 +251,7 @@ pub async fn generate(store: &Store, n: u64, progress: impl Fn(u64)) -> Result<u
                     p.discount_percentage = Decimal::new(((r >> 40) % 3000) as i64, 2);
                     p.stock = ((r >> 44) % 300) as i64;
                     p.brand = brand.into();
-                    p.category = format!("{}s", noun.to_lowercase());
+                    p.category = crate::products::slug(noun);
                     p.tags = vec![noun.to_lowercase(), brand.to_lowercase()];
                     p.created_at = now - Duration::seconds((r % 10_000_000) as i64);
                     p.updated_at = p.created_at;

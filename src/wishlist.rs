@@ -73,7 +73,7 @@ fn enabled(state: &AppState) -> ApiResult<()> {
 fn view(state: &AppState, w: &Wish) -> WishView {
     WishView {
         product_id: w.product_id,
-        product: state.catalog.get(w.product_id).map(|p| p.view()),
+        product: state.catalog.get(w.product_id).filter(|p| p.is_active).map(|p| p.view()),
         created_at: timestamp(&w.created_at),
     }
 }

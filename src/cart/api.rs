@@ -108,6 +108,11 @@ fn reply(state: &AppState, who: &Who, cart: &Cart) -> CartReply {
     CartReply::Ok(Json(envelope), header, cookie)
 }
 
+/// A stock level as a cap on a line's quantity.
+fn cap(stock: i64) -> u32 {
+    stock.clamp(0, u32::MAX as i64) as u32
+}
+
 fn insufficient(title: &str, available: i64, requested: u64) -> ApiError {
     ApiError::new(ErrorCode::InsufficientStock)
         .with_message(format!("Insufficient stock for {title}: available {available}, requested {requested}"))
@@ -155,7 +160,7 @@ impl CartApi {
         let who = identify(&state, req)?;
         let AddItem { product_id, quantity } = body.0;
         if !(1..=10_000).contains(&quantity) {
-            return Err(ApiError::field("quantity", "Quantity must be 1 or more"));
+            return Err(ApiError::field("quantity", "Quantity must be 1 to 10000"));
         }
         let owner = who.owner();
         let cart = state
@@ -196,7 +201,7 @@ impl CartApi {
         let who = identify(&state, req)?;
         let (item_id, quantity) = (item_id.0, body.0.quantity);
         if !(0..=10_000).contains(&quantity) {
-            return Err(ApiError::field("quantity", "Quantity must be 0 or more"));
+            return Err(ApiError::field("quantity", "Quantity must be 0 to 10000"));
         }
         let owner = who.owner();
         let cart = state
@@ -282,10 +287,8 @@ impl CartApi {
                 for line in guest.items {
                     let Some(p) = w.get(&PRODUCTS, &line.product_id)?.filter(|p| p.is_active) else { continue };
                     match cart.items.iter_mut().find(|l| l.product_id == line.product_id) {
-                        Some(mine) => mine.quantity = (mine.quantity + line.quantity).min(p.stock.max(0) as u32),
-                        None => {
-                            cart.items.push(CartLine { quantity: line.quantity.min(p.stock.max(0) as u32), ..line })
-                        }
+                        Some(mine) => mine.quantity = mine.quantity.saturating_add(line.quantity).min(cap(p.stock)),
+                        None => cart.items.push(CartLine { quantity: line.quantity.min(cap(p.stock)), ..line }),
                     }
                 }
                 cart.items.retain(|l| l.quantity > 0);

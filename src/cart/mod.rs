@@ -111,8 +111,12 @@ pub fn view(cart: &Cart, catalog: &Catalog, expiry_days: u32) -> CartView {
             let (unit, discounted) =
                 p.as_ref().map(|p| (p.price, p.discounted_price())).unwrap_or((Money::ZERO, Money::ZERO));
             let total = Money::from_decimal(discounted.amount() * rust_decimal::Decimal::from(line.quantity));
-            subtotal += total.amount();
-            count += line.quantity;
+            // A line whose product was deleted stays visible (isActive false) but cannot be
+            // bought, so it does not count.
+            if p.as_ref().is_some_and(|p| p.is_active) {
+                subtotal += total.amount();
+                count += line.quantity;
+            }
             CartItemView {
                 id: line.id,
                 product_id: line.product_id,
@@ -153,7 +157,17 @@ pub async fn sweep_guests(store: &Store, days: u32) -> Result<usize, StoreError>
         .collect();
     for chunk in stale.chunks(500) {
         let chunk = chunk.to_vec();
-        store.write(move |w| chunk.iter().try_for_each(|k| w.delete(&CARTS, k.as_str()).map(drop))).await?;
+        store
+            .write(move |w| {
+                for k in &chunk {
+                    // Checked again: the guest may have come back since the snapshot.
+                    if w.get(&CARTS, k.as_str())?.is_some_and(|c| c.updated_at < cutoff) {
+                        w.delete(&CARTS, k.as_str())?;
+                    }
+                }
+                Ok::<_, StoreError>(())
+            })
+            .await?;
     }
     Ok(stale.len())
 }

@@ -44,6 +44,8 @@ pub struct IdempotentRecord {
 pub static IDEMPOTENCY: Collection<(String, u64, String), IdempotentRecord> = Collection::new("idempotency");
 
 const RETURN_DAYS: i64 = 30;
+/// Lines per order: enough for any basket, small enough that one order cannot hold the writer.
+const MAX_LINES: usize = 100;
 
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
 #[serde(deny_unknown_fields)]
@@ -262,10 +264,13 @@ impl OrdersApi {
             return Err(ApiError::field("shippingAddress", "A shipping address (or addressId) is required"));
         }
         if let Some(lines) = &input.products {
+            if lines.len() > MAX_LINES {
+                return Err(ApiError::field("products", format!("At most {MAX_LINES} lines per order")));
+            }
             let mut c = Check::default();
             for (i, l) in lines.iter().enumerate() {
                 if !(1..=10_000).contains(&l.quantity) {
-                    c.add(&format!("products.{i}.quantity"), "Quantity must be 1 or more");
+                    c.add(&format!("products.{i}.quantity"), "Quantity must be 1 to 10000");
                 }
             }
             c.finish()?;
@@ -317,7 +322,7 @@ impl OrdersApi {
                 };
                 let cart_key = format!("u:{user_id}");
                 let from_cart = input.products.is_none();
-                let mut wanted: Vec<(u64, u64)> = Vec::new();
+                let mut wanted: BTreeMap<u64, u64> = BTreeMap::new();
                 let requested: Vec<(u64, u64)> = match input.products {
                     Some(lines) => lines.into_iter().map(|l| (l.id, l.quantity as u64)).collect(),
                     None => w
@@ -326,10 +331,7 @@ impl OrdersApi {
                         .unwrap_or_default(),
                 };
                 for (id, q) in requested {
-                    match wanted.iter_mut().find(|(p, _)| *p == id) {
-                        Some(line) => line.1 += q,
-                        None => wanted.push((id, q)),
-                    }
+                    *wanted.entry(id).or_default() += q;
                 }
                 if wanted.is_empty() {
                     return Err(ApiError::new(ErrorCode::EmptyOrder));
@@ -380,7 +382,8 @@ impl OrdersApi {
                     updated_at: now,
                     items,
                     address,
-                    payment_intent_id: input.payment_intent_id,
+                    // Bound by the payments endpoints, never taken from the client.
+                    payment_intent_id: None,
                     notes: Vec::new(),
                     history: vec![HistoryEntry { status: Status::Pending, at: now, note: Some("Order placed".into()) }],
                     returns: Vec::new(),
@@ -693,17 +696,22 @@ impl OrdersApi {
                         .iter()
                         .find(|l| l.id == item.order_item_id)
                         .ok_or_else(|| not_allowed("An item is not part of this order"))?;
-                    let already: u32 = o
+                    // Summed in u64: client quantities must not wrap around the check.
+                    let already: u64 = o
                         .returns
                         .iter()
                         .filter(|r| r.status != ReturnStatus::Rejected)
                         .flat_map(|r| &r.items)
                         .filter(|i| i.order_item_id == item.order_item_id)
-                        .map(|i| i.quantity)
+                        .map(|i| i.quantity as u64)
                         .sum();
-                    let asked: u32 =
-                        b.items.iter().filter(|i| i.order_item_id == item.order_item_id).map(|i| i.quantity).sum();
-                    if already + asked > line.quantity {
+                    let asked: u64 = b
+                        .items
+                        .iter()
+                        .filter(|i| i.order_item_id == item.order_item_id)
+                        .map(|i| i.quantity as u64)
+                        .sum();
+                    if already + asked > line.quantity as u64 {
                         return Err(not_allowed("More units than were ordered"));
                     }
                 }

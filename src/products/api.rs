@@ -344,7 +344,7 @@ impl ProductsApi {
         if text.chars().count() > 200 {
             return Err(ApiError::field("q", "The search text must be at most 200 characters"));
         }
-        let page = if text.is_empty() {
+        let page = if !text.chars().any(char::is_alphanumeric) {
             // Everything matches: the catalog's own order, and facets over all of it.
             let list = state
                 .catalog
@@ -421,7 +421,7 @@ impl ProductsApi {
     async fn get(&self, state: Data<&AppState>, id: Path<u64>) -> ApiResult<Reply<ProductDetail>> {
         let p = state.catalog.get(id.0).filter(|p| p.is_active).ok_or_else(not_found)?;
         let reviews = if state.settings.feature_reviews {
-            reviews::page(&state.store.read()?, p.id, 0, 10)?.0.iter().map(Review::view).collect()
+            reviews::page(&state.store.read()?, p.id, 0, 10)?.iter().map(Review::view).collect()
         } else {
             Vec::new()
         };
@@ -532,7 +532,9 @@ impl ProductsApi {
                 let new = p.stock.checked_add(delta).filter(|s| *s >= 0).ok_or_else(|| {
                     ApiError::new(ErrorCode::InsufficientStock).with_message(format!(
                         "Insufficient stock for {}: available {}, requested {}",
-                        p.title, p.stock, -delta
+                        p.title,
+                        p.stock,
+                        delta.unsigned_abs()
                     ))
                 })?;
                 audit::record(
@@ -584,6 +586,10 @@ impl ProductsApi {
         match written {
             Ok(p) => {
                 publish(&state, vec![p.clone()], None).await;
+                // The product kept a thumbnail of its own: the new one is not needed.
+                if let Some(t) = saved.thumbnail.filter(|t| *t != p.thumbnail) {
+                    crate::uploads::remove(&state, &t);
+                }
                 Ok(Reply::ok(p.view()))
             }
             Err(e) => {
@@ -609,7 +615,9 @@ impl ProductsApi {
         }
         let paging = Paging::new(skip.0, limit.0)?;
         state.catalog.get(id.0).filter(|p| p.is_active).ok_or_else(not_found)?;
-        let (list, total) = reviews::page(&state.store.read()?, id.0, paging.skip, paging.limit)?;
+        let product = state.catalog.get(id.0).filter(|p| p.is_active).ok_or_else(not_found)?;
+        let (list, total) =
+            (reviews::page(&state.store.read()?, id.0, paging.skip, paging.limit)?, product.rating_count);
         Ok(Reply::ok(ReviewPage {
             reviews: list.iter().map(Review::view).collect(),
             total,

@@ -57,16 +57,7 @@ impl Review {
     }
 }
 
-/// A page of a product's reviews, newest first, and how many there are.
-pub fn page(r: &ReadTx, product_id: u64, skip: usize, limit: usize) -> Result<(Vec<Review>, u64), StoreError> {
-    let mut total = 0u64;
-    let mut out = Vec::new();
-    for review in r.scan(&REVIEWS, &(product_id,), true)? {
-        let review = review?;
-        if total as usize >= skip && out.len() < limit {
-            out.push(review);
-        }
-        total += 1;
-    }
-    Ok((out, total))
+/// A page of a product's reviews, newest first (reads only as far as the page).
+pub fn page(r: &ReadTx, product_id: u64, skip: usize, limit: usize) -> Result<Vec<Review>, StoreError> {
+    r.scan(&REVIEWS, &(product_id,), true)?.skip(skip).take(limit).collect()
 }

@@ -680,3 +680,64 @@ async fn fifty_buyers_for_ten_units_make_exactly_ten_orders() {
     let all = send(app.get_as("/api/v1/orders/all?limit=100", &admin)).await.json();
     assert_eq!(all["data"]["total"], 10);
 }
+
+#[tokio::test]
+async fn hostile_quantities_are_refused_cleanly() {
+    let app = shop().await;
+    let admin = admin(&app).await;
+    let id = product(&app, &admin, 5.0, 0.0, 10).await;
+    let s = app.user("hostile@shop.test").await;
+    let lines: Vec<Value> = (0..101).map(|_| json!({"id": id, "quantity": 1})).collect();
+    let r =
+        send(app.post_as("/api/v1/orders", &s).body_json(&json!({"products": lines, "shippingAddress": address()})))
+            .await;
+    assert!(assert_error(&r, 400, "VALIDATION_ERROR")["details"]["products"].is_array());
+    let o = placed(&app, &s, &[(id, 2)]).await;
+    let oid = o["id"].as_str().unwrap().to_string();
+    let item = o["items"][0]["id"].as_u64().unwrap();
+    for next in ["PROCESSING", "SHIPPED", "DELIVERED"] {
+        set_status(&app, &admin, &oid, json!({"status": next})).await;
+    }
+    // u32::MAX + 2 would wrap to 1 if the units were summed in 32 bits.
+    let items = json!([{"orderItemId": item, "quantity": 4294967295u32}, {"orderItemId": item, "quantity": 2}]);
+    let r = send(
+        app.post_as(&format!("/api/v1/orders/{oid}/returns"), &s).body_json(&json!({"reason": "x", "items": items})),
+    )
+    .await;
+    assert_error(&r, 422, "RETURN_NOT_ALLOWED");
+    let r = send(
+        app.client
+            .patch(format!("/api/v1/products/{id}/stock"))
+            .header("Authorization", admin.bearer())
+            .body_json(&json!({"quantity": i64::MIN})),
+    )
+    .await;
+    assert_error(&r, 400, "INSUFFICIENT_STOCK");
+    assert_eq!(stock(&app, id).await, 8);
+}
+
+#[tokio::test]
+async fn deleted_products_do_not_count_in_carts_and_vanish_from_wishlists() {
+    let app = shop().await;
+    let admin = admin(&app).await;
+    let keep = product(&app, &admin, 10.0, 0.0, 5).await;
+    let gone = product(&app, &admin, 7.0, 0.0, 5).await;
+    let s = app.user("gone@shop.test").await;
+    for id in [keep, gone] {
+        send(app.post_as("/api/v1/cart/items", &s).body_json(&json!({"productId": id, "quantity": 1}))).await;
+        send(app.post_as("/api/v1/wishlist", &s).body_json(&json!({"productId": id}))).await;
+    }
+    send(app.client.delete(format!("/api/v1/products/{gone}")).header("Authorization", admin.bearer())).await;
+    let cart = send(app.get_as("/api/v1/cart", &s)).await.json()["data"].clone();
+    assert_eq!((cart["subtotal"].as_f64(), cart["itemCount"].as_u64()), (Some(10.0), Some(1)));
+    let line = cart["items"].as_array().unwrap().iter().find(|l| l["productId"] == gone).unwrap().clone();
+    assert_eq!(line["product"]["isActive"], false);
+    let wish = send(app.get_as("/api/v1/wishlist", &s)).await.json()["data"].clone();
+    let gone_wish = wish["items"].as_array().unwrap().iter().find(|w| w["productId"] == gone).unwrap().clone();
+    assert!(gone_wish["product"].is_null());
+    assert_eq!(
+        send(app.get("/api/v1/products/search?q=!!")).await.json()["data"]["total"],
+        202,
+        "no words: every active product"
+    );
+}
