@@ -46,9 +46,12 @@ struct Fields {
 #[derive(Default)]
 pub struct Hits {
     pub list: Vec<(u64, f32)>,
-    /// (categories, brands, active matches), counted on first use.
-    pub facets: std::sync::OnceLock<(BTreeMap<String, u64>, BTreeMap<String, u64>, usize)>,
+    /// Counted on first use.
+    pub facets: std::sync::OnceLock<HitCounts>,
 }
+
+/// Per category, per brand, and in all: the active products among the hits.
+pub type HitCounts = (BTreeMap<String, u64>, BTreeMap<String, u64>, usize);
 
 const CACHED_QUERIES: usize = 1024;
 
