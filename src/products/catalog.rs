@@ -151,8 +151,9 @@ impl Inner {
         }
     }
 
-    /// Ids of active products in `sort` order, after the product `after` when resuming.
-    fn walk(&self, sort: SortBy, desc: bool, after: Option<&Product>) -> Box<dyn Iterator<Item = u64> + '_> {
+    /// Ids of active products in `sort` order, after the position `after` (the sort key as the
+    /// cursor recorded it, and the id) when resuming. `None` when the key does not parse.
+    fn walk(&self, sort: SortBy, desc: bool, after: Option<(&str, u64)>) -> Option<Box<dyn Iterator<Item = u64> + '_>> {
         fn go<'a, K: Ord + Clone>(
             set: &'a BTreeSet<(K, u64)>,
             after: Option<(K, u64)>,
@@ -166,15 +167,21 @@ impl Inner {
                 (Some(k), true) => Box::new(ids(set.range((Bound::Unbounded, Bound::Excluded(k)))).rev()),
             }
         }
-        match sort {
-            SortBy::Id => go(&self.by_id, after.map(|p| (p.id, p.id)), desc),
-            SortBy::Title => go(&self.by_title, after.map(|p| (p.title.to_lowercase(), p.id)), desc),
-            SortBy::Price => go(&self.by_price, after.map(|p| (p.price.amount(), p.id)), desc),
-            SortBy::Rating => go(&self.by_rating, after.map(|p| (p.rating(), p.id)), desc),
-            SortBy::Stock => go(&self.by_stock, after.map(|p| (p.stock, p.id)), desc),
-            SortBy::CreatedAt => go(&self.by_created, after.map(|p| (p.created_at.timestamp_millis(), p.id)), desc),
-            SortBy::Discount => go(&self.by_discount, after.map(|p| (p.discount_percentage, p.id)), desc),
+        fn key<K: std::str::FromStr>(after: Option<(&str, u64)>) -> Option<Option<(K, u64)>> {
+            match after {
+                None => Some(None),
+                Some((k, id)) => k.parse().ok().map(|k| Some((k, id))),
+            }
         }
+        Some(match sort {
+            SortBy::Id => go(&self.by_id, key::<u64>(after)?, desc),
+            SortBy::Title => go(&self.by_title, key::<String>(after)?, desc),
+            SortBy::Price => go(&self.by_price, key::<Decimal>(after)?, desc),
+            SortBy::Rating => go(&self.by_rating, key::<Decimal>(after)?, desc),
+            SortBy::Stock => go(&self.by_stock, key::<i64>(after)?, desc),
+            SortBy::CreatedAt => go(&self.by_created, key::<i64>(after)?, desc),
+            SortBy::Discount => go(&self.by_discount, key::<Decimal>(after)?, desc),
+        })
     }
 }
 
@@ -192,16 +199,33 @@ fn compare(sort: SortBy, a: &Product, b: &Product) -> std::cmp::Ordering {
     by.then(a.id.cmp(&b.id))
 }
 
-fn encode_cursor(sort: SortBy, desc: bool, last: u64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}:{}:{last}", sort.name(), if desc { "desc" } else { "asc" }))
+/// The sort key of a product as a cursor records it.
+fn key_text(sort: SortBy, p: &Product) -> String {
+    match sort {
+        SortBy::Id => p.id.to_string(),
+        SortBy::Title => p.title.to_lowercase(),
+        SortBy::Price => p.price.amount().to_string(),
+        SortBy::Rating => p.rating().to_string(),
+        SortBy::Stock => p.stock.to_string(),
+        SortBy::CreatedAt => p.created_at.timestamp_millis().to_string(),
+        SortBy::Discount => p.discount_percentage.to_string(),
+    }
 }
 
-fn decode_cursor(cursor: &str) -> Option<(SortBy, bool, u64)> {
+/// The position after the last product of a page: the sort, and that product's key and id as
+/// they were (so a page boundary does not move when the product changes meanwhile).
+fn encode_cursor(sort: SortBy, desc: bool, last: &Product) -> String {
+    let order = if desc { "desc" } else { "asc" };
+    URL_SAFE_NO_PAD.encode(format!("{}:{order}:{}:{}", sort.name(), last.id, key_text(sort, last)))
+}
+
+fn decode_cursor(cursor: &str) -> Option<(SortBy, bool, u64, String)> {
     let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
-    let mut parts = text.split(':');
+    let mut parts = text.splitn(4, ':');
     let sort = SortBy::parse(parts.next()?)?;
     let desc = parts.next()? == "desc";
-    Some((sort, desc, parts.next()?.parse().ok()?))
+    let id = parts.next()?.parse().ok()?;
+    Some((sort, desc, id, parts.next()?.to_string()))
 }
 
 fn bad_cursor() -> ApiError {
@@ -267,15 +291,16 @@ impl Catalog {
         let mut skip = q.skip;
         let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
             Some(c) => {
-                let (s, d, last) = decode_cursor(c).ok_or_else(bad_cursor)?;
+                let (s, d, id, key) = decode_cursor(c).ok_or_else(bad_cursor)?;
                 (sort, desc, skip) = (s, d, 0);
-                Some(inner.products.get(&last).cloned().ok_or_else(bad_cursor)?)
+                Some((key, id))
             }
             None => None,
         };
         let no_filter = q.filter.is_empty();
         let (mut counted, mut items, mut more) = (0usize, Vec::with_capacity(q.limit.min(256)), false);
-        for id in inner.walk(sort, desc, after.as_deref()) {
+        let position = after.as_ref().map(|(k, id)| (k.as_str(), *id));
+        for id in inner.walk(sort, desc, position).ok_or_else(bad_cursor)? {
             let p = &inner.products[&id];
             if !q.filter.matches(p) {
                 continue;
@@ -298,7 +323,7 @@ impl Catalog {
             counted
         };
         let next_cursor =
-            (more && !items.is_empty()).then(|| encode_cursor(sort, desc, items.last().expect("not empty").id));
+            (more && !items.is_empty()).then(|| encode_cursor(sort, desc, items.last().expect("not empty")));
         Ok(Page { items, total, next_cursor, facets: None })
     }
 

@@ -458,3 +458,30 @@ async fn the_index_survives_a_restart_and_a_damaged_one_is_rebuilt() {
     assert_eq!(repaired.state.search.doc_count(), docs);
     assert!(!repaired.state.search.search("iphone").unwrap().list.is_empty());
 }
+
+#[tokio::test]
+async fn a_cursor_keeps_its_place_when_the_last_product_changes() {
+    let app = shop().await;
+    let admin = admin(&app).await;
+    let first = get(&app, "/api/v1/products?limit=50&sortBy=stock").await;
+    let last = *ids(&first).last().unwrap();
+    // The page boundary product jumps to the far end of the order.
+    let r = send(
+        app.client
+            .patch(format!("/api/v1/products/{last}/stock"))
+            .header("Authorization", admin.bearer())
+            .body_json(&json!({"quantity": 100000})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let mut seen: Vec<u64> = ids(&first);
+    let mut cursor = first["nextCursor"].as_str().map(str::to_string);
+    while let Some(c) = cursor {
+        let page = get(&app, &format!("/api/v1/products?limit=50&sortBy=stock&cursor={c}")).await;
+        seen.extend(ids(&page));
+        cursor = page["nextCursor"].as_str().map(str::to_string);
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 201, "nothing after the boundary was skipped");
+}
