@@ -96,6 +96,8 @@ pub struct Settings {
     pub stripe_webhook_secret: Option<Secret>,
     #[serde(deserialize_with = "lenient::string")]
     pub stripe_api_base: String,
+    /// How long a call to Stripe may take before the client gets a 502.
+    pub stripe_timeout_ms: u64,
 
     pub max_file_size: u64,
     #[serde(deserialize_with = "lenient::string")]
@@ -159,6 +161,7 @@ impl Default for Settings {
             stripe_secret_key: None,
             stripe_webhook_secret: None,
             stripe_api_base: "https://api.stripe.com".into(),
+            stripe_timeout_ms: 10_000,
             max_file_size: 5 * 1024 * 1024,
             allowed_file_types: "jpg,jpeg,png,webp".into(),
             rate_limit_enabled: true,

@@ -16,6 +16,8 @@ pub enum Tag {
     Orders,
     /// Products a user keeps an eye on.
     Wishlist,
+    /// Payment intents, refunds and the Stripe webhook.
+    Payments,
     /// In-app notifications.
     Notifications,
     /// The signed-in user's account.

@@ -28,6 +28,8 @@ use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::notifications::NotificationsApi;
 use crate::orders::api::OrdersApi;
+use crate::payments::api::PaymentsApi;
+use crate::payments::provider::Payments;
 use crate::products::api::{GENERATION, ProductsApi};
 use crate::products::catalog::Catalog;
 use crate::search::Search;
@@ -80,6 +82,7 @@ impl App {
         let upload_limit =
             Arc::new(RateLimiter::new(settings.upload_rate_limit_max, window(settings.upload_rate_limit_window_ms)));
         let events = Events::start(store.clone(), mailer.clone());
+        let payments = Payments::from_settings(&settings).map_err(StartupError::Setup)?;
         let state = AppState {
             events,
             settings: Arc::new(settings),
@@ -87,6 +90,7 @@ impl App {
             auth: Arc::new(auth),
             catalog: Arc::new(catalog),
             search: Arc::new(search),
+            payments: Arc::new(payments),
             mailer,
             metrics: Arc::new(Metrics::new()),
             general_limit,
@@ -114,7 +118,7 @@ impl App {
 
     /// Every route of the application, without the middleware.
     pub fn routes(&self) -> Route {
-        let api = OpenApiService::new((HealthApi, AuthApi, UsersApi, AdminUsersApi, AuditApi, ProductsApi, CartApi, OrdersApi, WishlistApi, NotificationsApi), "shopd", VERSION)
+        let api = OpenApiService::new((HealthApi, AuthApi, UsersApi, AdminUsersApi, AuditApi, ProductsApi, CartApi, OrdersApi, WishlistApi, NotificationsApi, PaymentsApi), "shopd", VERSION)
             .description("The shopd e-commerce API. Every JSON response is an envelope: `{data, status, message, meta}` or `{message, status, code, details?, meta}`.")
             .server("/");
         let spec = api.spec_endpoint();

@@ -10,6 +10,7 @@ use crate::events::Events;
 use crate::http::rate_limit::RateLimiter;
 use crate::mail::Mailer;
 use crate::metrics::Metrics;
+use crate::payments::provider::Payments;
 use crate::products::catalog::Catalog;
 use crate::search::Search;
 use crate::store::Store;
@@ -21,6 +22,7 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     pub catalog: Arc<Catalog>,
     pub search: Arc<Search>,
+    pub payments: Arc<Payments>,
     pub mailer: Mailer,
     pub events: Events,
     pub metrics: Arc<Metrics>,

@@ -503,6 +503,13 @@ impl OrdersApi {
         let id = parse_id(&id.0)?;
         let change = body.0;
         let actor = Actor::of(req, Some(admin.0.user_id));
+        if change.status == Status::Cancelled {
+            // The refund comes first: if the provider fails, the order is left as it was.
+            let current = state.store.read()?.get(&ORDERS, &id)?.ok_or_else(not_found)?;
+            if current.status.can_become(Status::Cancelled) {
+                crate::payments::refund_order(&state, &current, None, "cancel", &actor).await?;
+            }
+        }
         let (order, from, _) = write_mirrored(
             &state,
             move |w| {
@@ -535,9 +542,6 @@ impl OrdersApi {
             |r: &(Order, Status, Vec<Product>)| r.2.clone(),
         )
         .await?;
-        if order.status == Status::Cancelled {
-            crate::payments::refund_order(&state, &order, None).await?;
-        }
         state.events.publish(Happened::StatusChanged { order: order.clone(), from });
         Ok(Reply::ok(order.view()))
     }
@@ -557,6 +561,11 @@ impl OrdersApi {
         let user_id = auth.0.user_id;
         let reason = body.0.reason.map(|r| r.chars().take(500).collect::<String>());
         let actor = Actor::of(req, Some(user_id));
+        let current = state.store.read()?.get(&ORDERS, &id)?.filter(|o| o.user_id == user_id).ok_or_else(not_found)?;
+        if current.status.can_become(Status::Cancelled) {
+            // The refund comes first: if the provider fails, the order is left as it was.
+            crate::payments::refund_order(&state, &current, None, "cancel", &actor).await?;
+        }
         let (order, _) = write_mirrored(
             &state,
             move |w| {
@@ -580,7 +589,6 @@ impl OrdersApi {
             |r: &(Order, Vec<Product>)| r.1.clone(),
         )
         .await?;
-        crate::payments::refund_order(&state, &order, None).await?;
         state.events.publish(Happened::Cancelled(order.clone()));
         Ok(Reply::ok(order.view()))
     }
@@ -754,7 +762,25 @@ impl OrdersApi {
             return Err(ApiError::field("status", "status must be APPROVED or REJECTED"));
         }
         let actor = Actor::of(req, Some(admin.0.user_id));
-        let (order, ret, _, refund) = write_mirrored(
+        if decision == ReturnStatus::Approved {
+            // The refund comes first: if the provider fails, the return stays REQUESTED.
+            let o = state.store.read()?.get(&ORDERS, &id)?.ok_or_else(not_found)?;
+            if let Some(ret) = o.returns.iter().find(|r| r.id == return_id && r.status == ReturnStatus::Requested) {
+                let amount: rust_decimal::Decimal = ret
+                    .items
+                    .iter()
+                    .filter_map(|i| {
+                        o.items
+                            .iter()
+                            .find(|l| l.id == i.order_item_id)
+                            .map(|l| l.price.amount() * rust_decimal::Decimal::from(i.quantity))
+                    })
+                    .sum();
+                let reason = format!("return-{return_id}");
+                crate::payments::refund_order(&state, &o, Some(Money::from_decimal(amount)), &reason, &actor).await?;
+            }
+        }
+        let (order, ret, _, _) = write_mirrored(
             &state,
             move |w| {
                 let mut o = w.get(&ORDERS, &id)?.ok_or_else(not_found)?;
@@ -803,9 +829,6 @@ impl OrdersApi {
             |r: &(Order, Return, Vec<Product>, Option<Money>)| r.2.clone(),
         )
         .await?;
-        if let Some(amount) = refund {
-            crate::payments::refund_order(&state, &order, Some(amount)).await?;
-        }
         state.events.publish(Happened::ReturnDecided {
             order,
             return_id,

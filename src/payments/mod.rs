@@ -1,0 +1,182 @@
+//! Payments: intents for orders, confirmation, refunds, and Stripe's webhook. The money always
+//! comes from the order's own total; a provider (offline or Stripe) moves it.
+
+pub mod api;
+pub mod provider;
+pub mod webhook;
+
+use chrono::{DateTime, Utc};
+use poem_openapi::{Enum, Object};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::audit::{self, Actor, Event};
+use crate::error::{ApiError, ApiResult};
+use crate::orders::Order;
+use crate::state::AppState;
+use crate::store::{Collection, Index, key};
+use crate::types::Money;
+use crate::users::timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum)]
+#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PaymentStatus {
+    RequiresPaymentMethod,
+    RequiresConfirmation,
+    Processing,
+    Succeeded,
+    Failed,
+    Canceled,
+    Refunded,
+    PartiallyRefunded,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Payment {
+    pub id: Uuid,
+    pub order_id: Uuid,
+    pub user_id: u64,
+    pub payment_intent_id: String,
+    pub client_secret: String,
+    pub amount: Money,
+    pub refunded: Money,
+    pub currency: String,
+    pub status: PaymentStatus,
+    pub method: Option<String>,
+    /// `offline` or `stripe`.
+    pub provider: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn by_intent(p: &Payment) -> Vec<Vec<u8>> {
+    vec![key::encode(&p.payment_intent_id)]
+}
+
+fn by_order(p: &Payment) -> Vec<Vec<u8>> {
+    vec![key::encode(&(p.order_id, p.id))]
+}
+
+pub static PAYMENT_INDEXES: [Index<Payment>; 2] = [
+    Index { name: "payments.by_intent", unique: true, keys: by_intent },
+    Index { name: "payments.by_order", unique: false, keys: by_order },
+];
+pub static PAYMENTS: Collection<Uuid, Payment> = Collection::with_indexes("payments", &PAYMENT_INDEXES);
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "Payment", rename_all = "camelCase")]
+pub struct PaymentView {
+    pub id: String,
+    pub order_id: String,
+    pub payment_intent_id: String,
+    pub amount: Money,
+    /// What was refunded so far.
+    pub refunded: Money,
+    pub currency: String,
+    pub status: PaymentStatus,
+    pub method: Option<String>,
+    pub provider: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl Payment {
+    pub fn view(&self) -> PaymentView {
+        PaymentView {
+            id: self.id.to_string(),
+            order_id: self.order_id.to_string(),
+            payment_intent_id: self.payment_intent_id.clone(),
+            amount: self.amount,
+            refunded: self.refunded,
+            currency: self.currency.clone(),
+            status: self.status,
+            method: self.method.clone(),
+            provider: self.provider.clone(),
+            created_at: timestamp(&self.created_at),
+            updated_at: timestamp(&self.updated_at),
+        }
+    }
+
+    /// What is left to refund.
+    pub fn refundable(&self) -> Money {
+        Money::from_decimal(self.amount.amount() - self.refunded.amount())
+    }
+}
+
+/// The order's succeeded (or partly refunded) payment, if any.
+pub fn paid(state: &AppState, order_id: Uuid) -> ApiResult<Option<Payment>> {
+    let r = state.store.read()?;
+    for p in r.scan_index(&PAYMENTS, &PAYMENT_INDEXES[1], &(order_id,), true)? {
+        let p = p?;
+        if matches!(p.status, PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded) {
+            return Ok(Some(p));
+        }
+    }
+    Ok(None)
+}
+
+/// Refunds `amount` (all that is left when `None`) of the order's succeeded payment, through
+/// its provider, with an idempotency key derived from `reason` so that a retried cancellation
+/// never refunds twice. Returns whether anything was refunded.
+pub async fn refund_order(
+    state: &AppState,
+    order: &Order,
+    amount: Option<Money>,
+    reason: &str,
+    actor: &Actor,
+) -> ApiResult<bool> {
+    let Some(payment) = paid(state, order.id)? else { return Ok(false) };
+    let amount = amount.unwrap_or_else(|| payment.refundable()).min(payment.refundable());
+    if !amount.is_positive() {
+        return Ok(false);
+    }
+    let key = format!("{}-{reason}", payment.id);
+    refund(state, payment.id, Some(amount), Some(key), actor).await?;
+    Ok(true)
+}
+
+/// Refunds part or all of a payment through its provider and records it.
+pub async fn refund(
+    state: &AppState,
+    payment_id: Uuid,
+    amount: Option<Money>,
+    key: Option<String>,
+    actor: &Actor,
+) -> ApiResult<Payment> {
+    let payment = state
+        .store
+        .read()?
+        .get(&PAYMENTS, &payment_id)?
+        .ok_or_else(|| ApiError::new(crate::error::ErrorCode::NotFound).with_message("Payment not found"))?;
+    if !matches!(payment.status, PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded) {
+        return Err(ApiError::new(crate::error::ErrorCode::RefundExceedsPayment)
+            .with_message("Nothing of this payment can be refunded"));
+    }
+    let amount = amount.unwrap_or_else(|| payment.refundable());
+    if !amount.is_positive() || amount > payment.refundable() {
+        return Err(ApiError::new(crate::error::ErrorCode::RefundExceedsPayment).with_message(format!(
+            "Refundable: {} {}, asked: {amount}",
+            payment.refundable(),
+            payment.currency
+        )));
+    }
+    let refund = state.payments.refund(&payment.payment_intent_id, amount.cents(), key.as_deref()).await?;
+    let actor = actor.clone();
+    let payment = state
+        .store
+        .write(move |w| {
+            let mut p = w.get(&PAYMENTS, &payment_id)?.ok_or_else(|| ApiError::internal("a refunded payment vanished"))?;
+            let before = p.refunded;
+            p.refunded = Money::from_decimal(p.refunded.amount() + amount.amount()).min(p.amount);
+            p.status = if p.refunded >= p.amount { PaymentStatus::Refunded } else { PaymentStatus::PartiallyRefunded };
+            p.updated_at = Utc::now();
+            w.put(&PAYMENTS, &payment_id, &p)?;
+            let change = serde_json::json!({ "refunded": before.to_string() });
+            let after = serde_json::json!({ "refunded": p.refunded.to_string(), "refundId": refund.id, "amount": amount.to_string() });
+            audit::record(w, &actor, Event::new("REFUND", "Payment", payment_id).change(change, after))?;
+            Ok::<_, ApiError>(p)
+        })
+        .await?;
+    Ok(payment)
+}

@@ -1,0 +1,227 @@
+//! Payment providers. `offline` (no Stripe key configured) simulates intents that succeed on
+//! confirm, so a demo needs no network; `stripe` talks to the Stripe API (or, in tests, to a
+//! local mock at STRIPE_API_BASE).
+
+use base64::Engine;
+
+use super::PaymentStatus;
+use crate::config::Settings;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+
+/// An intent as a provider reports it.
+#[derive(Debug, Clone)]
+pub struct Intent {
+    pub id: String,
+    pub client_secret: String,
+    pub status: PaymentStatus,
+}
+
+#[derive(Debug, Clone)]
+pub struct Refunded {
+    pub id: String,
+    pub amount_cents: i64,
+}
+
+pub enum Payments {
+    Offline,
+    Stripe(super::provider::stripe::StripeProvider),
+}
+
+/// A provider failure: the client sees 502 `PAYMENT_PROVIDER_ERROR`, the log the cause.
+pub fn provider_error(cause: impl std::fmt::Display) -> ApiError {
+    let mut e = ApiError::new(ErrorCode::PaymentProviderError);
+    e.cause = Some(cause.to_string());
+    tracing::warn!(cause = %cause_text(&e), "the payment provider failed");
+    e
+}
+
+fn cause_text(e: &ApiError) -> String {
+    e.cause.clone().unwrap_or_default()
+}
+
+impl Payments {
+    pub fn from_settings(settings: &Settings) -> Result<Payments, String> {
+        match &settings.stripe_secret_key {
+            None => Ok(Payments::Offline),
+            Some(key) => Ok(Payments::Stripe(stripe::StripeProvider::new(
+                key.expose(),
+                &settings.stripe_api_base,
+                std::time::Duration::from_millis(settings.stripe_timeout_ms),
+            )?)),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Payments::Offline => "offline",
+            Payments::Stripe(_) => "stripe",
+        }
+    }
+
+    pub async fn create_intent(
+        &self,
+        amount_cents: i64,
+        currency: &str,
+        order_id: &str,
+        key: Option<&str>,
+    ) -> ApiResult<Intent> {
+        match self {
+            Payments::Offline => {
+                let id = format!("pi_offline_{}", uuid::Uuid::new_v4().simple());
+                let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes());
+                Ok(Intent {
+                    client_secret: format!("{id}_secret_{secret}"),
+                    id,
+                    status: PaymentStatus::RequiresConfirmation,
+                })
+            }
+            Payments::Stripe(s) => s.create_intent(amount_cents, currency, order_id, key).await,
+        }
+    }
+
+    /// The status after confirming: offline intents succeed; Stripe's status is read back
+    /// (the card is confirmed client-side with the client secret).
+    pub async fn confirm(&self, intent_id: &str) -> ApiResult<PaymentStatus> {
+        match self {
+            Payments::Offline => Ok(PaymentStatus::Succeeded),
+            Payments::Stripe(s) => s.status(intent_id).await,
+        }
+    }
+
+    pub async fn cancel(&self, intent_id: &str) -> ApiResult<()> {
+        match self {
+            Payments::Offline => Ok(()),
+            Payments::Stripe(s) => s.cancel(intent_id).await,
+        }
+    }
+
+    pub async fn refund(&self, intent_id: &str, amount_cents: i64, key: Option<&str>) -> ApiResult<Refunded> {
+        match self {
+            Payments::Offline => {
+                Ok(Refunded { id: format!("re_offline_{}", uuid::Uuid::new_v4().simple()), amount_cents })
+            }
+            Payments::Stripe(s) => s.refund(intent_id, amount_cents, key).await,
+        }
+    }
+}
+
+pub mod stripe {
+    //! The Stripe provider: PaymentIntents and Refunds through async-stripe, against the API at
+    //! STRIPE_API_BASE (a local mock in tests). One attempt per call; an Idempotency-Key given by
+    //! the client is forwarded as Stripe's own.
+
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use ::stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+    use stripe_core::PaymentIntentStatus;
+    use stripe_core::payment_intent::{
+        CancelPaymentIntent, CreatePaymentIntent, CreatePaymentIntentAutomaticPaymentMethods, RetrievePaymentIntent,
+    };
+    use stripe_core::refund::CreateRefund;
+    use stripe_types::Currency;
+
+    use super::*;
+
+    pub struct StripeProvider {
+        client: Client,
+    }
+
+    fn strategy(key: Option<&str>) -> ApiResult<RequestStrategy> {
+        match key {
+            None => Ok(RequestStrategy::Once),
+            Some(k) => IdempotencyKey::new(k)
+                .map(RequestStrategy::Idempotent)
+                .map_err(|_| ApiError::field("Idempotency-Key", "1 to 255 characters")),
+        }
+    }
+
+    /// Stripe's failures (declines, 5xx, timeouts, unreachable) as one client error.
+    fn failed(e: StripeError) -> ApiError {
+        let what = match &e {
+            StripeError::Stripe(api, status) => {
+                format!("stripe answered {status}: {:?} {}", api.type_, api.message.clone().unwrap_or_default())
+            }
+            StripeError::Timeout => "stripe did not answer in time".to_string(),
+            other => format!("stripe: {other}"),
+        };
+        let mut err = provider_error(what);
+        if let StripeError::Stripe(api, 402) = &e {
+            // A declined card: the customer can act on the message, so it is shown.
+            err.message =
+                format!("The payment was declined: {}", api.message.clone().unwrap_or_else(|| "card declined".into()));
+        }
+        err
+    }
+
+    fn status_of(s: &PaymentIntentStatus) -> PaymentStatus {
+        match s {
+            PaymentIntentStatus::Succeeded => PaymentStatus::Succeeded,
+            PaymentIntentStatus::Processing => PaymentStatus::Processing,
+            PaymentIntentStatus::Canceled => PaymentStatus::Canceled,
+            PaymentIntentStatus::RequiresConfirmation => PaymentStatus::RequiresConfirmation,
+            PaymentIntentStatus::RequiresPaymentMethod => PaymentStatus::RequiresPaymentMethod,
+            // Actions and captures are still in the customer's hands.
+            _ => PaymentStatus::RequiresConfirmation,
+        }
+    }
+
+    impl StripeProvider {
+        /// Every call gives up after `timeout` (the client then gets a 502).
+        pub fn new(key: &str, base: &str, timeout: Duration) -> Result<StripeProvider, String> {
+            let mut base = base.trim().to_string();
+            if !base.ends_with('/') {
+                base.push('/');
+            }
+            let client = ClientBuilder::new(key)
+                .url(base)
+                .timeout(timeout)
+                .request_strategy(RequestStrategy::Once)
+                .build()
+                .map_err(|e| format!("stripe client: {e}"))?;
+            Ok(StripeProvider { client })
+        }
+
+        pub async fn create_intent(
+            &self,
+            amount_cents: i64,
+            currency: &str,
+            order_id: &str,
+            key: Option<&str>,
+        ) -> ApiResult<Intent> {
+            let currency: Currency = currency.parse().unwrap_or(Currency::USD);
+            let metadata = HashMap::from([("order_id".to_string(), order_id.to_string())]);
+            let request = CreatePaymentIntent::new(amount_cents, currency)
+                .metadata(metadata)
+                .automatic_payment_methods(CreatePaymentIntentAutomaticPaymentMethods::new(true));
+            let pi = request.customize().request_strategy(strategy(key)?).send(&self.client).await.map_err(failed)?;
+            Ok(Intent {
+                id: pi.id.as_str().to_string(),
+                client_secret: pi.client_secret.clone().unwrap_or_default(),
+                status: status_of(&pi.status),
+            })
+        }
+
+        pub async fn status(&self, intent_id: &str) -> ApiResult<PaymentStatus> {
+            let pi = RetrievePaymentIntent::new(intent_id).send(&self.client).await.map_err(failed)?;
+            Ok(status_of(&pi.status))
+        }
+
+        pub async fn cancel(&self, intent_id: &str) -> ApiResult<()> {
+            CancelPaymentIntent::new(intent_id).send(&self.client).await.map_err(failed)?;
+            Ok(())
+        }
+
+        pub async fn refund(&self, intent_id: &str, amount_cents: i64, key: Option<&str>) -> ApiResult<Refunded> {
+            let refund = CreateRefund::new()
+                .payment_intent(intent_id)
+                .amount(amount_cents)
+                .customize()
+                .request_strategy(strategy(key)?)
+                .send(&self.client)
+                .await
+                .map_err(failed)?;
+            Ok(Refunded { id: refund.id.as_str().to_string(), amount_cents: refund.amount })
+        }
+    }
+}
