@@ -153,14 +153,14 @@ impl PaymentsApi {
         let key = key.0.map(|k| k.trim().to_string()).filter(|k| !k.is_empty() && k.len() <= 255);
         let request_hash = hash(&body.0.order_id);
         let idem = key.as_ref().map(|k| ("payments.create".to_string(), user_id, k.clone()));
-        if let Some(k) = &idem {
-            if let Some(seen) = state.store.read()?.get(&IDEMPOTENCY, k)? {
-                if seen.request_hash != request_hash {
-                    return Err(ApiError::new(ErrorCode::IdempotencyKeyReused));
-                }
-                let view: IntentView = serde_json::from_value(seen.response).map_err(ApiError::internal)?;
-                return Ok(Reply::created(view));
+        if let Some(k) = &idem
+            && let Some(seen) = state.store.read()?.get(&IDEMPOTENCY, k)?
+        {
+            if seen.request_hash != request_hash {
+                return Err(ApiError::new(ErrorCode::IdempotencyKeyReused));
             }
+            let view: IntentView = serde_json::from_value(seen.response).map_err(ApiError::internal)?;
+            return Ok(Reply::created(view));
         }
         let order = state
             .store
@@ -277,15 +277,15 @@ impl PaymentsApi {
         let key = key.0.map(|k| k.trim().to_string()).filter(|k| !k.is_empty() && k.len() <= 255);
         let idem = key.as_ref().map(|k| ("payments.refund".to_string(), admin.0.user_id, k.clone()));
         let request_hash = hash(&(payment_id.0.clone(), body.0.amount.map(|a| a.0.to_string())));
-        if let Some(k) = &idem {
-            if let Some(seen) = state.store.read()?.get(&IDEMPOTENCY, k)? {
-                if seen.request_hash != request_hash {
-                    return Err(ApiError::new(ErrorCode::IdempotencyKeyReused));
-                }
-                let view = <PaymentView as poem_openapi::types::ParseFromJSON>::parse_from_json(Some(seen.response))
-                    .map_err(|e| ApiError::internal(e.into_message()))?;
-                return Ok(Reply::ok(view));
+        if let Some(k) = &idem
+            && let Some(seen) = state.store.read()?.get(&IDEMPOTENCY, k)?
+        {
+            if seen.request_hash != request_hash {
+                return Err(ApiError::new(ErrorCode::IdempotencyKeyReused));
             }
+            let view = <PaymentView as poem_openapi::types::ParseFromJSON>::parse_from_json(Some(seen.response))
+                .map_err(|e| ApiError::internal(e.into_message()))?;
+            return Ok(Reply::ok(view));
         }
         let actor = Actor::of(req, Some(admin.0.user_id));
         let payment = refund(&state, id, amount, key.map(|k| format!("refund-{k}")), &actor).await?;

@@ -24,7 +24,7 @@ pub struct Refunded {
 
 pub enum Payments {
     Offline,
-    Stripe(super::provider::stripe::StripeProvider),
+    Stripe(Box<stripe::StripeProvider>),
 }
 
 /// A provider failure: the client sees 502 `PAYMENT_PROVIDER_ERROR`, the log the cause.
@@ -43,11 +43,11 @@ impl Payments {
     pub fn from_settings(settings: &Settings) -> Result<Payments, String> {
         match &settings.stripe_secret_key {
             None => Ok(Payments::Offline),
-            Some(key) => Ok(Payments::Stripe(stripe::StripeProvider::new(
+            Some(key) => Ok(Payments::Stripe(Box::new(stripe::StripeProvider::new(
                 key.expose(),
                 &settings.stripe_api_base,
                 std::time::Duration::from_millis(settings.stripe_timeout_ms),
-            )?)),
+            )?))),
         }
     }
 

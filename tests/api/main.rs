@@ -7,6 +7,7 @@ mod config;
 mod crash;
 mod helpers;
 mod http;
+mod payments;
 mod products;
 mod shutdown;
 mod store;

@@ -1,0 +1,412 @@
+//! /api/v1/payments with the offline provider, the Stripe provider against a local mock of the
+//! Stripe API, and webhooks signed exactly as Stripe signs them.
+
+use std::sync::{Arc, Mutex};
+
+use poem::http::StatusCode;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::web::Data;
+use poem::{EndpointExt, Route, Server, handler, post};
+use serde_json::{Value, json};
+use shopd::payments::webhook;
+
+use crate::helpers::{Session, TestApp, assert_error, send};
+
+const WHSEC: &str = "whsec_test_secret";
+
+async fn admin(app: &TestApp) -> Session {
+    app.session(shopd::seed::DEMO_ADMIN.0, shopd::seed::DEMO_ADMIN.1).await
+}
+
+fn address() -> Value {
+    json!({"firstName": "Ann", "lastName": "Smith", "address": "1 Main St", "city": "Oslo", "state": "Oslo", "zipCode": "0150", "country": "NO"})
+}
+
+/// An order of 2 × product 1 of the demo catalog (999.00 with 9.25% off → 906.59 each).
+async fn order(app: &TestApp, s: &Session) -> Value {
+    let r = send(
+        app.post_as("/api/v1/orders", s)
+            .body_json(&json!({"products": [{"id": 1, "quantity": 2}], "shippingAddress": address()})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    r.json()["data"].clone()
+}
+
+async fn intent(app: &TestApp, s: &Session, order_id: &str) -> crate::helpers::Reply {
+    send(app.post_as("/api/v1/payments/create-intent", s).body_json(&json!({"orderId": order_id, "amount": 0.01})))
+        .await
+}
+
+async fn offline_shop() -> TestApp {
+    TestApp::with(
+        |s| {
+            s.seed_demo = true;
+            s.stripe_webhook_secret = Some(shopd::config::Secret::new(WHSEC));
+        },
+        |r| r,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn offline_intents_take_the_order_total_and_succeed_on_confirm() {
+    let app = offline_shop().await;
+    let s = app.user("pay@shop.test").await;
+    let o = order(&app, &s).await;
+    let oid = o["id"].as_str().unwrap();
+    let total = o["total"].as_f64().unwrap();
+    let r = intent(&app, &s, oid).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let pi = r.json()["data"].clone();
+    assert_eq!(pi["amount"].as_f64(), Some(total), "the order's total, not the client's 0.01");
+    assert_eq!((pi["currency"].as_str(), pi["status"].as_str()), (Some("USD"), Some("REQUIRES_CONFIRMATION")));
+    let id = pi["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("pi_offline_") && pi["clientSecret"].as_str().unwrap().starts_with(&id));
+
+    let other = app.user("other@shop.test").await;
+    assert_error(&intent(&app, &other, oid).await, 404, "ORDER_NOT_FOUND");
+    assert_error(&send(app.get_as(&format!("/api/v1/payments/{id}/status"), &other)).await, 404, "NOT_FOUND");
+
+    let r = send(app.post_as("/api/v1/payments/confirm", &s).body_json(&json!({"paymentIntentId": id}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let p = r.json()["data"].clone();
+    assert_eq!(
+        (p["status"].as_str(), p["provider"].as_str(), p["amount"].as_f64()),
+        (Some("SUCCEEDED"), Some("offline"), Some(total))
+    );
+    assert_eq!(send(app.get_as(&format!("/api/v1/orders/{oid}"), &s)).await.json()["data"]["status"], "PROCESSING");
+    let admin = admin(&app).await;
+    assert_eq!(
+        send(app.get_as(&format!("/api/v1/payments/{id}/status"), &admin)).await.json()["data"]["status"],
+        "SUCCEEDED"
+    );
+    assert_error(&intent(&app, &s, oid).await, 422, "ORDER_NOT_PAYABLE");
+}
+
+#[tokio::test]
+async fn refunds_are_partial_or_full_and_never_more_than_paid() {
+    let app = offline_shop().await;
+    let s = app.user("refund@shop.test").await;
+    let admin = admin(&app).await;
+    let o = order(&app, &s).await;
+    let pi = intent(&app, &s, o["id"].as_str().unwrap()).await.json()["data"].clone();
+    let p = send(app.post_as("/api/v1/payments/confirm", &s).body_json(&json!({"paymentIntentId": pi["id"]})))
+        .await
+        .json()["data"]
+        .clone();
+    let path = format!("/api/v1/payments/{}/refund", p["id"].as_str().unwrap());
+    assert_error(&send(app.post_as(&path, &s).body_json(&json!({"amount": 1}))).await, 403, "FORBIDDEN");
+    let r = send(app.post_as(&path, &admin).header("Idempotency-Key", "r1").body_json(&json!({"amount": 100}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        (r.json()["data"]["status"].as_str(), r.json()["data"]["refunded"].as_f64()),
+        (Some("PARTIALLY_REFUNDED"), Some(100.0))
+    );
+    let again =
+        send(app.post_as(&path, &admin).header("Idempotency-Key", "r1").body_json(&json!({"amount": 100}))).await;
+    assert_eq!(again.json()["data"]["refunded"], 100.0, "the same key refunds once");
+    assert_error(
+        &send(app.post_as(&path, &admin).header("Idempotency-Key", "r1").body_json(&json!({"amount": 5}))).await,
+        422,
+        "IDEMPOTENCY_KEY_REUSED",
+    );
+    let err = assert_error(
+        &send(app.post_as(&path, &admin).body_json(&json!({"amount": 100000}))).await,
+        422,
+        "REFUND_EXCEEDS_PAYMENT",
+    );
+    assert!(err["message"].as_str().unwrap().contains("Refundable"), "{err}");
+    let r = send(app.post_as(&path, &admin).body_json(&json!({}))).await;
+    assert_eq!(r.json()["data"]["status"], "REFUNDED");
+    assert_eq!(r.json()["data"]["refunded"], pi["amount"]);
+    assert_error(
+        &send(app.post_as(&path, &admin).body_json(&json!({"amount": 1}))).await,
+        422,
+        "REFUND_EXCEEDS_PAYMENT",
+    );
+    let audit = send(app.get_as("/api/v1/admin/audit-logs?action=REFUND", &admin)).await.json();
+    assert_eq!(audit["data"]["total"], 2);
+}
+
+#[tokio::test]
+async fn cancelling_a_paid_order_refunds_it() {
+    let app = offline_shop().await;
+    let s = app.user("cancelpay@shop.test").await;
+    let o = order(&app, &s).await;
+    let oid = o["id"].as_str().unwrap();
+    let pi = intent(&app, &s, oid).await.json()["data"]["id"].as_str().unwrap().to_string();
+    send(app.post_as("/api/v1/payments/confirm", &s).body_json(&json!({"paymentIntentId": pi}))).await;
+    let r = send(app.post_as(&format!("/api/v1/orders/{oid}/cancel"), &s).body_json(&json!({}))).await;
+    assert_eq!(r.json()["data"]["status"], "CANCELLED", "{}", r.text());
+    let p = send(app.get_as(&format!("/api/v1/payments/{pi}/status"), &s)).await.json()["data"].clone();
+    assert_eq!((p["status"].as_str(), p["refunded"].as_f64()), (Some("REFUNDED"), o["total"].as_f64()));
+}
+
+#[tokio::test]
+async fn an_intent_idempotency_key_returns_the_first_intent() {
+    let app = offline_shop().await;
+    let s = app.user("idemp@shop.test").await;
+    let o = order(&app, &s).await;
+    let oid = o["id"].as_str().unwrap();
+    let first = send(
+        app.post_as("/api/v1/payments/create-intent", &s)
+            .header("Idempotency-Key", "pay-1")
+            .body_json(&json!({"orderId": oid})),
+    )
+    .await;
+    let again = send(
+        app.post_as("/api/v1/payments/create-intent", &s)
+            .header("Idempotency-Key", "pay-1")
+            .body_json(&json!({"orderId": oid})),
+    )
+    .await;
+    assert_eq!(first.json()["data"], again.json()["data"]);
+    let other = order(&app, &s).await;
+    let r = send(
+        app.post_as("/api/v1/payments/create-intent", &s)
+            .header("Idempotency-Key", "pay-1")
+            .body_json(&json!({"orderId": other["id"]})),
+    )
+    .await;
+    assert_error(&r, 422, "IDEMPOTENCY_KEY_REUSED");
+}
+
+fn event(id: &str, kind: &str, object: Value) -> String {
+    json!({"id": id, "object": "event", "type": kind, "created": 1, "livemode": false, "pending_webhooks": 1, "data": {"object": object}}).to_string()
+}
+
+async fn deliver(app: &TestApp, body: &str, header: Option<String>) -> crate::helpers::Reply {
+    let mut req = app.post("/api/v1/payments/webhook").content_type("application/json").body(body.to_string());
+    if let Some(h) = header {
+        req = req.header("Stripe-Signature", h);
+    }
+    send(req).await
+}
+
+#[tokio::test]
+async fn webhooks_are_verified_applied_once_and_unknown_types_acknowledged() {
+    let app = offline_shop().await;
+    let s = app.user("hook@shop.test").await;
+    let o = order(&app, &s).await;
+    let oid = o["id"].as_str().unwrap();
+    let pi = intent(&app, &s, oid).await.json()["data"]["id"].as_str().unwrap().to_string();
+    let now = chrono::Utc::now().timestamp();
+    let body = event("evt_1", "payment_intent.succeeded", json!({"id": pi, "object": "payment_intent", "amount": 1}));
+
+    assert_error(&deliver(&app, &body, None).await, 400, "INVALID_WEBHOOK");
+    assert_error(
+        &deliver(&app, &body, Some(webhook::sign("whsec_wrong", body.as_bytes(), now))).await,
+        400,
+        "INVALID_WEBHOOK",
+    );
+    assert_error(
+        &deliver(&app, &body, Some(webhook::sign(WHSEC, body.as_bytes(), now - 301))).await,
+        400,
+        "INVALID_WEBHOOK",
+    );
+    let tampered = body.replace("evt_1", "evt_9");
+    assert_error(
+        &deliver(&app, &tampered, Some(webhook::sign(WHSEC, body.as_bytes(), now))).await,
+        400,
+        "INVALID_WEBHOOK",
+    );
+    assert_eq!(
+        send(app.get_as(&format!("/api/v1/orders/{oid}"), &s)).await.json()["data"]["status"],
+        "PENDING",
+        "nothing unverified changed anything"
+    );
+
+    let r = deliver(&app, &body, Some(webhook::sign(WHSEC, body.as_bytes(), now))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["data"], json!({"received": true}));
+    assert_eq!(send(app.get_as(&format!("/api/v1/orders/{oid}"), &s)).await.json()["data"]["status"], "PROCESSING");
+    assert_eq!(
+        send(app.get_as(&format!("/api/v1/payments/{pi}/status"), &s)).await.json()["data"]["status"],
+        "SUCCEEDED"
+    );
+
+    // A refund reported by Stripe, then the same event again: applied once.
+    let refunded = event(
+        "evt_2",
+        "charge.refunded",
+        json!({"id": "ch_1", "object": "charge", "payment_intent": pi, "amount_refunded": 5000}),
+    );
+    for _ in 0..2 {
+        let r = deliver(&app, &refunded, Some(webhook::sign(WHSEC, refunded.as_bytes(), now))).await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    let p = send(app.get_as(&format!("/api/v1/payments/{pi}/status"), &s)).await.json()["data"].clone();
+    assert_eq!((p["status"].as_str(), p["refunded"].as_f64()), (Some("PARTIALLY_REFUNDED"), Some(50.0)));
+    let unknown = event("evt_3", "customer.created", json!({"id": "cus_1"}));
+    let r =
+        deliver(&app, &unknown, Some(format!("{},v1=deadbeef", webhook::sign(WHSEC, unknown.as_bytes(), now)))).await;
+    assert_eq!(r.status, StatusCode::OK, "several v1 signatures, one valid");
+}
+
+/// What the mock Stripe saw.
+#[derive(Default)]
+struct Seen {
+    requests: Vec<(String, String, Option<String>)>,
+    mode: String,
+}
+
+#[handler]
+async fn stripe_create(req: &poem::Request, body: String, seen: Data<&Arc<Mutex<Seen>>>) -> poem::Response {
+    let key = req.header("idempotency-key").map(str::to_string);
+    let mode = {
+        let mut s = seen.lock().unwrap();
+        s.requests.push((req.uri().path().to_string(), body.clone(), key));
+        s.mode.clone()
+    };
+    match mode.as_str() {
+        "declined" => json_response(
+            402,
+            json!({"error": {"type": "card_error", "code": "card_declined", "message": "Your card was declined."}}),
+        ),
+        "broken" => json_response(500, json!({"error": {"type": "api_error", "message": "boom"}})),
+        "slow" => {
+            tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+            json_response(200, intent_json("pi_slow", "requires_payment_method"))
+        }
+        _ if req.uri().path() == "/v1/refunds" => json_response(
+            200,
+            json!({"id": "re_1", "object": "refund", "amount": 100, "created": 1, "currency": "usd", "status": "succeeded"}),
+        ),
+        _ => json_response(200, intent_json("pi_mock_1", "requires_payment_method")),
+    }
+}
+
+#[handler]
+async fn stripe_retrieve() -> poem::Response {
+    json_response(200, intent_json("pi_mock_1", "succeeded"))
+}
+
+fn intent_json(id: &str, status: &str) -> Value {
+    json!({"id": id, "object": "payment_intent", "amount": 181318, "amount_capturable": 0, "amount_received": 0,
+           "capture_method": "automatic", "confirmation_method": "automatic", "created": 1, "currency": "usd",
+           "livemode": false, "metadata": {}, "payment_method_types": ["card"], "status": status,
+           "client_secret": format!("{id}_secret_x")})
+}
+
+fn json_response(status: u16, body: Value) -> poem::Response {
+    poem::Response::builder()
+        .status(StatusCode::from_u16(status).unwrap())
+        .content_type("application/json")
+        .body(body.to_string())
+}
+
+async fn mock_stripe() -> (String, Arc<Mutex<Seen>>) {
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let routes = Route::new()
+        .at("/v1/payment_intents", post(stripe_create))
+        .at("/v1/payment_intents/:id", poem::get(stripe_retrieve))
+        .at("/v1/refunds", post(stripe_create))
+        .data(seen.clone());
+    let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.unwrap();
+    let addr = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
+    tokio::spawn(Server::new_with_acceptor(acceptor).run(routes));
+    (format!("http://{addr}"), seen)
+}
+
+#[tokio::test]
+async fn the_stripe_provider_sends_the_order_total_in_cents_and_forwards_the_idempotency_key() {
+    let (base, seen) = mock_stripe().await;
+    let app = TestApp::with(
+        |s| {
+            s.seed_demo = true;
+            s.stripe_secret_key = Some(shopd::config::Secret::new("sk_test_mock"));
+            s.stripe_api_base = base.clone();
+            s.stripe_timeout_ms = 300;
+        },
+        |r| r,
+    )
+    .await;
+    let s = app.user("stripe@shop.test").await;
+    let o = order(&app, &s).await;
+    let oid = o["id"].as_str().unwrap();
+    let r = send(
+        app.post_as("/api/v1/payments/create-intent", &s)
+            .header("Idempotency-Key", "order-key-1")
+            .body_json(&json!({"orderId": oid, "amount": 1})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(r.json()["data"]["id"], "pi_mock_1");
+    assert_eq!(r.json()["data"]["clientSecret"], "pi_mock_1_secret_x");
+    {
+        let seen = seen.lock().unwrap();
+        let (path, body, key) = &seen.requests[0];
+        assert_eq!(path, "/v1/payment_intents");
+        let cents = (o["total"].as_f64().unwrap() * 100.0).round() as i64;
+        assert!(body.contains(&format!("amount={cents}")), "{body}");
+        assert!(body.contains("currency=usd"), "{body}");
+        assert!(body.contains(oid), "the order id goes in the metadata: {body}");
+        assert_eq!(key.as_deref(), Some("order-key-1"), "the client's key is Stripe's key");
+    }
+    let r = send(app.post_as("/api/v1/payments/confirm", &s).body_json(&json!({"paymentIntentId": "pi_mock_1"}))).await;
+    assert_eq!(
+        (r.json()["data"]["status"].as_str(), r.json()["data"]["provider"].as_str()),
+        (Some("SUCCEEDED"), Some("stripe"))
+    );
+    let admin = admin(&app).await;
+    let pid = r.json()["data"]["id"].as_str().unwrap().to_string();
+    let r = send(
+        app.post_as(&format!("/api/v1/payments/{pid}/refund"), &admin)
+            .header("Idempotency-Key", "rf-9")
+            .body_json(&json!({"amount": 1})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let seen = seen.lock().unwrap();
+    let (path, body, key) = seen.requests.last().unwrap();
+    assert_eq!(path, "/v1/refunds");
+    assert!(body.contains("amount=100") && body.contains("payment_intent=pi_mock_1"), "{body}");
+    assert_eq!(key.as_deref(), Some("refund-rf-9"));
+}
+
+#[tokio::test]
+async fn stripe_failures_are_502_and_leave_nothing_half_done() {
+    let (base, seen) = mock_stripe().await;
+    let app = TestApp::with(
+        |s| {
+            s.seed_demo = true;
+            s.stripe_secret_key = Some(shopd::config::Secret::new("sk_test_mock"));
+            s.stripe_api_base = base.clone();
+            s.stripe_timeout_ms = 300;
+        },
+        |r| r,
+    )
+    .await;
+    let s = app.user("fail@shop.test").await;
+    let o = order(&app, &s).await;
+    let oid = o["id"].as_str().unwrap();
+    for mode in ["declined", "broken", "slow"] {
+        seen.lock().unwrap().mode = mode.to_string();
+        let before = seen.lock().unwrap().requests.len();
+        let r = intent(&app, &s, oid).await;
+        let err = assert_error(&r, 502, "PAYMENT_PROVIDER_ERROR");
+        assert!(!r.text().contains("sk_test"), "no secret in {}", r.text());
+        if mode == "declined" {
+            assert!(err["message"].as_str().unwrap().contains("declined"), "{err}");
+        }
+        assert_eq!(seen.lock().unwrap().requests.len(), before + 1, "{mode}: one attempt, no retries");
+    }
+    let admin = admin(&app).await;
+    let payments = send(app.get_as(&format!("/api/v1/orders/{oid}"), &admin)).await.json();
+    assert_eq!(payments["data"]["status"], "PENDING", "no payment was recorded for the failed attempts");
+    seen.lock().unwrap().mode = String::new();
+    assert_eq!(intent(&app, &s, oid).await.status, StatusCode::CREATED, "it works once Stripe does");
+    let r = send(app.post_as("/api/v1/payments/confirm", &s).body_json(&json!({"paymentIntentId": "pi_mock_1"}))).await;
+    assert_eq!(r.json()["data"]["status"], "SUCCEEDED");
+    let stock = send(app.get("/api/v1/products/1")).await.json()["data"]["stock"].clone();
+    // The refund of a cancellation fails: the order stays as it was, and so does the stock.
+    seen.lock().unwrap().mode = "broken".to_string();
+    let r = send(app.post_as(&format!("/api/v1/orders/{oid}/cancel"), &s).body_json(&json!({}))).await;
+    assert_error(&r, 502, "PAYMENT_PROVIDER_ERROR");
+    assert_eq!(send(app.get_as(&format!("/api/v1/orders/{oid}"), &s)).await.json()["data"]["status"], "PROCESSING");
+    assert_eq!(send(app.get("/api/v1/products/1")).await.json()["data"]["stock"], stock);
+    seen.lock().unwrap().mode = String::new();
+    let r = send(app.post_as(&format!("/api/v1/orders/{oid}/cancel"), &s).body_json(&json!({}))).await;
+    assert_eq!(r.json()["data"]["status"], "CANCELLED", "{}", r.text());
+}
