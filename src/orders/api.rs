@@ -442,7 +442,9 @@ impl OrdersApi {
                 continue;
             }
             if total as usize >= paging.skip && list.len() < paging.limit {
-                list.push(o.view());
+                let mut view = o.view();
+                view.payment = crate::payments::latest(&state, o.id)?;
+                list.push(view);
             }
             total += 1;
         }
@@ -470,6 +472,7 @@ impl OrdersApi {
             }
             if total as usize >= paging.skip && list.len() < paging.limit {
                 let mut view = o.view();
+                view.payment = crate::payments::latest(&state, o.id)?;
                 view.user = r.get(&USERS, &o.user_id)?.map(|u| OrderUser {
                     id: u.id,
                     email: u.email,
@@ -486,7 +489,10 @@ impl OrdersApi {
     /// One order (its owner or an admin).
     #[oai(path = "/:id", method = "get")]
     async fn get(&self, state: Data<&AppState>, auth: Bearer, id: Path<String>) -> ApiResult<Reply<OrderView>> {
-        Ok(Reply::ok(visible(&state, &id.0, &auth.0)?.view()))
+        let order = visible(&state, &id.0, &auth.0)?;
+        let mut view = order.view();
+        view.payment = crate::payments::latest(&state, order.id)?;
+        Ok(Reply::ok(view))
     }
 
     /// Move an order along: PENDING → PROCESSING → SHIPPED → DELIVERED, or cancel it from
@@ -508,6 +514,7 @@ impl OrdersApi {
             let current = state.store.read()?.get(&ORDERS, &id)?.ok_or_else(not_found)?;
             if current.status.can_become(Status::Cancelled) {
                 crate::payments::refund_order(&state, &current, None, "cancel", &actor).await?;
+                crate::payments::cancel_open(&state, &current, &actor).await?;
             }
         }
         let (order, from, _) = write_mirrored(
@@ -565,6 +572,7 @@ impl OrdersApi {
         if current.status.can_become(Status::Cancelled) {
             // The refund comes first: if the provider fails, the order is left as it was.
             crate::payments::refund_order(&state, &current, None, "cancel", &actor).await?;
+            crate::payments::cancel_open(&state, &current, &actor).await?;
         }
         let (order, _) = write_mirrored(
             &state,

@@ -180,3 +180,55 @@ pub async fn refund(
         .await?;
     Ok(payment)
 }
+
+/// Cancels the order's intents that were never paid (so the customer cannot pay a cancelled
+/// order later), through their provider, and records it.
+pub async fn cancel_open(state: &AppState, order: &Order, actor: &Actor) -> ApiResult<()> {
+    let open: Vec<Payment> = {
+        let r = state.store.read()?;
+        r.scan_index(&PAYMENTS, &PAYMENT_INDEXES[1], &(order.id,), false)?
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .filter(|p| {
+                matches!(
+                    p.status,
+                    PaymentStatus::RequiresPaymentMethod
+                        | PaymentStatus::RequiresConfirmation
+                        | PaymentStatus::Processing
+                )
+            })
+            .collect()
+    };
+    for p in open {
+        state.payments.cancel(&p.payment_intent_id).await?;
+        let (id, actor) = (p.id, actor.clone());
+        state
+            .store
+            .write(move |w| {
+                if let Some(mut p) = w.get(&PAYMENTS, &id)? {
+                    let before = p.status;
+                    p.status = PaymentStatus::Canceled;
+                    p.updated_at = Utc::now();
+                    w.put(&PAYMENTS, &id, &p)?;
+                    audit::record(
+                        w,
+                        &actor,
+                        Event::new("PAYMENT_CANCEL", "Payment", id)
+                            .change(serde_json::json!(before), serde_json::json!(p.status)),
+                    )?;
+                }
+                Ok::<_, crate::store::StoreError>(())
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+/// The latest payment of an order, as the order view shows it.
+pub fn latest(state: &AppState, order_id: Uuid) -> ApiResult<Option<serde_json::Value>> {
+    let r = state.store.read()?;
+    match r.scan_index(&PAYMENTS, &PAYMENT_INDEXES[1], &(order_id,), true)?.next() {
+        Some(p) => Ok(poem_openapi::types::ToJSON::to_json(&p?.view())),
+        None => Ok(None),
+    }
+}
