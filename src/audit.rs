@@ -183,19 +183,14 @@ impl AuditApi {
             Some(u) => Box::new(r.scan_index(&AUDIT_LOGS, &AUDIT_INDEXES[0], &(u,), true)?),
             None => Box::new(r.scan(&AUDIT_LOGS, &(), true)?),
         };
-        let (mut total, mut logs) = (0u64, Vec::new());
-        for e in entries {
-            let e = e?;
-            if action.0.as_ref().is_some_and(|a| !a.eq_ignore_ascii_case(&e.action))
-                || entity.0.as_ref().is_some_and(|x| !x.eq_ignore_ascii_case(&e.entity))
-            {
-                continue;
-            }
-            if total as usize >= paging.skip && logs.len() < paging.limit {
-                logs.push(AuditView::from(e));
-            }
-            total += 1;
-        }
+        let (logs, total) = paging.page(
+            entries,
+            |e| {
+                action.0.as_ref().is_none_or(|a| a.eq_ignore_ascii_case(&e.action))
+                    && entity.0.as_ref().is_none_or(|x| x.eq_ignore_ascii_case(&e.entity))
+            },
+            |e| Ok(AuditView::from(e)),
+        )?;
         Ok(Reply::ok(AuditPage { logs, total, skip: paging.skip as u64, limit: paging.limit as u64 }))
     }
 }

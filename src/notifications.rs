@@ -94,15 +94,13 @@ impl NotificationsApi {
     ) -> ApiResult<Reply<NotificationPage>> {
         let paging = Paging::new(skip.0, limit.0)?;
         let r = state.store.read()?;
-        let (mut total, mut unread, mut list) = (0u64, 0u64, Vec::new());
-        for n in r.scan(&NOTIFICATIONS, &(auth.0.user_id,), true)? {
-            let n = n?;
-            if total as usize >= paging.skip && list.len() < paging.limit {
-                list.push(view(&n));
-            }
-            total += 1;
+        let mut unread = 0u64;
+        let counting = |n: &Notification| {
             unread += u64::from(!n.read);
-        }
+            true
+        };
+        let (list, total) =
+            paging.page(r.scan(&NOTIFICATIONS, &(auth.0.user_id,), true)?, counting, |n| Ok(view(&n)))?;
         Ok(Reply::ok(NotificationPage {
             notifications: list,
             total,

@@ -138,6 +138,28 @@ impl Paging {
         };
         Ok(Paging { skip: skip.unwrap_or(0) as usize, limit })
     }
+
+    /// This page of the `items` that `keep` accepts, each made into what the list shows, and how
+    /// many such items there are in all.
+    pub fn page<T, U>(
+        &self,
+        items: impl Iterator<Item = Result<T, crate::store::StoreError>>,
+        mut keep: impl FnMut(&T) -> bool,
+        mut show: impl FnMut(T) -> ApiResult<U>,
+    ) -> ApiResult<(Vec<U>, u64)> {
+        let (mut total, mut page) = (0u64, Vec::new());
+        for item in items {
+            let item = item?;
+            if !keep(&item) {
+                continue;
+            }
+            if total as usize >= self.skip && page.len() < self.limit {
+                page.push(show(item)?);
+            }
+            total += 1;
+        }
+        Ok((page, total))
+    }
 }
 
 #[cfg(test)]

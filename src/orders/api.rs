@@ -435,19 +435,15 @@ impl OrdersApi {
         let paging = Paging::new(skip.0, limit.0)?;
         let status = parse_status(status.0)?;
         let r = state.store.read()?;
-        let (mut total, mut list) = (0u64, Vec::new());
-        for o in r.scan_index(&ORDERS, &ORDER_INDEXES[0], &(auth.0.user_id,), true)? {
-            let o = o?;
-            if status.is_some_and(|s| s != o.status) {
-                continue;
-            }
-            if total as usize >= paging.skip && list.len() < paging.limit {
+        let (list, total) = paging.page(
+            r.scan_index(&ORDERS, &ORDER_INDEXES[0], &(auth.0.user_id,), true)?,
+            |o| status.is_none_or(|s| s == o.status),
+            |o| {
                 let mut view = o.view();
                 view.payment = crate::payments::latest(&state, o.id)?;
-                list.push(view);
-            }
-            total += 1;
-        }
+                Ok(view)
+            },
+        )?;
         Ok(Reply::ok(page_of(list, total, paging)))
     }
 
@@ -464,13 +460,10 @@ impl OrdersApi {
         let paging = Paging::new(skip.0, limit.0)?;
         let status = parse_status(status.0)?;
         let r = state.store.read()?;
-        let (mut total, mut list) = (0u64, Vec::new());
-        for o in r.scan(&ORDERS, &(), true)? {
-            let o = o?;
-            if status.is_some_and(|s| s != o.status) {
-                continue;
-            }
-            if total as usize >= paging.skip && list.len() < paging.limit {
+        let (list, total) = paging.page(
+            r.scan(&ORDERS, &(), true)?,
+            |o| status.is_none_or(|s| s == o.status),
+            |o| {
                 let mut view = o.view();
                 view.payment = crate::payments::latest(&state, o.id)?;
                 view.user = r.get(&USERS, &o.user_id)?.map(|u| OrderUser {
@@ -479,10 +472,9 @@ impl OrdersApi {
                     first_name: u.first_name,
                     last_name: u.last_name,
                 });
-                list.push(view);
-            }
-            total += 1;
-        }
+                Ok(view)
+            },
+        )?;
         Ok(Reply::ok(page_of(list, total, paging)))
     }
 

@@ -54,20 +54,12 @@ impl AdminUsersApi {
         let paging = Paging::new(skip.0, limit.0)?;
         let needle = search.0.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
         let r = state.store.read()?;
-        let (mut total, mut users) = (0u64, Vec::new());
-        for user in r.scan(&USERS, &(), true)? {
-            let user = user?;
-            if let Some(n) = &needle {
-                let hay = [&user.email, &user.first_name, &user.last_name];
-                if !hay.iter().any(|h| h.to_lowercase().contains(n.as_str())) {
-                    continue;
-                }
-            }
-            if total as usize >= paging.skip && users.len() < paging.limit {
-                users.push(user.view());
-            }
-            total += 1;
-        }
+        let matches = |u: &User| {
+            needle.as_ref().is_none_or(|n| {
+                [&u.email, &u.first_name, &u.last_name].iter().any(|h| h.to_lowercase().contains(n.as_str()))
+            })
+        };
+        let (users, total) = paging.page(r.scan(&USERS, &(), true)?, matches, |u| Ok(u.view()))?;
         Ok(Reply::ok(UserPage { users, total, skip: paging.skip as u64, limit: paging.limit as u64 }))
     }
 
