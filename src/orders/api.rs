@@ -776,6 +776,8 @@ impl OrdersApi {
                             .map(|l| l.price.amount() * rust_decimal::Decimal::from(i.quantity))
                     })
                     .sum();
+                // The returned lines with their share of the tax (shipping is not refunded).
+                let amount = amount * (rust_decimal::Decimal::ONE + state.settings.tax_rate);
                 let reason = format!("return-{return_id}");
                 crate::payments::refund_order(&state, &o, Some(Money::from_decimal(amount)), &reason, &actor).await?;
             }

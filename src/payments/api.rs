@@ -21,7 +21,7 @@ use crate::http::json::JsonBody;
 use crate::orders::api::{IDEMPOTENCY, IdempotentRecord};
 use crate::orders::{ORDERS, Order, Status};
 use crate::state::AppState;
-use crate::store::{Collection, StoreError};
+use crate::store::Collection;
 use crate::types::Amount;
 use crate::types::Money;
 
@@ -73,6 +73,34 @@ fn hash(value: &impl Serialize) -> String {
     Sha256::digest(serde_json::to_vec(value).unwrap_or_default()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The Idempotency-Key Stripe gets for a client's key: Stripe's keys are shared by the whole
+/// account, so the client's key is scoped to the operation, the user and what it is for.
+pub fn forwarded_key(scope: &str, user: u64, key: &str, what: &str) -> String {
+    format!("shopd-{}", &hash(&(scope, user, key, what))[..48])
+}
+
+/// Orders whose intent is being created right now (one at a time per order).
+static CREATING: std::sync::LazyLock<parking_lot::Mutex<std::collections::HashSet<Uuid>>> =
+    std::sync::LazyLock::new(Default::default);
+
+struct Creating(Uuid);
+
+impl Creating {
+    fn claim(order: Uuid) -> ApiResult<Creating> {
+        if !CREATING.lock().insert(order) {
+            return Err(ApiError::new(ErrorCode::OrderNotPayable)
+                .with_message("A payment for this order is being started; retry in a moment"));
+        }
+        Ok(Creating(order))
+    }
+}
+
+impl Drop for Creating {
+    fn drop(&mut self) {
+        CREATING.lock().remove(&self.0);
+    }
+}
+
 fn order_not_found() -> ApiError {
     ApiError::new(ErrorCode::OrderNotFound)
 }
@@ -85,47 +113,54 @@ fn by_intent(state: &AppState, intent: &str) -> ApiResult<Payment> {
     state.store.read()?.get_unique(&PAYMENTS, &PAYMENT_INDEXES[0], intent)?.ok_or_else(payment_not_found)
 }
 
-/// Records a provider status on the payment; a success moves a PENDING order to PROCESSING.
-/// Returns the payment and, when the status changed, the order for the event.
+/// Whether a provider report may move a payment from `from` to `to`. A success is final (only
+/// refunds, which are ours to record, follow it), and so is a cancellation.
+fn may_move(from: PaymentStatus, to: PaymentStatus) -> bool {
+    use PaymentStatus::*;
+    from != to && !matches!(from, Succeeded | Refunded | PartiallyRefunded | Canceled)
+}
+
+/// Records a provider status on the payment inside a write; a success moves a PENDING order to
+/// PROCESSING. Returns the order when it changed (for the event).
+fn apply_status_in(
+    w: &mut crate::store::WriteTx<'_>,
+    intent: &str,
+    status: PaymentStatus,
+    actor: &Actor,
+) -> ApiResult<Option<(Payment, Order)>> {
+    let Some(mut p) = w.get_unique(&PAYMENTS, &PAYMENT_INDEXES[0], intent)? else { return Ok(None) };
+    if !may_move(p.status, status) {
+        return Ok(None);
+    }
+    let before = p.status;
+    p.status = status;
+    p.updated_at = Utc::now();
+    w.put(&PAYMENTS, &p.id, &p)?;
+    audit::record(w, actor, Event::new("PAYMENT_STATUS", "Payment", p.id).change(json!(before), json!(status)))?;
+    let Some(mut o) = w.get(&ORDERS, &p.order_id)? else { return Ok(None) };
+    match status {
+        PaymentStatus::Succeeded if o.status == Status::Pending => {
+            o.transition(Status::Processing, Some("Payment received".into()))?;
+            w.put(&ORDERS, &o.id, &o)?;
+            Ok(Some((p, o)))
+        }
+        PaymentStatus::Failed => Ok(Some((p, o))),
+        _ => Ok(None),
+    }
+}
+
 async fn apply_status(
     state: &AppState,
     intent: &str,
     status: PaymentStatus,
     actor: &Actor,
-) -> ApiResult<(Payment, Option<Order>)> {
-    let intent = intent.to_string();
-    let actor = actor.clone();
-    state
-        .store
-        .write(move |w| {
-            let mut p = w.get_unique(&PAYMENTS, &PAYMENT_INDEXES[0], intent.as_str())?.ok_or_else(payment_not_found)?;
-            // Refund states are ours to set; a provider report does not undo them.
-            if p.status == status || matches!(p.status, PaymentStatus::Refunded | PaymentStatus::PartiallyRefunded) {
-                return Ok((p, None));
-            }
-            let before = p.status;
-            p.status = status;
-            p.updated_at = Utc::now();
-            w.put(&PAYMENTS, &p.id, &p)?;
-            let mut order = w.get(&ORDERS, &p.order_id)?;
-            if let Some(o) =
-                order.as_mut().filter(|o| status == PaymentStatus::Succeeded && o.status == Status::Pending)
-            {
-                o.transition(Status::Processing, Some("Payment received".into()))?;
-                w.put(&ORDERS, &o.id, o)?;
-            }
-            audit::record(
-                w,
-                &actor,
-                Event::new("PAYMENT_STATUS", "Payment", p.id).change(json!(before), json!(status)),
-            )?;
-            Ok::<_, ApiError>((p, order))
-        })
-        .await
+) -> ApiResult<Option<(Payment, Order)>> {
+    let (intent, actor) = (intent.to_string(), actor.clone());
+    state.store.write(move |w| apply_status_in(w, &intent, status, &actor)).await
 }
 
-fn announce(state: &AppState, payment: &Payment, order: Option<Order>) {
-    let Some(order) = order else { return };
+fn announce(state: &AppState, changed: Option<(Payment, Order)>) {
+    let Some((payment, order)) = changed else { return };
     match payment.status {
         PaymentStatus::Succeeded => state.events.publish(Happened::PaymentSucceeded(order)),
         PaymentStatus::Failed => state.events.publish(Happened::PaymentFailed(order)),
@@ -172,9 +207,40 @@ impl PaymentsApi {
             return Err(ApiError::new(ErrorCode::OrderNotPayable)
                 .with_message(format!("A {} order cannot be paid", order.status.as_str())));
         }
+        // An intent already open for this order is the answer: two tabs must not make two
+        // charges.
+        let open = state
+            .store
+            .read()?
+            .scan_index(&PAYMENTS, &PAYMENT_INDEXES[1], &(order_id,), true)?
+            .filter_map(Result::ok)
+            .find(|p| {
+                matches!(
+                    p.status,
+                    PaymentStatus::RequiresPaymentMethod
+                        | PaymentStatus::RequiresConfirmation
+                        | PaymentStatus::Processing
+                )
+            });
+        if let Some(p) = open {
+            return Ok(Reply::created(IntentView {
+                id: p.payment_intent_id,
+                client_secret: p.client_secret,
+                amount: p.amount,
+                currency: p.currency,
+                status: p.status,
+            }));
+        }
+        let _creating = Creating::claim(order_id)?;
+        let forwarded = key.as_deref().map(|k| forwarded_key("create", user_id, k, &order_id.to_string()));
         let intent = state
             .payments
-            .create_intent(order.total.cents(), &order.currency.to_lowercase(), &order.id.to_string(), key.as_deref())
+            .create_intent(
+                order.total.cents(),
+                &order.currency.to_lowercase(),
+                &order.id.to_string(),
+                forwarded.as_deref(),
+            )
             .await?;
         let now = Utc::now();
         let payment = Payment {
@@ -191,6 +257,9 @@ impl PaymentsApi {
             provider: state.payments.name().to_string(),
             created_at: now,
             updated_at: now,
+            refunds: Vec::new(),
+            reported_refunded: Money::ZERO,
+            reserved: Money::ZERO,
         };
         let view = IntentView {
             id: intent.id.clone(),
@@ -232,14 +301,20 @@ impl PaymentsApi {
         auth: Bearer,
         body: JsonBody<ConfirmBody>,
     ) -> ApiResult<Reply<PaymentView>> {
+        // Only the customer pays: an admin cannot mark someone's order paid.
         let payment = by_intent(&state, &body.0.payment_intent_id)?;
-        if payment.user_id != auth.0.user_id && !auth.0.is_admin() {
+        if payment.user_id != auth.0.user_id {
             return Err(payment_not_found());
         }
+        let order = state.store.read()?.get(&ORDERS, &payment.order_id)?.ok_or_else(order_not_found)?;
+        if order.status == Status::Cancelled || payment.status == PaymentStatus::Canceled {
+            return Err(ApiError::new(ErrorCode::OrderNotPayable).with_message("This order was cancelled"));
+        }
         let status = state.payments.confirm(&payment.payment_intent_id).await?;
-        let (payment, order) =
+        let changed =
             apply_status(&state, &payment.payment_intent_id, status, &Actor::of(req, Some(auth.0.user_id))).await?;
-        announce(&state, &payment, order);
+        announce(&state, changed);
+        let payment = by_intent(&state, &payment.payment_intent_id)?;
         Ok(Reply::ok(payment.view()))
     }
 
@@ -288,7 +363,9 @@ impl PaymentsApi {
             return Ok(Reply::ok(view));
         }
         let actor = Actor::of(req, Some(admin.0.user_id));
-        let payment = refund(&state, id, amount, key.map(|k| format!("refund-{k}")), &actor).await?;
+        let forwarded =
+            key.as_deref().map(|k| forwarded_key("refund", admin.0.user_id, k, &format!("{id}|{amount:?}")));
+        let payment = refund(&state, id, amount, forwarded, &actor).await?;
         let view = payment.view();
         if let Some(k) = idem {
             let response = poem_openapi::types::ToJSON::to_json(&view).unwrap_or(Value::Null);
@@ -327,66 +404,56 @@ impl PaymentsApi {
             "charge.refunded" => object["payment_intent"].as_str(),
             _ => object["id"].as_str(),
         };
-        // Applied once: the event id is recorded first; a replay finds it.
-        let id = event_id.to_string();
-        let fresh = state
+        // The event id is recorded in the same transaction as the event's effect: a failure
+        // leaves neither (Stripe retries), a replay finds the id and changes nothing.
+        let (id, kind, intent) = (event_id.to_string(), kind.to_string(), intent.map(str::to_string));
+        let refunded_cents = object["amount_refunded"].as_i64();
+        let actor = Actor::of(req, None);
+        let changed = state
             .store
             .write(move |w| {
                 if w.get(&WEBHOOK_EVENTS, id.as_str())?.is_some() {
-                    return Ok(false);
+                    return Ok(None);
                 }
                 w.put(&WEBHOOK_EVENTS, id.as_str(), &Utc::now().timestamp())?;
-                Ok::<_, StoreError>(true)
+                let status = match kind.as_str() {
+                    "payment_intent.succeeded" => Some(PaymentStatus::Succeeded),
+                    "payment_intent.payment_failed" => Some(PaymentStatus::Failed),
+                    "payment_intent.canceled" => Some(PaymentStatus::Canceled),
+                    _ => None,
+                };
+                match (status, intent) {
+                    (Some(status), Some(intent)) => apply_status_in(w, &intent, status, &actor),
+                    (None, Some(intent)) if kind == "charge.refunded" => {
+                        if let Some(mut p) = w.get_unique(&PAYMENTS, &PAYMENT_INDEXES[0], intent.as_str())? {
+                            let reported =
+                                Money::from_decimal(rust_decimal::Decimal::new(refunded_cents.unwrap_or(0), 2));
+                            if reported > p.reported_refunded {
+                                let before = p.refunded;
+                                p.reported_refunded = reported;
+                                p.settle();
+                                w.put(&PAYMENTS, &p.id, &p)?;
+                                let change = (
+                                    json!({ "refunded": before.to_string() }),
+                                    json!({ "refunded": p.refunded.to_string(), "source": "webhook" }),
+                                );
+                                audit::record(
+                                    w,
+                                    &actor,
+                                    Event::new("REFUND", "Payment", p.id).change(change.0, change.1),
+                                )?;
+                            }
+                        }
+                        Ok(None)
+                    }
+                    _ => {
+                        tracing::debug!(kind, "webhook event type not handled; acknowledged");
+                        Ok(None)
+                    }
+                }
             })
             .await?;
-        if !fresh {
-            return Ok(Reply::ok(Received { received: true }));
-        }
-        let actor = Actor::of(req, None);
-        let status = match kind {
-            "payment_intent.succeeded" => Some(PaymentStatus::Succeeded),
-            "payment_intent.payment_failed" => Some(PaymentStatus::Failed),
-            "payment_intent.canceled" => Some(PaymentStatus::Canceled),
-            _ => None,
-        };
-        match (status, intent) {
-            (Some(status), Some(intent)) => {
-                if let Ok((payment, order)) = apply_status(&state, intent, status, &actor).await {
-                    announce(&state, &payment, order);
-                }
-            }
-            (None, Some(intent)) if kind == "charge.refunded" => {
-                let refunded = object["amount_refunded"].as_i64().unwrap_or(0);
-                let intent = intent.to_string();
-                state
-                    .store
-                    .write(move |w| {
-                        let Some(mut p) = w.get_unique(&PAYMENTS, &PAYMENT_INDEXES[0], intent.as_str())? else {
-                            return Ok(());
-                        };
-                        let amount = Money::from_decimal(rust_decimal::Decimal::new(refunded, 2));
-                        if amount > p.refunded {
-                            p.refunded = amount.min(p.amount);
-                            p.status = if p.refunded >= p.amount {
-                                PaymentStatus::Refunded
-                            } else {
-                                PaymentStatus::PartiallyRefunded
-                            };
-                            p.updated_at = Utc::now();
-                            w.put(&PAYMENTS, &p.id, &p)?;
-                            audit::record(
-                                w,
-                                &actor,
-                                Event::new("REFUND", "Payment", p.id)
-                                    .metadata(json!({ "source": "webhook", "refunded": p.refunded.to_string() })),
-                            )?;
-                        }
-                        Ok::<_, StoreError>(())
-                    })
-                    .await?;
-            }
-            _ => tracing::debug!(kind, "webhook event type not handled; acknowledged"),
-        }
+        announce(&state, changed);
         Ok(Reply::ok(Received { received: true }))
     }
 }

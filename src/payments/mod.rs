@@ -40,6 +40,8 @@ pub struct Payment {
     pub payment_intent_id: String,
     pub client_secret: String,
     pub amount: Money,
+    /// What is refunded: the larger of what our own refunds add up to and what Stripe last
+    /// reported (its figure includes ours, and refunds made in its dashboard).
     pub refunded: Money,
     pub currency: String,
     pub status: PaymentStatus,
@@ -48,6 +50,17 @@ pub struct Payment {
     pub provider: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Refunds we made, by provider refund id: a refund the provider hands back twice (the same
+    /// idempotency key) counts once.
+    #[serde(default)]
+    pub refunds: Vec<(String, Money)>,
+    /// What Stripe's `charge.refunded` last reported as refunded in all.
+    #[serde(default)]
+    pub reported_refunded: Money,
+    /// Refunds asked of the provider and not yet answered: they count against what is left, so
+    /// two admins cannot both refund the same money.
+    #[serde(default)]
+    pub reserved: Money,
 }
 
 fn by_intent(p: &Payment) -> Vec<Vec<u8>> {
@@ -100,7 +113,18 @@ impl Payment {
 
     /// What is left to refund.
     pub fn refundable(&self) -> Money {
-        Money::from_decimal(self.amount.amount() - self.refunded.amount())
+        Money::from_decimal(self.amount.amount() - self.refunded.amount() - self.reserved.amount())
+    }
+
+    /// Recomputes `refunded` and the refund status from the recorded refunds and Stripe's report.
+    pub fn settle(&mut self) {
+        let ours = Money::from_decimal(self.refunds.iter().map(|(_, m)| m.amount()).sum());
+        self.refunded = ours.max(self.reported_refunded).min(self.amount);
+        if self.refunded.is_positive() {
+            self.status =
+                if self.refunded >= self.amount { PaymentStatus::Refunded } else { PaymentStatus::PartiallyRefunded };
+        }
+        self.updated_at = Utc::now();
     }
 }
 
@@ -131,7 +155,7 @@ pub async fn refund_order(
     if !amount.is_positive() {
         return Ok(false);
     }
-    let key = format!("{}-{reason}", payment.id);
+    let key = api::forwarded_key(reason, payment.user_id, &payment.id.to_string(), &amount.to_string());
     refund(state, payment.id, Some(amount), Some(key), actor).await?;
     Ok(true)
 }
@@ -144,41 +168,58 @@ pub async fn refund(
     key: Option<String>,
     actor: &Actor,
 ) -> ApiResult<Payment> {
-    let payment = state
+    use crate::error::ErrorCode::{NotFound, RefundExceedsPayment};
+    // Reserve the amount first, in a write: a concurrent refund sees it as gone.
+    let reserved = state
         .store
-        .read()?
-        .get(&PAYMENTS, &payment_id)?
-        .ok_or_else(|| ApiError::new(crate::error::ErrorCode::NotFound).with_message("Payment not found"))?;
-    if !matches!(payment.status, PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded) {
-        return Err(ApiError::new(crate::error::ErrorCode::RefundExceedsPayment)
-            .with_message("Nothing of this payment can be refunded"));
-    }
-    let amount = amount.unwrap_or_else(|| payment.refundable());
-    if !amount.is_positive() || amount > payment.refundable() {
-        return Err(ApiError::new(crate::error::ErrorCode::RefundExceedsPayment).with_message(format!(
-            "Refundable: {} {}, asked: {amount}",
-            payment.refundable(),
-            payment.currency
-        )));
-    }
-    let refund = state.payments.refund(&payment.payment_intent_id, amount.cents(), key.as_deref()).await?;
+        .write(move |w| {
+            let mut p = w
+                .get(&PAYMENTS, &payment_id)?
+                .ok_or_else(|| ApiError::new(NotFound).with_message("Payment not found"))?;
+            if !matches!(p.status, PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded) {
+                return Err(ApiError::new(RefundExceedsPayment).with_message("Nothing of this payment can be refunded"));
+            }
+            let amount = amount.unwrap_or_else(|| p.refundable());
+            if !amount.is_positive() || amount > p.refundable() {
+                let left = p.refundable();
+                return Err(ApiError::new(RefundExceedsPayment)
+                    .with_message(format!("Refundable: {left} {}, asked: {amount}", p.currency)));
+            }
+            p.reserved = Money::from_decimal(p.reserved.amount() + amount.amount());
+            w.put(&PAYMENTS, &payment_id, &p)?;
+            Ok((p, amount))
+        })
+        .await;
+    let (payment, amount) = reserved?;
+    let outcome = state.payments.refund(&payment.payment_intent_id, amount.cents(), key.as_deref()).await;
     let actor = actor.clone();
-    let payment = state
+    state
         .store
         .write(move |w| {
             let mut p = w.get(&PAYMENTS, &payment_id)?.ok_or_else(|| ApiError::internal("a refunded payment vanished"))?;
+            p.reserved = Money::from_decimal((p.reserved.amount() - amount.amount()).max(rust_decimal::Decimal::ZERO));
+            let refund = match outcome {
+                Ok(r) => r,
+                Err(e) => {
+                    // The reservation is released; nothing else changed.
+                    w.put(&PAYMENTS, &payment_id, &p)?;
+                    return Ok(Err(e));
+                }
+            };
             let before = p.refunded;
-            p.refunded = Money::from_decimal(p.refunded.amount() + amount.amount()).min(p.amount);
-            p.status = if p.refunded >= p.amount { PaymentStatus::Refunded } else { PaymentStatus::PartiallyRefunded };
-            p.updated_at = Utc::now();
+            // What the provider refunded, once per refund id.
+            let actual = Money::from_decimal(rust_decimal::Decimal::new(refund.amount_cents, 2));
+            if !p.refunds.iter().any(|(id, _)| *id == refund.id) {
+                p.refunds.push((refund.id.clone(), actual));
+            }
+            p.settle();
             w.put(&PAYMENTS, &payment_id, &p)?;
             let change = serde_json::json!({ "refunded": before.to_string() });
-            let after = serde_json::json!({ "refunded": p.refunded.to_string(), "refundId": refund.id, "amount": amount.to_string() });
+            let after = serde_json::json!({ "refunded": p.refunded.to_string(), "refundId": refund.id, "amount": actual.to_string() });
             audit::record(w, &actor, Event::new("REFUND", "Payment", payment_id).change(change, after))?;
-            Ok::<_, ApiError>(p)
+            Ok::<_, ApiError>(Ok(p))
         })
-        .await?;
-    Ok(payment)
+        .await?
 }
 
 /// Cancels the order's intents that were never paid (so the customer cannot pay a cancelled
