@@ -47,6 +47,7 @@ error_codes! {
     AuthRateLimitExceeded => ("AUTH_RATE_LIMIT_EXCEEDED", 429, "Too many authentication attempts, please try again later"),
     UploadRateLimitExceeded => ("UPLOAD_RATE_LIMIT_EXCEEDED", 429, "Upload limit exceeded, please try again later"),
     IdempotencyKeyReused => ("IDEMPOTENCY_KEY_REUSED", 422, "This Idempotency-Key was used with a different request"),
+    Conflict => ("CONFLICT", 409, "Another change to this resource is in progress; retry in a moment"),
     InternalError => ("INTERNAL_ERROR", 500, "Internal server error"),
     ServiceUnavailable => ("SERVICE_UNAVAILABLE", 503, "Service unavailable"),
     // Authentication and authorization

@@ -223,6 +223,29 @@ fn tracking_url(carrier: &str, number: &str) -> Option<String> {
     Some(format!("{base}{number}"))
 }
 
+/// Orders being changed right now by a request that calls the payment provider before it writes
+/// (cancel, shop status change, return decision): a second such change waits its turn instead
+/// of interleaving with the first (a refund followed by a concurrent "shipped").
+static BUSY: std::sync::LazyLock<parking_lot::Mutex<std::collections::HashSet<Uuid>>> =
+    std::sync::LazyLock::new(Default::default);
+
+pub struct OrderClaim(Uuid);
+
+impl OrderClaim {
+    pub fn claim(order: Uuid) -> ApiResult<OrderClaim> {
+        if !BUSY.lock().insert(order) {
+            return Err(ApiError::new(ErrorCode::Conflict).with_header("retry-after", "1"));
+        }
+        Ok(OrderClaim(order))
+    }
+}
+
+impl Drop for OrderClaim {
+    fn drop(&mut self) {
+        BUSY.lock().remove(&self.0);
+    }
+}
+
 /// Runs a write that changes stock, and mirrors the changed products into the catalog, in a
 /// task of its own: a client that goes away meanwhile cannot leave the catalog behind the store.
 async fn write_mirrored<R, F>(state: &AppState, f: F, changed: fn(&R) -> Vec<Product>) -> ApiResult<R>
@@ -499,6 +522,7 @@ impl OrdersApi {
         body: JsonBody<StatusChange>,
     ) -> ApiResult<Reply<OrderView>> {
         let id = parse_id(&id.0)?;
+        let _claim = OrderClaim::claim(id)?;
         let change = body.0;
         let actor = Actor::of(req, Some(admin.0.user_id));
         if change.status == Status::Cancelled {
@@ -557,6 +581,7 @@ impl OrdersApi {
         body: JsonBody<CancelBody>,
     ) -> ApiResult<Reply<OrderView>> {
         let id = parse_id(&id.0)?;
+        let _claim = OrderClaim::claim(id)?;
         let user_id = auth.0.user_id;
         let reason = body.0.reason.map(|r| r.chars().take(500).collect::<String>());
         let actor = Actor::of(req, Some(user_id));
@@ -757,6 +782,7 @@ impl OrdersApi {
         body: JsonBody<ReturnDecision>,
     ) -> ApiResult<Reply<ReturnView>> {
         let id = parse_id(&id.0)?;
+        let _claim = OrderClaim::claim(id)?;
         let (return_id, decision) = (return_id.0, body.0.status);
         if decision == ReturnStatus::Requested {
             return Err(ApiError::field("status", "status must be APPROVED or REJECTED"));
@@ -837,5 +863,19 @@ impl OrdersApi {
             approved: decision == ReturnStatus::Approved,
         });
         Ok(Reply::ok(ret.view()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_order_is_claimed_by_one_change_at_a_time() {
+        let id = Uuid::now_v7();
+        let first = OrderClaim::claim(id).unwrap();
+        assert_eq!(OrderClaim::claim(id).err().map(|e| e.code), Some(ErrorCode::Conflict));
+        drop(first);
+        assert!(OrderClaim::claim(id).is_ok(), "released when the change ends");
     }
 }
