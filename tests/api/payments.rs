@@ -345,19 +345,25 @@ async fn mock_stripe() -> (String, Arc<Mutex<Seen>>) {
     (format!("http://{addr}"), seen)
 }
 
-#[tokio::test]
-async fn the_stripe_provider_sends_the_order_total_in_cents_and_forwards_the_idempotency_key() {
-    let (base, seen) = mock_stripe().await;
-    let app = TestApp::with(
-        |s| {
+/// A shop whose Stripe is the mock at `base`, with a short timeout.
+async fn stripe_shop(base: &str) -> TestApp {
+    let base = base.to_string();
+    TestApp::with(
+        move |s| {
             s.seed_demo = true;
             s.stripe_secret_key = Some(shopd::config::Secret::new("sk_test_mock"));
-            s.stripe_api_base = base.clone();
+            s.stripe_api_base = base;
             s.stripe_timeout_ms = 300;
         },
         |r| r,
     )
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn the_stripe_provider_sends_the_order_total_in_cents_and_forwards_the_idempotency_key() {
+    let (base, seen) = mock_stripe().await;
+    let app = stripe_shop(&base).await;
     let s = app.user("stripe@shop.test").await;
     let o = order(&app, &s).await;
     let oid = o["id"].as_str().unwrap();
@@ -405,16 +411,7 @@ async fn the_stripe_provider_sends_the_order_total_in_cents_and_forwards_the_ide
 #[tokio::test]
 async fn stripe_failures_are_502_and_leave_nothing_half_done() {
     let (base, seen) = mock_stripe().await;
-    let app = TestApp::with(
-        |s| {
-            s.seed_demo = true;
-            s.stripe_secret_key = Some(shopd::config::Secret::new("sk_test_mock"));
-            s.stripe_api_base = base.clone();
-            s.stripe_timeout_ms = 300;
-        },
-        |r| r,
-    )
-    .await;
+    let app = stripe_shop(&base).await;
     let s = app.user("fail@shop.test").await;
     let o = order(&app, &s).await;
     let oid = o["id"].as_str().unwrap();
