@@ -30,11 +30,19 @@ impl Events {
     /// Starts the handler task on the current runtime.
     pub fn start(store: Store, mailer: Mailer) -> Events {
         let (tx, mut rx) = mpsc::channel::<Happened>(10_000);
+        // Up to 64 events are handled at once: their notification writes then share group
+        // commits, so the handlers keep up with the order rate instead of one fsync per event.
+        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(64));
         tokio::spawn(async move {
             while let Some(event) = rx.recv().await {
-                if let Err(e) = handle(&store, &mailer, &event).await {
-                    tracing::error!(error = %e, ?event, "an event handler failed");
-                }
+                let Ok(slot) = slots.clone().acquire_owned().await else { return };
+                let (store, mailer) = (store.clone(), mailer.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = handle(&store, &mailer, &event).await {
+                        tracing::error!(error = %e, ?event, "an event handler failed");
+                    }
+                    drop(slot);
+                });
             }
         });
         Events { tx }

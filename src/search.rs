@@ -68,7 +68,8 @@ pub struct Search {
     vocabulary: RwLock<BTreeSet<String>>,
     index: Index,
     reader: IndexReader,
-    writer: Mutex<IndexWriter>,
+    /// Made on the first write: an idle shop does not carry the writer's memory arena.
+    writer: Mutex<Option<IndexWriter>>,
     fields: Fields,
     dir: PathBuf,
 }
@@ -122,7 +123,6 @@ impl Search {
             }
             _ => Index::create_in_dir(dir, schema).map_err(err)?,
         };
-        let writer = index.writer_with_num_threads(1, WRITER_MEMORY).map_err(err)?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(err)?;
         Ok(Search {
             cache: Mutex::new(HashMap::new()),
@@ -131,7 +131,7 @@ impl Search {
             vocabulary: RwLock::new(BTreeSet::new()),
             index,
             reader,
-            writer: Mutex::new(writer),
+            writer: Mutex::new(None),
             fields,
             dir: dir.to_path_buf(),
         })
@@ -193,6 +193,13 @@ impl Search {
         d
     }
 
+    fn writer<'a>(&self, slot: &'a mut Option<IndexWriter>) -> Result<&'a mut IndexWriter, SearchError> {
+        if slot.is_none() {
+            *slot = Some(self.index.writer_with_num_threads(1, WRITER_MEMORY).map_err(err)?);
+        }
+        Ok(slot.as_mut().expect("made above"))
+    }
+
     fn commit(&self, writer: &mut IndexWriter, generation: u64) -> Result<(), SearchError> {
         let mut prepared = writer.prepare_commit().map_err(err)?;
         prepared.set_payload(&generation.to_string());
@@ -212,7 +219,8 @@ impl Search {
     pub fn put(&self, products: &[Product], generation: u64) -> Result<(), SearchError> {
         self.forget_cached();
         self.learn(products.iter());
-        let mut writer = self.writer.lock();
+        let mut slot = self.writer.lock();
+        let writer = self.writer(&mut slot)?;
         let fresh: Vec<&Product> = {
             let mut versions = self.versions.lock();
             products
@@ -232,7 +240,7 @@ impl Search {
                 writer.add_document(self.document(p)).map_err(err)?;
             }
         }
-        self.commit(&mut writer, generation)
+        self.commit(writer, generation)
     }
 
     /// Replaces the whole index with `products`, calling `progress` after each one.
@@ -242,7 +250,8 @@ impl Search {
         generation: u64,
         progress: impl Fn(u64),
     ) -> Result<u64, SearchError> {
-        let mut writer = self.writer.lock();
+        let mut slot = self.writer.lock();
+        let writer = self.writer(&mut slot)?;
         writer.delete_all_documents().map_err(err)?;
         self.vocabulary.write().clear();
         self.versions.lock().clear();
@@ -256,7 +265,7 @@ impl Search {
             n += 1;
             progress(n);
         }
-        self.commit(&mut writer, generation)?;
+        self.commit(writer, generation)?;
         Ok(n)
     }
 

@@ -444,3 +444,14 @@ async fn stripe_failures_are_502_and_leave_nothing_half_done() {
     let r = send(app.post_as(&format!("/api/v1/orders/{oid}/cancel"), &s).body_json(&json!({}))).await;
     assert_eq!(r.json()["data"]["status"], "CANCELLED", "{}", r.text());
 }
+
+#[test]
+fn our_signatures_are_the_ones_stripe_libraries_make_and_check() {
+    let payload = r#"{"id":"evt_x","type":"payment_intent.succeeded"}"#;
+    let t = chrono::Utc::now().timestamp();
+    // async-stripe's own test header verifies with our checker ...
+    let theirs = stripe_webhook::Webhook::generate_test_header(payload, WHSEC, Some(t));
+    assert!(webhook::verify(WHSEC, &theirs, payload.as_bytes(), t));
+    // ... and ours is byte for byte the same header.
+    assert_eq!(webhook::sign(WHSEC, payload.as_bytes(), t), theirs);
+}
