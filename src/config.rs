@@ -104,6 +104,9 @@ pub struct Settings {
     pub allowed_file_types: String,
 
     pub rate_limit_enabled: bool,
+    /// shopd runs behind one reverse proxy that sets X-Real-IP / X-Forwarded-For: take the
+    /// client's address from there (for rate limits, lockouts and the audit log).
+    pub trust_proxy: bool,
     pub rate_limit_window_ms: u64,
     pub rate_limit_max_requests: u32,
     pub auth_rate_limit_max: u32,
@@ -165,6 +168,7 @@ impl Default for Settings {
             max_file_size: 5 * 1024 * 1024,
             allowed_file_types: "jpg,jpeg,png,webp".into(),
             rate_limit_enabled: true,
+            trust_proxy: false,
             rate_limit_window_ms: 15 * 60 * 1000,
             rate_limit_max_requests: 100,
             auth_rate_limit_max: 5,

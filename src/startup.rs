@@ -137,11 +137,12 @@ impl App {
         let s = &self.state.settings;
         let upload_limit = s.max_file_size.saturating_mul(10).saturating_add(1024 * 1024);
         routes
-            .data(self.state.clone())
             .with(CatchPanic::new().with_handler(panic_response))
             .with(Catch)
             .with_if(s.rate_limit_enabled, UploadLimit(self.state.upload_limit.clone()))
             .with_if(s.rate_limit_enabled, GeneralLimit(self.state.general_limit.clone()))
+            // Outside the limits: they need the settings (the client address behind a proxy).
+            .data(self.state.clone())
             .with(Compression)
             .with(Cors::new(s.origins()))
             .with(Edge { metrics: self.state.metrics.clone(), upload_limit })

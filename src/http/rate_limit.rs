@@ -141,7 +141,20 @@ impl RateLimiter {
 }
 
 /// The client key of a request: its IP address.
+/// The client's IP: the connection's peer, or, with `trust_proxy` (shopd behind one reverse
+/// proxy), the address that proxy reports in `X-Real-IP` or last in `X-Forwarded-For`. A client
+/// can put anything in those headers, so they count only when a proxy of ours sets them.
 pub fn client_key(req: &Request) -> String {
+    let behind_proxy = req.data::<crate::state::AppState>().is_some_and(|s| s.settings.trust_proxy);
+    if behind_proxy {
+        let reported = req
+            .header("x-real-ip")
+            .or_else(|| req.header("x-forwarded-for").and_then(|list| list.rsplit(',').next()))
+            .and_then(|ip| ip.trim().parse::<std::net::IpAddr>().ok());
+        if let Some(ip) = reported {
+            return ip.to_string();
+        }
+    }
     req.remote_addr().as_socket_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
 }
 

@@ -304,6 +304,32 @@ async fn the_general_rate_limit_counts_api_requests_per_ip() {
 }
 
 #[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_address_is_the_client() {
+    let limited = |trust: bool| async move {
+        TestApp::with(
+            move |s| {
+                s.rate_limit_max_requests = 2;
+                s.trust_proxy = trust;
+            },
+            |r| r,
+        )
+        .await
+    };
+    let app = limited(true).await;
+    let from = |ip: &'static str| app.get("/api/v1/nothing").header("X-Forwarded-For", format!("203.0.113.9, {ip}"));
+    assert_eq!(send(from("198.51.100.1")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(send(from("198.51.100.1")).await.status, StatusCode::NOT_FOUND);
+    assert_error(&send(from("198.51.100.1")).await, 429, "RATE_LIMIT_EXCEEDED");
+    assert_eq!(send(from("198.51.100.2")).await.status, StatusCode::NOT_FOUND, "another client has its own quota");
+    // Without trust_proxy the header is the client's word and changes nothing.
+    let app = limited(false).await;
+    for (i, ip) in ["198.51.100.1", "198.51.100.2"].into_iter().enumerate() {
+        let r = send(app.get("/api/v1/nothing").header("X-Forwarded-For", ip)).await;
+        assert_eq!(r.header("ratelimit-remaining"), Some(["1", "0"][i]));
+    }
+}
+
+#[tokio::test]
 async fn rate_limits_can_be_turned_off() {
     let app = TestApp::with(
         |s| {
