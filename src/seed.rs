@@ -15,8 +15,8 @@ use crate::products::reviews::{REVIEWS, Review};
 use crate::products::{PRODUCTS, Product, blank};
 use crate::store::{Store, StoreError};
 use crate::types::Money;
-use crate::users::USERS;
 use crate::users::admin::ensure_admin;
+use crate::users::{Role, USERS, User};
 
 const CATALOG: &str = include_str!("../data/demo/catalog.json");
 const IMAGES: [(&str, &[u8]); 20] = [
@@ -157,29 +157,13 @@ async fn demo_customer(store: &Store, passwords: &Passwords) -> Result<(), Strin
     let hash = passwords.hash(DEMO_CUSTOMER.1).await.map_err(|e| e.message)?;
     store
         .write(move |w| {
-            if crate::users::User::find_by_email_w(w, DEMO_CUSTOMER.0)?.is_some() {
+            if User::find_by_email_w(w, DEMO_CUSTOMER.0)?.is_some() {
                 return Ok(());
             }
-            let now = Utc::now();
             let id = w.next_id(&USERS)?;
-            let user = crate::users::User {
-                id,
-                email: DEMO_CUSTOMER.0.into(),
-                password_hash: hash,
-                first_name: "Demo".into(),
-                last_name: "Customer".into(),
-                phone: None,
-                gender: None,
-                age: None,
-                image: None,
-                role: crate::users::Role::User,
-                is_active: true,
-                email_verified: true,
-                created_at: now,
-                updated_at: now,
-                preferences: Default::default(),
-                deleted_at: None,
-            };
+            let name = ("Demo".to_string(), "Customer".to_string());
+            let customer = User::new(id, DEMO_CUSTOMER.0.into(), hash, name, Role::User);
+            let user = User { email_verified: true, ..customer };
             w.put(&USERS, &id, &user).map_err(ApiError::from)
         })
         .await

@@ -256,3 +256,14 @@ impl ToJSON for Amount {
 pub fn number(d: Decimal) -> f64 {
     d.to_f64().unwrap_or(0.0)
 }
+
+/// SHA-256 of `bytes`, lowercase hex: how tokens are stored and requests fingerprinted.
+pub fn sha256_hex(bytes: impl AsRef<[u8]>) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// What an idempotent request is compared by on replay: the hash of its JSON form.
+pub fn fingerprint(value: &impl Serialize) -> String {
+    sha256_hex(serde_json::to_vec(value).unwrap_or_default())
+}

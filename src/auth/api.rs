@@ -23,7 +23,7 @@ use crate::http::rate_limit::client_key;
 use crate::mail::templates::{RESET_PASSWORD, VERIFY_EMAIL};
 use crate::state::AppState;
 use crate::store::{StoreError, WriteTx};
-use crate::users::{Check, Preferences, Role, USERS, User, UserView};
+use crate::users::{Check, Role, USERS, User, UserView};
 
 const VERIFY_TTL_HOURS: i64 = 24;
 const RESET_TTL_HOURS: i64 = 1;
@@ -241,25 +241,11 @@ impl AuthApi {
             let (user, token) = state
                 .store
                 .write(move |w| {
-                    let now = Utc::now();
                     let id = w.next_id(&USERS)?;
+                    let name = (b.first_name.trim().to_string(), b.last_name.trim().to_string());
                     let user = User {
-                        id,
-                        email: b.email.trim().to_string(),
-                        password_hash: hash,
-                        first_name: b.first_name.trim().to_string(),
-                        last_name: b.last_name.trim().to_string(),
                         phone: b.phone.map(|p| p.trim().to_string()).filter(|p| !p.is_empty()),
-                        gender: None,
-                        age: None,
-                        image: None,
-                        role: Role::User,
-                        is_active: true,
-                        email_verified: false,
-                        created_at: now,
-                        updated_at: now,
-                        preferences: Preferences::default(),
-                        deleted_at: None,
+                        ..User::new(id, b.email.trim().to_string(), hash, name, Role::User)
                     };
                     w.put(&USERS, &id, &user).on_conflict(ErrorCode::EmailExists)?;
                     let token = issue_one_time(w, id, Purpose::VerifyEmail, VERIFY_TTL_HOURS)?;

@@ -11,7 +11,6 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ErrorCode};
@@ -128,7 +127,7 @@ pub fn random_token() -> String {
 
 /// What the store keeps of a token: its SHA-256, hex.
 pub fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    crate::types::sha256_hex(token)
 }
 
 /// A refresh token, stored under the hash of its value.

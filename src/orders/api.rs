@@ -11,7 +11,6 @@ use poem_openapi::payload::Binary;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{
@@ -19,17 +18,17 @@ use super::{
     OrderUser, OrderView, Return, ReturnItem, ReturnStatus, ReturnView, ShippingAddress, Status, totals,
 };
 use crate::audit::{self, Actor, Event};
-use crate::auth::detached;
 use crate::auth::guard::{Admin, Bearer, Principal};
 use crate::cart::CARTS;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::events::Happened;
 use crate::http::envelope::Reply;
 use crate::http::json::JsonBody;
+use crate::products::api::write_published;
 use crate::products::{PRODUCTS, Product};
 use crate::state::AppState;
 use crate::store::{Collection, StoreError, WriteTx};
-use crate::types::{Money, Paging};
+use crate::types::{Money, Paging, fingerprint};
 use crate::users::{ADDRESSES, Check, USERS, timestamp};
 
 /// What a repeated Idempotency-Key finds: the request it came with and the first answer.
@@ -38,6 +37,17 @@ pub struct IdempotentRecord {
     pub request_hash: String,
     pub response: Value,
     pub created_at: chrono::DateTime<Utc>,
+}
+
+impl IdempotentRecord {
+    /// The first answer, for a repeat of the request the key came with; a different request
+    /// under the same key is refused.
+    pub fn replay(self, request_hash: &str) -> ApiResult<Value> {
+        if self.request_hash != request_hash {
+            return Err(ApiError::new(ErrorCode::IdempotencyKeyReused));
+        }
+        Ok(self.response)
+    }
 }
 
 /// Keyed (scope, user id, key): each endpoint and user has its own keys.
@@ -246,24 +256,6 @@ impl Drop for OrderClaim {
     }
 }
 
-/// Runs a write that changes stock, and mirrors the changed products into the catalog, in a
-/// task of its own: a client that goes away meanwhile cannot leave the catalog behind the store.
-async fn write_mirrored<R, F>(state: &AppState, f: F, changed: fn(&R) -> Vec<Product>) -> ApiResult<R>
-where
-    F: FnOnce(&mut WriteTx<'_>) -> ApiResult<R> + Send + 'static,
-    R: Send + 'static,
-{
-    let state = state.clone();
-    detached(async move {
-        let out = state.store.write(f).await?;
-        for p in changed(&out) {
-            state.catalog.put(p);
-        }
-        Ok(out)
-    })
-    .await
-}
-
 pub struct OrdersApi;
 
 #[OpenApi(prefix_path = "/api/v1/orders", tag = "crate::openapi::Tag::Orders")]
@@ -302,27 +294,21 @@ impl OrdersApi {
         if key.as_ref().is_some_and(|k| k.len() > 255) {
             return Err(ApiError::field("Idempotency-Key", "At most 255 characters"));
         }
-        let request_hash = Sha256::digest(serde_json::to_vec(&input).unwrap_or_default())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>();
+        let request_hash = fingerprint(&input);
         let settings = state.settings.clone();
         let actor = Actor::of(req, Some(user_id));
         enum Outcome {
             Placed(Box<Order>, Vec<Product>),
             Replayed(Value),
         }
-        let outcome = write_mirrored(
+        let outcome = write_published(
             &state,
             move |w| {
                 let idem_key = key.map(|k| ("orders".to_string(), user_id, k));
                 if let Some(k) = &idem_key
                     && let Some(seen) = w.get(&IDEMPOTENCY, k)?
                 {
-                    if seen.request_hash != request_hash {
-                        return Err(ApiError::new(ErrorCode::IdempotencyKeyReused));
-                    }
-                    return Ok(Outcome::Replayed(seen.response));
+                    return Ok(Outcome::Replayed(seen.replay(&request_hash)?));
                 }
                 let address = match (input.shipping_address, input.address_id) {
                     (Some(a), _) => a,
@@ -427,8 +413,8 @@ impl OrdersApi {
                 Ok(Outcome::Placed(Box::new(order), changed))
             },
             |o: &Outcome| match o {
-                Outcome::Placed(_, changed) => changed.clone(),
-                Outcome::Replayed(_) => Vec::new(),
+                Outcome::Placed(_, changed) => (changed.clone(), None),
+                Outcome::Replayed(_) => (Vec::new(), None),
             },
         )
         .await?;
@@ -463,7 +449,7 @@ impl OrdersApi {
             |o| status.is_none_or(|s| s == o.status),
             |o| {
                 let mut view = o.view();
-                view.payment = crate::payments::latest(&state, o.id)?;
+                view.payment = crate::payments::latest(&r, o.id)?;
                 Ok(view)
             },
         )?;
@@ -488,7 +474,7 @@ impl OrdersApi {
             |o| status.is_none_or(|s| s == o.status),
             |o| {
                 let mut view = o.view();
-                view.payment = crate::payments::latest(&state, o.id)?;
+                view.payment = crate::payments::latest(&r, o.id)?;
                 view.user = r.get(&USERS, &o.user_id)?.map(|u| OrderUser {
                     id: u.id,
                     email: u.email,
@@ -506,7 +492,7 @@ impl OrdersApi {
     async fn get(&self, state: Data<&AppState>, auth: Bearer, id: Path<String>) -> ApiResult<Reply<OrderView>> {
         let order = visible(&state, &id.0, &auth.0)?;
         let mut view = order.view();
-        view.payment = crate::payments::latest(&state, order.id)?;
+        view.payment = crate::payments::latest(&state.store.read()?, order.id)?;
         Ok(Reply::ok(view))
     }
 
@@ -533,7 +519,7 @@ impl OrdersApi {
                 crate::payments::cancel_open(&state, &current, &actor).await?;
             }
         }
-        let (order, from, _) = write_mirrored(
+        let (order, from, _) = write_published(
             &state,
             move |w| {
                 let mut o = w.get(&ORDERS, &id)?.ok_or_else(not_found)?;
@@ -562,7 +548,7 @@ impl OrdersApi {
                 )?;
                 Ok::<_, ApiError>((o, from, changed))
             },
-            |r: &(Order, Status, Vec<Product>)| r.2.clone(),
+            |r: &(Order, Status, Vec<Product>)| (r.2.clone(), None),
         )
         .await?;
         state.events.publish(Happened::StatusChanged { order: order.clone(), from });
@@ -591,7 +577,7 @@ impl OrdersApi {
             crate::payments::refund_order(&state, &current, None, "cancel", &actor).await?;
             crate::payments::cancel_open(&state, &current, &actor).await?;
         }
-        let (order, _) = write_mirrored(
+        let (order, _) = write_published(
             &state,
             move |w| {
                 let mut o = w.get(&ORDERS, &id)?.filter(|o| o.user_id == user_id).ok_or_else(not_found)?;
@@ -611,7 +597,7 @@ impl OrdersApi {
                 )?;
                 Ok((o, changed))
             },
-            |r: &(Order, Vec<Product>)| r.1.clone(),
+            |r: &(Order, Vec<Product>)| (r.1.clone(), None),
         )
         .await?;
         state.events.publish(Happened::Cancelled(order.clone()));
@@ -808,7 +794,7 @@ impl OrdersApi {
                 crate::payments::refund_order(&state, &o, Some(Money::from_decimal(amount)), &reason, &actor).await?;
             }
         }
-        let (order, ret, _, _) = write_mirrored(
+        let (order, ret, _, _) = write_published(
             &state,
             move |w| {
                 let mut o = w.get(&ORDERS, &id)?.ok_or_else(not_found)?;
@@ -854,7 +840,7 @@ impl OrdersApi {
                 audit::record(w, &actor, Event::new(action, "Order", id).metadata(json!({ "returnId": return_id })))?;
                 Ok((o, ret, changed, refund))
             },
-            |r: &(Order, Return, Vec<Product>, Option<Money>)| r.2.clone(),
+            |r: &(Order, Return, Vec<Product>, Option<Money>)| (r.2.clone(), None),
         )
         .await?;
         state.events.publish(Happened::ReturnDecided {

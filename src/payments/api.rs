@@ -8,7 +8,6 @@ use poem_openapi::payload::Binary;
 use poem_openapi::{Object, OpenApi};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{PAYMENT_INDEXES, PAYMENTS, Payment, PaymentStatus, PaymentView, refund};
@@ -22,8 +21,8 @@ use crate::orders::api::{IDEMPOTENCY, IdempotentRecord};
 use crate::orders::{ORDERS, Order, Status};
 use crate::state::AppState;
 use crate::store::Collection;
-use crate::types::Amount;
 use crate::types::Money;
+use crate::types::{Amount, fingerprint};
 
 /// Webhook events already applied (Stripe delivers at least once).
 pub static WEBHOOK_EVENTS: Collection<str, i64> = Collection::new("webhook_events");
@@ -69,14 +68,10 @@ pub struct Received {
     pub received: bool,
 }
 
-fn hash(value: &impl Serialize) -> String {
-    Sha256::digest(serde_json::to_vec(value).unwrap_or_default()).iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The Idempotency-Key Stripe gets for a client's key: Stripe's keys are shared by the whole
 /// account, so the client's key is scoped to the operation, the user and what it is for.
 pub fn forwarded_key(scope: &str, user: u64, key: &str, what: &str) -> String {
-    format!("shopd-{}", &hash(&(scope, user, key, what))[..48])
+    format!("shopd-{}", &fingerprint(&(scope, user, key, what))[..48])
 }
 
 /// Orders whose intent is being created right now (one at a time per order).
@@ -186,15 +181,12 @@ impl PaymentsApi {
         let user_id = auth.0.user_id;
         let order_id = Uuid::parse_str(&body.0.order_id).map_err(|_| order_not_found())?;
         let key = key.0.map(|k| k.trim().to_string()).filter(|k| !k.is_empty() && k.len() <= 255);
-        let request_hash = hash(&body.0.order_id);
+        let request_hash = fingerprint(&body.0.order_id);
         let idem = key.as_ref().map(|k| ("payments.create".to_string(), user_id, k.clone()));
         if let Some(k) = &idem
             && let Some(seen) = state.store.read()?.get(&IDEMPOTENCY, k)?
         {
-            if seen.request_hash != request_hash {
-                return Err(ApiError::new(ErrorCode::IdempotencyKeyReused));
-            }
-            let view: IntentView = serde_json::from_value(seen.response).map_err(ApiError::internal)?;
+            let view: IntentView = serde_json::from_value(seen.replay(&request_hash)?).map_err(ApiError::internal)?;
             return Ok(Reply::created(view));
         }
         let order = state
@@ -351,14 +343,12 @@ impl PaymentsApi {
         };
         let key = key.0.map(|k| k.trim().to_string()).filter(|k| !k.is_empty() && k.len() <= 255);
         let idem = key.as_ref().map(|k| ("payments.refund".to_string(), admin.0.user_id, k.clone()));
-        let request_hash = hash(&(payment_id.0.clone(), body.0.amount.map(|a| a.0.to_string())));
+        let request_hash = fingerprint(&(payment_id.0.clone(), body.0.amount.map(|a| a.0.to_string())));
         if let Some(k) = &idem
             && let Some(seen) = state.store.read()?.get(&IDEMPOTENCY, k)?
         {
-            if seen.request_hash != request_hash {
-                return Err(ApiError::new(ErrorCode::IdempotencyKeyReused));
-            }
-            let view = <PaymentView as poem_openapi::types::ParseFromJSON>::parse_from_json(Some(seen.response))
+            let answer = seen.replay(&request_hash)?;
+            let view = <PaymentView as poem_openapi::types::ParseFromJSON>::parse_from_json(Some(answer))
                 .map_err(|e| ApiError::internal(e.into_message()))?;
             return Ok(Reply::ok(view));
         }

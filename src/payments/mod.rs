@@ -14,7 +14,7 @@ use crate::audit::{self, Actor, Event};
 use crate::error::{ApiError, ApiResult};
 use crate::orders::Order;
 use crate::state::AppState;
-use crate::store::{Collection, Index, key};
+use crate::store::{Collection, Index, ReadTx, key};
 use crate::types::Money;
 use crate::users::timestamp;
 
@@ -265,9 +265,9 @@ pub async fn cancel_open(state: &AppState, order: &Order, actor: &Actor) -> ApiR
     Ok(())
 }
 
-/// The latest payment of an order, as the order view shows it.
-pub fn latest(state: &AppState, order_id: Uuid) -> ApiResult<Option<serde_json::Value>> {
-    let r = state.store.read()?;
+/// The latest payment of an order, as the order view shows it; read in the caller's
+/// transaction, so a page of orders shares one snapshot.
+pub fn latest(r: &ReadTx, order_id: Uuid) -> ApiResult<Option<serde_json::Value>> {
     match r.scan_index(&PAYMENTS, &PAYMENT_INDEXES[1], &(order_id,), true)?.next() {
         Some(p) => Ok(poem_openapi::types::ToJSON::to_json(&p?.view())),
         None => Ok(None),

@@ -246,9 +246,14 @@ pub async fn publish(state: &AppState, products: Vec<Product>, generation: Optio
     }
 }
 
-/// Runs a product write and mirrors what it changed into the catalog and the search index, in
-/// a task of its own: a client that goes away meanwhile cannot leave them behind the store.
-async fn write_published<R, F>(state: &AppState, f: F, changed: fn(&R) -> (Vec<Product>, Option<u64>)) -> ApiResult<R>
+/// Runs a write and mirrors the products it changed into the catalog (and, with a generation,
+/// the search index), in a task of its own: a client that goes away meanwhile cannot leave them
+/// behind the store. Order writes use it too, since they change stock.
+pub async fn write_published<R, F>(
+    state: &AppState,
+    f: F,
+    changed: fn(&R) -> (Vec<Product>, Option<u64>),
+) -> ApiResult<R>
 where
     F: FnOnce(&mut WriteTx<'_>) -> ApiResult<R> + Send + 'static,
     R: Send + 'static,

@@ -9,7 +9,7 @@ use poem_openapi::{Object, OpenApi};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Check, Preferences, Role, USERS, User, UserView};
+use super::{Check, Role, USERS, User, UserView};
 use crate::audit::{self, Actor, Event};
 use crate::auth::guard::Admin;
 use crate::auth::password::Passwords;
@@ -155,24 +155,8 @@ pub async fn ensure_admin(
                 }
                 None => {
                     let id = w.next_id(&USERS)?;
-                    let user = User {
-                        id,
-                        email: email.clone(),
-                        password_hash: hash,
-                        first_name: "Shop".into(),
-                        last_name: "Admin".into(),
-                        phone: None,
-                        gender: None,
-                        age: None,
-                        image: None,
-                        role: Role::Admin,
-                        is_active: true,
-                        email_verified: true,
-                        created_at: now,
-                        updated_at: now,
-                        preferences: Preferences::default(),
-                        deleted_at: None,
-                    };
+                    let name = ("Shop".to_string(), "Admin".to_string());
+                    let user = User { email_verified: true, ..User::new(id, email.clone(), hash, name, Role::Admin) };
                     (user, true)
                 }
             };

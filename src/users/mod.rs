@@ -65,6 +65,29 @@ pub static USERS: Collection<u64, User> = Collection::with_indexes("users", &USE
 pub static ADDRESSES: Collection<(u64, u64), Address> = Collection::new("addresses");
 
 impl User {
+    /// A new, active account with its email not yet verified and no profile details.
+    pub fn new(id: u64, email: String, password_hash: String, name: (String, String), role: Role) -> User {
+        let now = Utc::now();
+        User {
+            id,
+            email,
+            password_hash,
+            first_name: name.0,
+            last_name: name.1,
+            phone: None,
+            gender: None,
+            age: None,
+            image: None,
+            role,
+            is_active: true,
+            email_verified: false,
+            created_at: now,
+            updated_at: now,
+            preferences: Preferences::default(),
+            deleted_at: None,
+        }
+    }
+
     pub fn find_by_email(r: &ReadTx, email: &str) -> Result<Option<User>, StoreError> {
         r.get_unique(&USERS, &USER_INDEXES[0], &email.trim().to_lowercase())
     }
