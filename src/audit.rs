@@ -15,7 +15,7 @@ use crate::http::envelope::Reply;
 use crate::http::rate_limit::client_key;
 use crate::state::AppState;
 use crate::store::{Collection, Index, StoreError, WriteTx, key};
-use crate::types::Paging;
+use crate::types::{Count, Paging};
 use crate::users::timestamp;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -164,7 +164,7 @@ pub struct AuditApi;
 #[OpenApi(prefix_path = "/api/v1/admin", tag = "crate::openapi::Tag::Admin")]
 impl AuditApi {
     /// The audit log, newest first, filtered by user, action and entity.
-    #[oai(path = "/audit-logs", method = "get")]
+    #[oai(path = "/audit-logs", method = "get", operation_id = "listAuditLogs")]
     // One argument per documented query parameter: that is how the spec learns them.
     #[allow(clippy::too_many_arguments)]
     async fn list(
@@ -174,10 +174,10 @@ impl AuditApi {
         #[oai(name = "userId")] user_id: Query<Option<u64>>,
         action: Query<Option<String>>,
         entity: Query<Option<String>>,
-        skip: Query<Option<i64>>,
-        limit: Query<Option<i64>>,
+        skip: Query<Option<Count>>,
+        limit: Query<Option<Count>>,
     ) -> ApiResult<Reply<AuditPage>> {
-        let paging = Paging::new(skip.0, limit.0)?;
+        let paging = Paging::new(skip.0, limit.0);
         let r = state.store.read()?;
         let entries: Box<dyn Iterator<Item = Result<AuditEntry, StoreError>>> = match user_id.0 {
             Some(u) => Box::new(r.scan_index(&AUDIT_LOGS, &AUDIT_INDEXES[0], &(u,), true)?),

@@ -108,7 +108,10 @@ pub struct Settings {
     /// client's address from there (for rate limits, lockouts and the audit log).
     pub trust_proxy: bool,
     pub rate_limit_window_ms: u64,
-    pub rate_limit_max_requests: u32,
+    /// Requests per window and client IP; unset: 100 in production, 1,000 in development.
+    pub rate_limit_max_requests: Option<u32>,
+    /// Requests per window for each admin (a valid ADMIN token), instead of the IP's limit.
+    pub admin_rate_limit_max: u32,
     pub auth_rate_limit_max: u32,
     pub upload_rate_limit_max: u32,
     pub upload_rate_limit_window_ms: u64,
@@ -170,7 +173,8 @@ impl Default for Settings {
             rate_limit_enabled: true,
             trust_proxy: false,
             rate_limit_window_ms: 15 * 60 * 1000,
-            rate_limit_max_requests: 100,
+            rate_limit_max_requests: None,
+            admin_rate_limit_max: 10_000,
             auth_rate_limit_max: 5,
             upload_rate_limit_max: 10,
             upload_rate_limit_window_ms: 60 * 60 * 1000,
@@ -276,7 +280,11 @@ impl Settings {
         if self.rate_limit_window_ms == 0 || self.upload_rate_limit_window_ms == 0 {
             return Err(invalid("rate limit windows must be at least 1 ms"));
         }
-        if self.rate_limit_max_requests == 0 || self.auth_rate_limit_max == 0 || self.upload_rate_limit_max == 0 {
+        if self.general_rate_limit() == 0
+            || self.admin_rate_limit_max == 0
+            || self.auth_rate_limit_max == 0
+            || self.upload_rate_limit_max == 0
+        {
             return Err(invalid(
                 "rate limit maxima must be at least 1 (set rate_limit_enabled = false to turn limits off)",
             ));
@@ -327,6 +335,12 @@ impl Settings {
             .map(|s| s.trim().trim_end_matches('/').to_string())
             .filter(|s| !s.is_empty())
             .collect()
+    }
+
+    /// The general limit per client IP: as set, or 100 in production and 1,000 in development
+    /// (a developer building a storefront reloads a lot).
+    pub fn general_rate_limit(&self) -> u32 {
+        self.rate_limit_max_requests.unwrap_or(if self.is_production() { 100 } else { 1_000 })
     }
 
     pub fn is_production(&self) -> bool {

@@ -33,7 +33,7 @@ pub struct HealthApi;
 #[OpenApi(tag = "crate::openapi::Tag::Operations")]
 impl HealthApi {
     /// Liveness: the process answers.
-    #[oai(path = "/health", method = "get")]
+    #[oai(path = "/health", method = "get", operation_id = "getHealth")]
     async fn health(&self, state: Data<&AppState>) -> Reply<Health> {
         Reply::ok(Health {
             status: "ok".into(),
@@ -43,7 +43,7 @@ impl HealthApi {
     }
 
     /// Readiness: 200 when storage (and, once it exists, search) answers; 503 otherwise.
-    #[oai(path = "/ready", method = "get")]
+    #[oai(path = "/ready", method = "get", operation_id = "getReadiness")]
     async fn ready(&self, state: Data<&AppState>) -> ApiResult<Reply<Readiness>> {
         let checks = state.readiness();
         if checks.values().all(|v| v == "ok") {

@@ -11,7 +11,7 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::envelope::Reply;
 use crate::state::AppState;
 use crate::store::{Collection, Store, StoreError};
-use crate::types::Paging;
+use crate::types::{Count, Paging};
 use crate::users::timestamp;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -84,15 +84,15 @@ pub struct NotificationsApi;
 #[OpenApi(prefix_path = "/api/v1/notifications", tag = "crate::openapi::Tag::Notifications")]
 impl NotificationsApi {
     /// The caller's notifications, newest first, with the unread count.
-    #[oai(path = "/", method = "get")]
+    #[oai(path = "/", method = "get", operation_id = "listNotifications")]
     async fn list(
         &self,
         state: Data<&AppState>,
         auth: Bearer,
-        skip: Query<Option<i64>>,
-        limit: Query<Option<i64>>,
+        skip: Query<Option<Count>>,
+        limit: Query<Option<Count>>,
     ) -> ApiResult<Reply<NotificationPage>> {
-        let paging = Paging::new(skip.0, limit.0)?;
+        let paging = Paging::new(skip.0, limit.0);
         let r = state.store.read()?;
         let mut unread = 0u64;
         let counting = |n: &Notification| {
@@ -111,7 +111,7 @@ impl NotificationsApi {
     }
 
     /// Mark one as read.
-    #[oai(path = "/:id/read", method = "patch")]
+    #[oai(path = "/:id/read", method = "patch", operation_id = "markNotificationRead")]
     async fn read(&self, state: Data<&AppState>, auth: Bearer, id: Path<u64>) -> ApiResult<Reply<NotificationView>> {
         let key = (auth.0.user_id, id.0);
         let n = state
@@ -129,7 +129,7 @@ impl NotificationsApi {
     }
 
     /// Mark all as read.
-    #[oai(path = "/read-all", method = "post")]
+    #[oai(path = "/read-all", method = "post", operation_id = "markAllNotificationsRead")]
     async fn read_all(&self, state: Data<&AppState>, auth: Bearer) -> ApiResult<Reply<Marked>> {
         let user = auth.0.user_id;
         let updated = state

@@ -1,6 +1,22 @@
-//! The OpenAPI document's tags.
+//! The OpenAPI document: its tags, and the passes that make poem-openapi's output say exactly
+//! what the server does.
+//!
+//! poem-openapi describes the Rust types; a few things it cannot know are facts of how this
+//! server answers, and are applied here, once, to the generated document:
+//! - a response object always carries every field (poem-openapi writes `None` as `null`), so in
+//!   response schemas every property is required and an `Option` one is nullable;
+//! - timestamps are RFC 3339 strings (`date-time`);
+//! - one bearer scheme (admin operations say so in their 403), `security: []` on public
+//!   operations, an optional bearer plus `X-Session-ID` on the cart;
+//! - the error responses each operation can give, by status, each with the enum of its codes;
+//! - only the success status an operation really gives.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use poem_openapi::Tags;
+use serde_json::{Map, Value, json};
+
+use crate::error::ErrorCode;
 
 #[derive(Tags)]
 pub enum Tag {
@@ -24,4 +40,416 @@ pub enum Tag {
     Users,
     /// Administration: users and the audit log.
     Admin,
+}
+
+/// The one bearer scheme of the document.
+const BEARER: &str = "bearer";
+/// poem-openapi's names of our two guards (`auth::guard`): both are the same token.
+const USER_SCHEME: &str = "Bearer";
+const ADMIN_SCHEME: &str = "AdminBearer";
+
+/// Response fields that are left out rather than sent as `null`.
+const OMITTED_WHEN_EMPTY: &[(&str, &str)] = &[("Error", "details"), ("Order", "user")];
+/// Response schemas whose fields are all optional (a product list read with `select`).
+const SPARSE: &[&str] = &["SelectedProduct"];
+
+use ErrorCode as E;
+
+/// The errors of each operation beyond what its shape implies (a body, a bearer, an admin
+/// guard, parameters: see [`shape_errors`]).
+fn domain_errors(operation_id: &str) -> &'static [ErrorCode] {
+    match operation_id {
+        "register" => &[E::EmailExists, E::AuthRateLimitExceeded],
+        "login" => &[E::InvalidCredentials, E::AccountLocked, E::AuthRateLimitExceeded],
+        "refreshToken" => &[E::InvalidRefreshToken, E::AuthRateLimitExceeded],
+        "forgotPassword" => &[E::AuthRateLimitExceeded],
+        "resetPassword" => &[E::InvalidToken, E::AuthRateLimitExceeded],
+        "changePassword" => &[E::InvalidCurrentPassword, E::AuthRateLimitExceeded],
+        "verifyEmail" => &[E::InvalidToken, E::AuthRateLimitExceeded],
+        "updateMe" | "patchMe" => {
+            &[E::EmailExists, E::InvalidPassword, E::AccountLocked, E::AuthRateLimitExceeded]
+        }
+        "uploadAvatar" => &[E::UploadRateLimitExceeded],
+        "updateAddress" => &[E::AddressNotFound],
+        "deleteAddress" => &[E::AddressNotFound, E::CannotDeleteDefault],
+        "deleteMe" => &[E::InvalidPassword],
+        "getUser" | "updateUser" => &[E::UserNotFound],
+        "getProduct" | "updateProduct" | "patchProduct" | "deleteProduct" | "listReviews" => &[E::ProductNotFound],
+        "adjustStock" => &[E::ProductNotFound, E::InsufficientStock, E::Conflict],
+        "uploadProductImages" => &[E::ProductNotFound, E::UploadRateLimitExceeded],
+        "createReview" => &[E::ProductNotFound, E::ReviewExists, E::NotFound],
+        "addCartItem" => &[E::ProductNotFound, E::InsufficientStock],
+        "updateCartItem" => &[E::CartItemNotFound, E::InsufficientStock],
+        "removeCartItem" => &[E::CartItemNotFound],
+        "placeOrder" => &[
+            E::ProductNotFound,
+            E::InsufficientStock,
+            E::EmptyOrder,
+            E::AddressNotFound,
+            E::IdempotencyKeyReused,
+            E::Conflict,
+        ],
+        "getOrder" | "getInvoice" | "addOrderNote" => &[E::OrderNotFound],
+        "getTracking" => &[E::OrderNotFound, E::TrackingUnavailable],
+        "updateOrderStatus" => {
+            &[E::OrderNotFound, E::InvalidStatusTransition, E::Conflict, E::PaymentProviderError]
+        }
+        "cancelOrder" => &[E::OrderNotFound, E::OrderCannotCancel, E::Conflict, E::PaymentProviderError],
+        "requestReturn" => &[E::OrderNotFound, E::ReturnNotAllowed],
+        "decideReturn" => {
+            &[E::OrderNotFound, E::NotFound, E::ReturnNotAllowed, E::Conflict, E::PaymentProviderError]
+        }
+        "markNotificationRead" => &[E::NotFound],
+        "addToWishlist" => &[E::ProductNotFound, E::NotFound],
+        "removeFromWishlist" => &[E::WishlistItemNotFound, E::NotFound],
+        "getWishlist" => &[E::NotFound],
+        "createPaymentIntent" => {
+            &[E::OrderNotFound, E::OrderNotPayable, E::IdempotencyKeyReused, E::PaymentProviderError]
+        }
+        "confirmPayment" => &[E::PaymentNotFound, E::PaymentProviderError],
+        "getPaymentStatus" => &[E::PaymentNotFound],
+        "refundPayment" => &[
+            E::PaymentNotFound,
+            E::RefundExceedsPayment,
+            E::IdempotencyKeyReused,
+            E::Conflict,
+            E::PaymentProviderError,
+        ],
+        "receiveStripeWebhook" => &[E::InvalidWebhook],
+        "getReadiness" => &[E::ServiceUnavailable],
+        _ => &[],
+    }
+}
+
+/// The errors an operation's shape implies.
+fn shape_errors(op: &Map<String, Value>, guard: Guard) -> Vec<ErrorCode> {
+    let mut codes = vec![E::RateLimitExceeded, E::InternalError, E::ServiceUnavailable];
+    let content = op.pointer_map("requestBody/content");
+    if content.is_some_and(|c| c.keys().any(|k| k.starts_with("application/json"))) {
+        codes.extend([E::ValidationError, E::InvalidJson, E::PayloadTooLarge, E::UnsupportedMediaType]);
+    }
+    if content.is_some_and(|c| c.keys().any(|k| k.starts_with("multipart/"))) {
+        codes.extend([E::ValidationError, E::PayloadTooLarge, E::UnsupportedMediaType]);
+    }
+    if op.get("parameters").and_then(Value::as_array).is_some_and(|p| !p.is_empty()) {
+        codes.push(E::ValidationError);
+    }
+    match guard {
+        Guard::Public => {}
+        Guard::Optional => codes.extend([E::InvalidToken, E::TokenExpired, E::TokenRevoked]),
+        Guard::User => codes.extend([E::Unauthorized, E::InvalidToken, E::TokenExpired, E::TokenRevoked]),
+        Guard::Admin => {
+            codes.extend([E::Unauthorized, E::InvalidToken, E::TokenExpired, E::TokenRevoked, E::Forbidden])
+        }
+    }
+    codes
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Guard {
+    Public,
+    /// The cart: a guest session or a signed-in user.
+    Optional,
+    User,
+    Admin,
+}
+
+trait PointerMap {
+    fn pointer_map(&self, path: &str) -> Option<&Map<String, Value>>;
+}
+
+impl PointerMap for Map<String, Value> {
+    fn pointer_map(&self, path: &str) -> Option<&Map<String, Value>> {
+        let mut at = self;
+        for part in path.split('/') {
+            at = at.get(part)?.as_object()?;
+        }
+        Some(at)
+    }
+}
+
+/// The document as served: poem-openapi's, with the passes above applied.
+pub fn document(generated: &str) -> Value {
+    let mut doc: Value = serde_json::from_str(generated).expect("poem-openapi writes valid JSON");
+    let responses = referenced(&doc, "responses");
+    let requests = referenced(&doc, "requestBody");
+    let schemas = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut).expect("schemas");
+    for (name, schema) in schemas.iter_mut() {
+        if responses.contains(name) && !requests.contains(name) {
+            always_present(name, schema);
+        }
+        timestamps(schema);
+    }
+    typed_wrappers(schemas);
+    schemas.insert("ErrorCode".into(), error_code_schema());
+    if let Some(code) = schemas.get_mut("Error").and_then(|e| e.pointer_mut("/properties/code")) {
+        *code = json!({ "$ref": "#/components/schemas/ErrorCode" });
+    }
+    if let Some(envelope) = schemas.get_mut("Envelope_Nothing").and_then(|e| e.pointer_mut("/properties/data")) {
+        // `data` of an answer that only confirms (sign-out, password reset): always null.
+        *envelope = json!({ "type": "object", "nullable": true, "enum": [null], "description": "Always null." });
+    }
+    let security = doc.pointer_mut("/components/securitySchemes").and_then(Value::as_object_mut).expect("schemes");
+    let scheme = security.remove(USER_SCHEME).expect("the bearer scheme");
+    security.clear();
+    security.insert(BEARER.into(), scheme);
+
+    let paths = doc.get_mut("paths").and_then(Value::as_object_mut).expect("paths");
+    for (path, item) in paths.iter_mut() {
+        for (method, op) in item.as_object_mut().expect("a path item").iter_mut() {
+            operation(path, method, op.as_object_mut().expect("an operation"));
+        }
+    }
+    doc
+}
+
+fn operation(path: &str, method: &str, op: &mut Map<String, Value>) {
+    let schemes: Vec<String> = op
+        .get("security")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+        .flat_map(|s| s.keys().cloned())
+        .collect();
+    let guard = if schemes.iter().any(|s| s == ADMIN_SCHEME) {
+        Guard::Admin
+    } else if schemes.iter().any(|s| s == USER_SCHEME) {
+        Guard::User
+    } else if path.starts_with("/api/v1/cart") && !path.ends_with("/merge") {
+        Guard::Optional
+    } else {
+        Guard::Public
+    };
+    let bearer = json!([{ BEARER: [] }]);
+    let security = match guard {
+        Guard::Public => json!([]),
+        Guard::Optional => json!([{}, { BEARER: [] }]),
+        Guard::User | Guard::Admin => bearer,
+    };
+    op.insert("security".into(), security);
+    if guard == Guard::Optional || path.ends_with("/cart/merge") {
+        let params = op.entry("parameters").or_insert_with(|| json!([])).as_array_mut().expect("parameters");
+        if !params.iter().any(|p| p["name"] == "X-Session-ID") {
+            params.push(json!({
+                "name": "X-Session-ID",
+                "in": "header",
+                "required": false,
+                "description": "The guest session. Without it (and without the `sessionId` cookie) a new session is made and returned in this header.",
+                "schema": { "type": "string", "example": "0b6f3c1e-8f3a-4f8e-9d55-2f1b7c9a4e10" }
+            }));
+        }
+    }
+    let id = op.get("operationId").and_then(Value::as_str).unwrap_or_default().to_string();
+    assert!(!id.is_empty(), "{method} {path} has no operationId");
+    let mut codes = shape_errors(op, guard);
+    codes.extend_from_slice(domain_errors(&id));
+    if guard == Guard::Admin {
+        let description = op.get("description").and_then(Value::as_str).unwrap_or_default().to_string();
+        let note = "Admins only.";
+        op.insert(
+            "description".into(),
+            Value::String(if description.is_empty() { note.into() } else { format!("{description}\n\n{note}") }),
+        );
+    }
+    let responses = op.get_mut("responses").and_then(Value::as_object_mut).expect("responses");
+    responses.remove("default");
+    for (status, response) in responses.iter_mut() {
+        if response.get("description").and_then(Value::as_str).is_none_or(str::is_empty) {
+            let text = match status.as_str() {
+                "201" => "Created",
+                _ => "Success",
+            };
+            response["description"] = Value::String(text.into());
+        }
+    }
+    let mut by_status: BTreeMap<u16, BTreeSet<&'static str>> = BTreeMap::new();
+    for code in codes {
+        by_status.entry(code.status().as_u16()).or_default().insert(code.as_str());
+    }
+    for (status, codes) in by_status {
+        let names: Vec<&str> = codes.iter().copied().collect();
+        responses.insert(
+            status.to_string(),
+            json!({
+                "description": names.join(", "),
+                "content": { "application/json; charset=utf-8": { "schema": {
+                    "allOf": [{ "$ref": "#/components/schemas/Error" }],
+                    "type": "object",
+                    "required": ["code"],
+                    "properties": { "code": { "type": "string", "enum": names } }
+                }}}
+            }),
+        );
+    }
+}
+
+/// Schema names reachable from every operation's `key` (`responses` or `requestBody`).
+fn referenced(doc: &Value, key: &str) -> BTreeSet<String> {
+    fn walk(v: &Value, schemas: &Value, seen: &mut BTreeSet<String>) {
+        match v {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    if k == "$ref" {
+                        let name = v.as_str().and_then(|r| r.rsplit('/').next()).unwrap_or_default();
+                        if seen.insert(name.to_string()) {
+                            walk(&schemas[name], schemas, seen);
+                        }
+                    } else {
+                        walk(v, schemas, seen);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, schemas, seen)),
+            _ => {}
+        }
+    }
+    let schemas = &doc["components"]["schemas"];
+    let mut seen = BTreeSet::new();
+    for item in doc["paths"].as_object().into_iter().flat_map(|p| p.values()) {
+        for op in item.as_object().into_iter().flat_map(|o| o.values()) {
+            walk(&op[key], schemas, &mut seen);
+            if key == "requestBody" {
+                walk(&op["parameters"], schemas, &mut seen);
+            }
+        }
+    }
+    seen
+}
+
+/// Every property of a response object is sent; one that poem-openapi left optional is an
+/// `Option`, sent as `null` when empty.
+fn always_present(name: &str, schema: &mut Value) {
+    if SPARSE.contains(&name) {
+        return;
+    }
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else { return };
+    let keys: Vec<String> = props.keys().cloned().collect();
+    let required: BTreeSet<String> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    let mut all = Vec::new();
+    for key in keys {
+        if OMITTED_WHEN_EMPTY.contains(&(name, key.as_str())) {
+            continue;
+        }
+        if !required.contains(&key) {
+            let prop = &mut schema["properties"][&key];
+            nullable(prop);
+        }
+        all.push(Value::String(key));
+    }
+    schema["required"] = Value::Array(all);
+}
+
+/// Marks a property schema nullable; a `$ref` cannot carry siblings, so it is wrapped (its
+/// `type` is filled in by [`typed_wrappers`]). A schema without a type (any JSON value) already
+/// admits null.
+fn nullable(prop: &mut Value) {
+    if let Some(reference) = prop.get("$ref").cloned() {
+        *prop = json!({ "allOf": [{ "$ref": reference }], "nullable": true });
+    } else if let Some(obj) = prop.as_object_mut()
+        && (obj.contains_key("type") || obj.contains_key("allOf"))
+    {
+        obj.insert("nullable".into(), Value::Bool(true));
+    }
+}
+
+/// Gives each nullable `allOf` wrapper the type of the schema it wraps (OpenAPI 3.0 wants a
+/// `type` beside `nullable`).
+fn typed_wrappers(schemas: &mut Map<String, Value>) {
+    let types: BTreeMap<String, Value> = schemas
+        .iter()
+        .filter_map(|(name, s)| Some((format!("#/components/schemas/{name}"), s.get("type")?.clone())))
+        .collect();
+    for schema in schemas.values_mut() {
+        let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else { continue };
+        for prop in props.values_mut() {
+            let target = prop.pointer("/allOf/0/$ref").and_then(Value::as_str).and_then(|r| types.get(r)).cloned();
+            if let (Some(ty), Some(obj)) = (target, prop.as_object_mut())
+                && obj.get("nullable") == Some(&Value::Bool(true))
+            {
+                obj.insert("type".into(), ty);
+            }
+        }
+    }
+}
+
+/// Names of our timestamp fields: RFC 3339 UTC with milliseconds.
+fn is_timestamp(name: &str) -> bool {
+    name.ends_with("At") || matches!(name, "timestamp" | "date" | "at" | "memberSince")
+}
+
+fn timestamps(schema: &mut Value) {
+    let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else { return };
+    for (name, prop) in props.iter_mut() {
+        if is_timestamp(name) && prop.get("type").and_then(Value::as_str) == Some("string") {
+            prop["format"] = Value::String("date-time".into());
+            prop["example"] = Value::String("2026-12-01T09:30:00.000Z".into());
+        }
+    }
+}
+
+fn error_code_schema() -> Value {
+    let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    json!({ "type": "string", "description": "A stable code for each kind of error.", "enum": codes })
+}
+
+/// Methods the document allows on a concrete request path (for the `Allow` header of a 405).
+pub struct Allowed {
+    routes: Vec<(Vec<String>, Vec<String>)>,
+}
+
+impl Allowed {
+    pub fn from_document(doc: &Value) -> Allowed {
+        let routes = doc["paths"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(path, item)| {
+                let segments = path.trim_matches('/').split('/').map(str::to_string).collect();
+                let mut methods: Vec<String> =
+                    item.as_object().into_iter().flat_map(|o| o.keys()).map(|m| m.to_ascii_uppercase()).collect();
+                if methods.iter().any(|m| m == "GET") {
+                    methods.push("HEAD".into());
+                }
+                methods.push("OPTIONS".into());
+                (segments, methods)
+            })
+            .collect();
+        Allowed { routes }
+    }
+
+    /// `GET, HEAD, OPTIONS` for a known path; `None` for a path no operation serves.
+    pub fn methods(&self, path: &str) -> Option<String> {
+        self.route(path).map(|(_, m)| m.join(", "))
+    }
+
+    /// The document's path for a request path: `/api/v1/products/{id}` for `/api/v1/products/7`
+    /// (what metrics label a request with).
+    pub fn template(&self, path: &str) -> Option<String> {
+        self.route(path).map(|(s, _)| format!("/{}", s.join("/")))
+    }
+
+    /// The name of the `index`th parameter in the path (poem calls them `param0`, ...).
+    pub fn param_name(&self, path: &str, index: usize) -> Option<String> {
+        let (segments, _) = self.route(path)?;
+        segments.iter().filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')).nth(index).map(str::to_string)
+    }
+
+    /// A literal segment beats a `{param}`, as in the router.
+    fn route(&self, path: &str) -> Option<&(Vec<String>, Vec<String>)> {
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let matches = |segments: &[String]| {
+            segments.len() == parts.len()
+                && segments.iter().zip(&parts).all(|(s, p)| s == p || (s.starts_with('{') && s.ends_with('}')))
+        };
+        let mut found: Vec<&(Vec<String>, Vec<String>)> = self.routes.iter().filter(|(s, _)| matches(s)).collect();
+        found.sort_by_key(|(s, _)| s.iter().filter(|x| x.starts_with('{')).count());
+        found.first().copied()
+    }
 }

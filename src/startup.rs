@@ -23,7 +23,7 @@ use crate::health::{self, HealthApi};
 use crate::http::compress::Compression;
 use crate::http::cors::Cors;
 use crate::http::edge::{Catch, Edge};
-use crate::http::rate_limit::{GeneralLimit, RateLimiter, UploadLimit};
+use crate::http::rate_limit::{GeneralLimit, RateLimiter, TrustProxy, UploadLimit};
 use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::notifications::NotificationsApi;
@@ -78,7 +78,9 @@ impl App {
         let search = open_search(&settings.data_dir, &store, &catalog).await?;
         let window = |ms| Duration::from_millis(ms);
         let general_limit =
-            Arc::new(RateLimiter::new(settings.rate_limit_max_requests, window(settings.rate_limit_window_ms)));
+            Arc::new(RateLimiter::new(settings.general_rate_limit(), window(settings.rate_limit_window_ms)));
+        let admin_limit =
+            Arc::new(RateLimiter::new(settings.admin_rate_limit_max, window(settings.rate_limit_window_ms)));
         let upload_limit =
             Arc::new(RateLimiter::new(settings.upload_rate_limit_max, window(settings.upload_rate_limit_window_ms)));
         let events = Events::start(store.clone(), mailer.clone());
@@ -94,6 +96,7 @@ impl App {
             mailer,
             metrics: Arc::new(Metrics::new()),
             general_limit,
+            admin_limit,
             upload_limit,
             started: Instant::now(),
         };
@@ -116,16 +119,33 @@ impl App {
         Ok(App { state })
     }
 
+    /// The OpenAPI service of every operation.
+    fn service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
+        OpenApiService::new((HealthApi, AuthApi, UsersApi, AdminUsersApi, AuditApi, ProductsApi, CartApi, OrdersApi, WishlistApi, NotificationsApi, PaymentsApi), "shopd", VERSION)
+            .description("The shopd e-commerce API. Every JSON response is an envelope: `{data, status, message, meta}` or `{message, status, code, details?, meta}`. See docs/api.md in the repository.")
+            .server("/")
+    }
+
+    /// The OpenAPI document as served at `/api/v1/openapi.json`.
+    pub fn document() -> &'static serde_json::Value {
+        static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+        DOCUMENT.get_or_init(|| crate::openapi::document(&Self::service().spec()))
+    }
+
     /// Every route of the application, without the middleware.
     pub fn routes(&self) -> Route {
-        let api = OpenApiService::new((HealthApi, AuthApi, UsersApi, AdminUsersApi, AuditApi, ProductsApi, CartApi, OrdersApi, WishlistApi, NotificationsApi, PaymentsApi), "shopd", VERSION)
-            .description("The shopd e-commerce API. Every JSON response is an envelope: `{data, status, message, meta}` or `{message, status, code, details?, meta}`.")
-            .server("/");
-        let spec = api.spec_endpoint();
-        let docs = api.swagger_ui();
+        let api = Self::service();
+        let generated = api.spec();
+        let spec = serde_json::to_string_pretty(Self::document()).expect("the document serializes");
+        // poem-openapi's page embeds the generated document verbatim; it gets ours instead.
+        let page = api.swagger_ui_html().replace(&generated, &spec);
+        let spec_endpoint = poem::endpoint::make_sync(move |_| {
+            Response::builder().content_type("application/json; charset=utf-8").body(spec.clone())
+        });
+        let docs = poem::endpoint::make_sync(move |_| poem::web::Html(page.clone()));
         Route::new()
-            .at("/api/v1/openapi.json", get(spec))
-            .nest("/docs", docs)
+            .at("/api/v1/openapi.json", get(spec_endpoint))
+            .at("/docs", get(docs))
             .at("/metrics", get(health::metrics))
             .nest(crate::uploads::URL_PREFIX, crate::uploads::endpoint(&self.state))
             .nest("/", api)
@@ -136,16 +156,25 @@ impl App {
     pub fn endpoint(&self, routes: Route) -> impl Endpoint<Output = Response> + use<> {
         let s = &self.state.settings;
         let upload_limit = s.max_file_size.saturating_mul(10).saturating_add(1024 * 1024);
+        let allowed = Arc::new(crate::openapi::Allowed::from_document(Self::document()));
         routes
             .with(CatchPanic::new().with_handler(panic_response))
-            .with(Catch)
+            .with(Catch { allowed: allowed.clone() })
             .with_if(s.rate_limit_enabled, UploadLimit(self.state.upload_limit.clone()))
-            .with_if(s.rate_limit_enabled, GeneralLimit(self.state.general_limit.clone()))
-            // Outside the limits: they need the settings (the client address behind a proxy).
+            .with_if(
+                s.rate_limit_enabled,
+                GeneralLimit {
+                    per_ip: self.state.general_limit.clone(),
+                    per_admin: self.state.admin_limit.clone(),
+                    admin_of: crate::auth::guard::admin_of,
+                },
+            )
+            // Outside the limits: they need the client address behind a proxy and the tokens.
             .data(self.state.clone())
+            .data(TrustProxy(s.trust_proxy))
             .with(Compression)
             .with(Cors::new(s.origins()))
-            .with(Edge { metrics: self.state.metrics.clone(), upload_limit })
+            .with(Edge { metrics: self.state.metrics.clone(), allowed, upload_limit })
     }
 
     /// Binds the configured address (port 0 picks a free port).

@@ -27,6 +27,7 @@ pub struct AppState {
     pub events: Events,
     pub metrics: Arc<Metrics>,
     pub general_limit: Arc<RateLimiter>,
+    pub admin_limit: Arc<RateLimiter>,
     pub upload_limit: Arc<RateLimiter>,
     pub started: Instant,
 }

@@ -11,7 +11,9 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::error::ApiResult;
+
+
 
 /// An amount of money: exact decimal, always at most 2 decimals, rounded half-up (away from
 /// zero) to the cent whenever arithmetic produces more. Shown to clients as a JSON number (the
@@ -109,8 +111,129 @@ impl ToJSON for Money {
     }
 }
 
-/// `skip` and `limit` of a list request: skip ≥ 0 (default 0), limit 1..=100 (default 10;
-/// larger is clamped to 100).
+/// A count from the query string (`skip`, `limit`): a whole number of 0 or more. Any number of
+/// digits is taken, a value past `u64` saturates, since the contract clamps rather than refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Count(pub u64);
+
+impl Type for Count {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "integer_count".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        let mut schema = MetaSchema::new("integer");
+        schema.minimum = Some(0.0);
+        MetaSchemaRef::Inline(Box::new(schema))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromParameter for Count {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        let digits = value.trim().strip_prefix('+').unwrap_or(value.trim());
+        if let Some(negative) = digits.strip_prefix('-')
+            && !negative.is_empty()
+            && negative.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(ParseError::custom("must be 0 or more"));
+        }
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ParseError::custom("must be a whole number"));
+        }
+        Ok(Count(digits.parse().unwrap_or(u64::MAX)))
+    }
+}
+
+impl ParseFromJSON for Count {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value.unwrap_or_default() {
+            Value::Number(n) => n.as_u64().map(Count).ok_or_else(|| ParseError::custom("must be 0 or more")),
+            other => Err(ParseError::expected_type(other)),
+        }
+    }
+}
+
+impl ToJSON for Count {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::from(self.0))
+    }
+}
+
+/// A decimal of 0 or more from the query string (`minPrice`, `maxPrice`), plain or in
+/// scientific notation; one too large for a decimal saturates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Number(pub Decimal);
+
+impl Type for Number {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "number_nonnegative".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        let mut schema = MetaSchema::new("number");
+        schema.minimum = Some(0.0);
+        MetaSchemaRef::Inline(Box::new(schema))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromParameter for Number {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        let v = value.trim();
+        let parsed = Decimal::from_str(v).or_else(|_| Decimal::from_scientific(v)).ok().or_else(|| {
+            // Beyond a decimal's range (1e300) but a real number: as large as a decimal gets,
+            // or as small (1e-300 is 0 to the cent).
+            let f: f64 = v.parse().ok().filter(|f: &f64| f.is_finite())?;
+            Some(if f.abs() >= 1.0 { Decimal::MAX * Decimal::from(f.signum() as i64) } else { Decimal::ZERO })
+        });
+        match parsed {
+            Some(d) if d >= Decimal::ZERO => Ok(Number(d)),
+            Some(_) => Err(ParseError::custom("must be 0 or more")),
+            None => Err(ParseError::custom("must be a number")),
+        }
+    }
+}
+
+impl ParseFromJSON for Number {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value.unwrap_or_default() {
+            Value::Number(n) => Self::parse_from_parameter(&n.to_string()),
+            other => Err(ParseError::expected_type(other)),
+        }
+    }
+}
+
+impl ToJSON for Number {
+    fn to_json(&self) -> Option<Value> {
+        self.0.to_f64().and_then(serde_json::Number::from_f64).map(Value::Number)
+    }
+}
+
+/// `skip` and `limit` of a list request: skip default 0, limit default 10 (0 means the
+/// default), larger than 100 is clamped to 100.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Paging {
     pub skip: usize,
@@ -121,22 +244,13 @@ impl Paging {
     pub const DEFAULT_LIMIT: usize = 10;
     pub const MAX_LIMIT: usize = 100;
 
-    pub fn new(skip: Option<i64>, limit: Option<i64>) -> ApiResult<Paging> {
-        let mut errors = FieldErrors::new();
-        if skip.is_some_and(|s| s < 0) {
-            errors.entry("skip".into()).or_default().push("skip must be 0 or more".into());
-        }
-        if limit.is_some_and(|l| l < 0) {
-            errors.entry("limit".into()).or_default().push("limit must be 0 or more".into());
-        }
-        if !errors.is_empty() {
-            return Err(ApiError::validation(errors));
-        }
+    pub fn new(skip: Option<Count>, limit: Option<Count>) -> Paging {
         let limit = match limit {
-            None | Some(0) => Self::DEFAULT_LIMIT,
-            Some(l) => (l as usize).min(Self::MAX_LIMIT),
+            None | Some(Count(0)) => Self::DEFAULT_LIMIT,
+            Some(Count(l)) => l.min(Self::MAX_LIMIT as u64) as usize,
         };
-        Ok(Paging { skip: skip.unwrap_or(0) as usize, limit })
+        let skip = skip.map_or(0, |Count(s)| usize::try_from(s).unwrap_or(usize::MAX));
+        Paging { skip, limit }
     }
 
     /// This page of the `items` that `keep` accepts, each made into what the list shows, and how
@@ -192,13 +306,23 @@ mod tests {
 
     #[test]
     fn paging_defaults_clamps_and_refuses_negatives() {
-        assert_eq!(Paging::new(None, None).unwrap(), Paging { skip: 0, limit: 10 });
-        assert_eq!(Paging::new(Some(5), Some(500)).unwrap(), Paging { skip: 5, limit: 100 });
-        let err = Paging::new(Some(-1), Some(-2)).unwrap_err();
-        assert_eq!(
-            err.details.unwrap(),
-            serde_json::json!({"skip": ["skip must be 0 or more"], "limit": ["limit must be 0 or more"]})
-        );
+        assert_eq!(Paging::new(None, None), Paging { skip: 0, limit: 10 });
+        assert_eq!(Paging::new(Some(Count(5)), Some(Count(500))), Paging { skip: 5, limit: 100 });
+        assert_eq!(Paging::new(None, Some(Count(0))), Paging { skip: 0, limit: 10 });
+    }
+
+    #[test]
+    fn counts_clamp_instead_of_refusing_and_refuse_negatives() {
+        assert_eq!(Count::parse_from_parameter("1000000000000000000000000000000").unwrap(), Count(u64::MAX));
+        assert_eq!(Count::parse_from_parameter("7").unwrap(), Count(7));
+        assert!(Count::parse_from_parameter("-1").is_err());
+        assert!(Count::parse_from_parameter("ten").is_err());
+        assert!(Count::parse_from_parameter("").is_err());
+        assert_eq!(Number::parse_from_parameter("1e-5").unwrap().0, Decimal::from_scientific("1e-5").unwrap());
+        assert_eq!(Number::parse_from_parameter("19.99").unwrap().0, Decimal::new(1999, 2));
+        assert_eq!(Number::parse_from_parameter("1e300").unwrap().0, Decimal::MAX);
+        assert!(Number::parse_from_parameter("-0.5").is_err());
+        assert!(Number::parse_from_parameter("abc").is_err());
     }
 }
 

@@ -26,7 +26,7 @@ pub struct Wish {
 pub static WISHLIST: Collection<(u64, u64), Wish> = Collection::new("wishlist");
 
 #[derive(Debug, Deserialize, Object)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 #[oai(rename_all = "camelCase")]
 pub struct AddWish {
     pub product_id: u64,
@@ -83,7 +83,7 @@ pub struct WishlistApi;
 #[OpenApi(prefix_path = "/api/v1/wishlist", tag = "crate::openapi::Tag::Wishlist")]
 impl WishlistApi {
     /// The caller's wishlist, newest first.
-    #[oai(path = "/", method = "get")]
+    #[oai(path = "/", method = "get", operation_id = "getWishlist")]
     async fn list(&self, state: Data<&AppState>, auth: Bearer) -> ApiResult<Reply<WishlistView>> {
         enabled(&state)?;
         let mut wishes: Vec<Wish> =
@@ -94,7 +94,7 @@ impl WishlistApi {
     }
 
     /// Add a product (201), or find it already there (200).
-    #[oai(path = "/", method = "post")]
+    #[oai(path = "/", method = "post", operation_id = "addToWishlist")]
     async fn add(&self, state: Data<&AppState>, auth: Bearer, body: JsonBody<AddWish>) -> ApiResult<WishReply> {
         enabled(&state)?;
         let (user, product_id) = (auth.0.user_id, body.0.product_id);
@@ -131,7 +131,7 @@ impl WishlistApi {
     }
 
     /// Remove a product.
-    #[oai(path = "/:product_id", method = "delete")]
+    #[oai(path = "/:product_id", method = "delete", operation_id = "removeFromWishlist")]
     async fn remove(&self, state: Data<&AppState>, auth: Bearer, product_id: Path<u64>) -> ApiResult<Reply<Removed>> {
         enabled(&state)?;
         let (user, product_id) = (auth.0.user_id, product_id.0);

@@ -8,16 +8,17 @@ use poem::web::Data;
 use poem_openapi::param::Cookie;
 use poem_openapi::{Object, OpenApi};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::guard::Bearer;
 use super::tokens::{
     Issued, ONE_TIME_INDEXES, ONE_TIME_TOKENS, OneTimeToken, Purpose, REFRESH_TOKENS, random_token, token_hash,
 };
-use super::{detached, locked_for, lockout_key, revoke_sessions, revoke_token};
+use super::{locked_for, lockout_key, revoke_sessions, revoke_token};
+use crate::http::detached::detached;
 use crate::audit::{self, Actor, Event};
 use crate::error::{ApiError, ApiResult, ErrorCode, OnConflict};
-use crate::http::envelope::{CookieReply, Reply};
+use crate::http::envelope::{Created, CookieReply, Nothing, Reply};
 use crate::http::json::{JsonBody, OptionalJson};
 use crate::http::rate_limit::client_key;
 use crate::mail::templates::{RESET_PASSWORD, VERIFY_EMAIL};
@@ -144,6 +145,38 @@ pub(crate) async fn limited<T>(
     out
 }
 
+/// Checks the password of a signed-in user the way a sign-in is checked: under the per-IP auth
+/// limit and the per-account lockout (a wrong one counts as a failed sign-in, the fifth locks the
+/// account for 15 minutes), so a stolen access token cannot be used to guess the password.
+/// A wrong password is `wrong`.
+pub(crate) async fn verify_counted(
+    state: &AppState,
+    req: &Request,
+    user: &User,
+    password: &str,
+    wrong: ErrorCode,
+) -> ApiResult<()> {
+    let lock_key = lockout_key(&user.email, &client_key(req));
+    if let Some(retry) = locked_for(&state.auth, &lock_key) {
+        return Err(locked(retry));
+    }
+    limited(state, req, async {
+        let quota = state.auth.lockout.hit(&lock_key);
+        if quota.exceeded {
+            return Err(locked(quota.reset_secs));
+        }
+        if !state.auth.passwords.verify(password, Some(&user.password_hash)).await? {
+            if quota.remaining == 0 {
+                return Err(locked(state.auth.lockout.restart(&lock_key).reset_secs));
+            }
+            return Err(ApiError::new(wrong));
+        }
+        state.auth.lockout.reset(&lock_key);
+        Ok(())
+    })
+    .await
+}
+
 /// Issues a single-use token for `purpose`, replacing any earlier one; returns its value.
 pub fn issue_one_time(w: &mut WriteTx<'_>, user_id: u64, purpose: Purpose, hours: i64) -> Result<String, StoreError> {
     for old in w.scan_index(&ONE_TIME_TOKENS, &ONE_TIME_INDEXES[0], &(user_id, purpose as u8), false, usize::MAX)? {
@@ -218,13 +251,13 @@ pub struct AuthApi;
 #[OpenApi(prefix_path = "/api/v1/auth", tag = "crate::openapi::Tag::Auth")]
 impl AuthApi {
     /// Create an account. Mails a link to verify the email address.
-    #[oai(path = "/register", method = "post")]
+    #[oai(path = "/register", method = "post", operation_id = "register")]
     async fn register(
         &self,
         state: Data<&AppState>,
         req: &Request,
         body: JsonBody<RegisterBody>,
-    ) -> ApiResult<Reply<Registered>> {
+    ) -> ApiResult<Created<Registered>> {
         limited(&state, req, async {
             let b = body.0;
             let mut check = Check::default();
@@ -255,7 +288,7 @@ impl AuthApi {
                 .await?;
             send_verification(&state, &user, &token);
             let access = state.auth.jwt.issue(&user)?;
-            Ok(Reply::created_with(
+            Ok(Created::with(
                 Registered { user: user.view(), token: access.token },
                 "User registered successfully",
             ))
@@ -264,7 +297,7 @@ impl AuthApi {
     }
 
     /// Sign in: an access token in the body, a refresh token in an HttpOnly cookie.
-    #[oai(path = "/login", method = "post")]
+    #[oai(path = "/login", method = "post", operation_id = "login")]
     async fn login(
         &self,
         state: Data<&AppState>,
@@ -345,7 +378,7 @@ impl AuthApi {
     }
 
     /// Whether the access token is valid, and whose it is.
-    #[oai(path = "/validate", method = "get")]
+    #[oai(path = "/validate", method = "get", operation_id = "validateToken")]
     async fn validate(&self, state: Data<&AppState>, auth: Bearer) -> ApiResult<Reply<Validity>> {
         let user = state.store.read()?.get(&USERS, &auth.0.user_id)?.filter(|u| u.is_active);
         let user = user.ok_or_else(|| ApiError::new(ErrorCode::InvalidToken))?;
@@ -361,7 +394,7 @@ impl AuthApi {
 
     /// Sign out: revokes this access token and the refresh token (cookie or body), clears the
     /// cookie.
-    #[oai(path = "/logout", method = "post")]
+    #[oai(path = "/logout", method = "post", operation_id = "logout")]
     async fn logout(
         &self,
         state: Data<&AppState>,
@@ -369,7 +402,7 @@ impl AuthApi {
         auth: Bearer,
         #[oai(name = "refreshToken")] cookie: Cookie<Option<String>>,
         body: OptionalJson<RefreshBody>,
-    ) -> ApiResult<CookieReply<Value>> {
+    ) -> ApiResult<CookieReply<Nothing>> {
         let principal = auth.0;
         let actor = Actor::of(req, Some(principal.user_id));
         let refresh_hash = cookie.0.or(body.0.and_then(|b| b.refresh_token)).as_deref().map(token_hash);
@@ -392,14 +425,14 @@ impl AuthApi {
             if let Some(jti) = principal.claims.jti() {
                 state.auth.revocations.remember_token(jti, principal.claims.exp);
             }
-            Ok(CookieReply::ok(Value::Null, "Logged out successfully", state.auth.refresh_cookie(None)))
+            Ok(CookieReply::ok(Nothing, "Logged out successfully", state.auth.refresh_cookie(None)))
         })
         .await
     }
 
     /// A new access token for a refresh token (cookie, or `refreshToken` in the body). The
     /// refresh token is rotated; presenting a rotated one again revokes every session of its user.
-    #[oai(path = "/refresh", method = "post")]
+    #[oai(path = "/refresh", method = "post", operation_id = "refreshToken")]
     async fn refresh(
         &self,
         state: Data<&AppState>,
@@ -465,13 +498,13 @@ impl AuthApi {
 
     /// Mails a single-use password reset link (valid 1 hour). Always 200, answered at once:
     /// neither the answer nor its timing shows whether an account exists.
-    #[oai(path = "/forgot-password", method = "post")]
+    #[oai(path = "/forgot-password", method = "post", operation_id = "forgotPassword")]
     async fn forgot_password(
         &self,
         state: Data<&AppState>,
         req: &Request,
         body: JsonBody<EmailBody>,
-    ) -> ApiResult<Reply<Value>> {
+    ) -> ApiResult<Reply<Nothing>> {
         limited(&state, req, async {
             let mut check = Check::default();
             check.email("email", &body.0.email);
@@ -482,19 +515,19 @@ impl AuthApi {
                     tracing::error!(error = %e, "could not prepare a password reset");
                 }
             });
-            Ok(Reply::ok_with(Value::Null, "If an account exists for this email, a password reset link has been sent"))
+            Ok(Reply::ok_with(Nothing, "If an account exists for this email, a password reset link has been sent"))
         })
         .await
     }
 
     /// Sets a new password with a reset token; every session of the account ends.
-    #[oai(path = "/reset-password", method = "post")]
+    #[oai(path = "/reset-password", method = "post", operation_id = "resetPassword")]
     async fn reset_password(
         &self,
         state: Data<&AppState>,
         req: &Request,
         body: JsonBody<ResetBody>,
-    ) -> ApiResult<Reply<Value>> {
+    ) -> ApiResult<Reply<Nothing>> {
         limited(&state, req, async {
             let b = body.0;
             let mut check = Check::default();
@@ -527,7 +560,7 @@ impl AuthApi {
                     .await?;
                 state.auth.revocations.remember_cutoff(user_id, cutoff);
                 state.auth.lockout.reset(&lockout_key(&email, &ip));
-                Ok(Reply::ok_with(Value::Null, "Password reset successfully"))
+                Ok(Reply::ok_with(Nothing, "Password reset successfully"))
             })
             .await
         })
@@ -536,7 +569,7 @@ impl AuthApi {
 
     /// Changes the password of the signed-in user. Every session ends, including this one's
     /// tokens: the answer carries a fresh access token and refresh cookie.
-    #[oai(path = "/change-password", method = "post")]
+    #[oai(path = "/change-password", method = "post", operation_id = "changePassword")]
     async fn change_password(
         &self,
         state: Data<&AppState>,
@@ -589,13 +622,13 @@ impl AuthApi {
     }
 
     /// Confirms the email address with the mailed token.
-    #[oai(path = "/verify-email", method = "post")]
+    #[oai(path = "/verify-email", method = "post", operation_id = "verifyEmail")]
     async fn verify_email(
         &self,
         state: Data<&AppState>,
         req: &Request,
         body: JsonBody<TokenBody>,
-    ) -> ApiResult<Reply<Value>> {
+    ) -> ApiResult<Reply<Nothing>> {
         limited(&state, req, async {
             let token = body.0.token;
             let actor = Actor::of(req, None);
@@ -611,22 +644,22 @@ impl AuthApi {
                     Ok::<_, ApiError>(())
                 })
                 .await?;
-            Ok(Reply::ok_with(Value::Null, "Email verified successfully"))
+            Ok(Reply::ok_with(Nothing, "Email verified successfully"))
         })
         .await
     }
 
     /// Mails a new verification link (the previous one stops working).
-    #[oai(path = "/resend-verification", method = "post")]
-    async fn resend_verification(&self, state: Data<&AppState>, auth: Bearer) -> ApiResult<Reply<Value>> {
+    #[oai(path = "/resend-verification", method = "post", operation_id = "resendVerification")]
+    async fn resend_verification(&self, state: Data<&AppState>, auth: Bearer) -> ApiResult<Reply<Nothing>> {
         let user_id = auth.0.user_id;
         let user = state.store.read()?.get(&USERS, &user_id)?.ok_or_else(|| ApiError::new(ErrorCode::UserNotFound))?;
         if user.email_verified {
-            return Ok(Reply::ok_with(Value::Null, "The email address is already verified"));
+            return Ok(Reply::ok_with(Nothing, "The email address is already verified"));
         }
         let token =
             state.store.write(move |w| issue_one_time(w, user_id, Purpose::VerifyEmail, VERIFY_TTL_HOURS)).await?;
         send_verification(&state, &user, &token);
-        Ok(Reply::ok_with(Value::Null, "Verification email sent"))
+        Ok(Reply::ok_with(Nothing, "Verification email sent"))
     }
 }

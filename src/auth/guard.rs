@@ -68,3 +68,11 @@ pub fn optional(req: &Request) -> Result<Option<Principal>, ApiError> {
     let token = header.strip_prefix("Bearer ").ok_or_else(|| ApiError::new(ErrorCode::InvalidToken))?;
     authenticate(state(req)?, token.trim()).map(Some)
 }
+
+/// The admin a request is made by, when it carries a valid ADMIN token (for the admins' own
+/// rate limit); any other request, or a bad token, is `None`.
+pub fn admin_of(req: &Request) -> Option<u64> {
+    let token = req.header("authorization")?.strip_prefix("Bearer ")?.trim();
+    let principal = authenticate(req.data::<AppState>()?, token).ok()?;
+    principal.is_admin().then_some(principal.user_id)
+}

@@ -203,15 +203,6 @@ fn load_or_create_secret(path: &Path) -> Result<String, String> {
     Ok(secret)
 }
 
-/// Runs `work` to its end even if the request that started it goes away: a committed
-/// revocation must always reach the in-memory mirror.
-pub async fn detached<T: Send + 'static>(work: impl std::future::Future<Output = T> + Send + 'static) -> T {
-    match tokio::spawn(work).await {
-        Ok(out) => out,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    }
-}
-
 /// When a sign-in lock on `key` ends, if locked.
 pub fn locked_for(auth: &Auth, key: &str) -> Option<u64> {
     let q = auth.lockout.check(key);

@@ -21,7 +21,7 @@ pub const SESSION_HEADER: &str = "x-session-id";
 pub const SESSION_COOKIE: &str = "sessionId";
 
 #[derive(Debug, Deserialize, Object)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 #[oai(rename_all = "camelCase")]
 pub struct AddItem {
     pub product_id: u64,
@@ -30,7 +30,6 @@ pub struct AddItem {
 }
 
 #[derive(Debug, Deserialize, Object)]
-#[serde(deny_unknown_fields)]
 pub struct SetQuantity {
     /// 0 removes the line.
     pub quantity: i64,
@@ -134,7 +133,7 @@ pub struct CartApi;
 #[OpenApi(prefix_path = "/api/v1/cart", tag = "crate::openapi::Tag::Cart")]
 impl CartApi {
     /// The caller's cart (created empty when there is none).
-    #[oai(path = "/", method = "get")]
+    #[oai(path = "/", method = "get", operation_id = "getCart")]
     async fn get(&self, state: Data<&AppState>, req: &Request) -> ApiResult<CartReply> {
         let who = identify(&state, req)?;
         let owner = who.owner();
@@ -155,7 +154,7 @@ impl CartApi {
     }
 
     /// Add a product (to its line if there is one). The line may not exceed the stock.
-    #[oai(path = "/items", method = "post")]
+    #[oai(path = "/items", method = "post", operation_id = "addCartItem")]
     async fn add(&self, state: Data<&AppState>, req: &Request, body: JsonBody<AddItem>) -> ApiResult<CartReply> {
         let who = identify(&state, req)?;
         let AddItem { product_id, quantity } = body.0;
@@ -190,7 +189,7 @@ impl CartApi {
     }
 
     /// Change a line's quantity; 0 removes it.
-    #[oai(path = "/items/:item_id", method = "put")]
+    #[oai(path = "/items/:item_id", method = "put", operation_id = "updateCartItem")]
     async fn set(
         &self,
         state: Data<&AppState>,
@@ -234,7 +233,7 @@ impl CartApi {
     }
 
     /// Remove a line.
-    #[oai(path = "/items/:item_id", method = "delete")]
+    #[oai(path = "/items/:item_id", method = "delete", operation_id = "removeCartItem")]
     async fn remove(&self, state: Data<&AppState>, req: &Request, item_id: Path<u64>) -> ApiResult<CartReply> {
         let who = identify(&state, req)?;
         let (item_id, owner) = (item_id.0, who.owner());
@@ -255,7 +254,7 @@ impl CartApi {
     }
 
     /// Empty the cart.
-    #[oai(path = "/", method = "delete")]
+    #[oai(path = "/", method = "delete", operation_id = "clearCart")]
     async fn clear(&self, state: Data<&AppState>, req: &Request) -> ApiResult<CartReply> {
         let who = identify(&state, req)?;
         let owner = who.owner();
@@ -272,7 +271,7 @@ impl CartApi {
 
     /// After sign-in: move the guest cart named by the session into the user's cart
     /// (quantities added, capped at the stock) and delete the guest cart.
-    #[oai(path = "/merge", method = "post")]
+    #[oai(path = "/merge", method = "post", operation_id = "mergeCart")]
     async fn merge(&self, state: Data<&AppState>, req: &Request, auth: Bearer) -> ApiResult<CartReply> {
         let user_id = auth.0.user_id;
         let session = session_of(req);

@@ -21,9 +21,12 @@ use super::envelope::REQUEST_ID;
 use super::json::JSON_LIMIT;
 use crate::error::{ApiError, ErrorCode};
 use crate::metrics::Metrics;
+use crate::openapi::Allowed;
 
 pub struct Edge {
     pub metrics: Arc<Metrics>,
+    /// The document's paths, for route labels and 405s.
+    pub allowed: Arc<Allowed>,
     /// The most a multipart (upload) body may hold.
     pub upload_limit: u64,
 }
@@ -32,13 +35,14 @@ impl<E: Endpoint> Middleware<E> for Edge {
     type Output = EdgeEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        EdgeEndpoint { inner, metrics: self.metrics.clone(), upload_limit: self.upload_limit }
+        EdgeEndpoint { inner, metrics: self.metrics.clone(), allowed: self.allowed.clone(), upload_limit: self.upload_limit }
     }
 }
 
 pub struct EdgeEndpoint<E> {
     inner: E,
     metrics: Arc<Metrics>,
+    allowed: Arc<Allowed>,
     upload_limit: u64,
 }
 
@@ -81,7 +85,7 @@ impl<E: Endpoint> Endpoint for EdgeEndpoint<E> {
                     }
                     Err(err) => {
                         let route = err.data::<PathPattern>().map(|p| p.0.to_string());
-                        (render(err, &method, &path), route)
+                        (render(err, &method, &path, &self.allowed), route)
                     }
                 }
             })
@@ -90,9 +94,12 @@ impl<E: Endpoint> Endpoint for EdgeEndpoint<E> {
 
         let (mut resp, route) = handled;
         let status = resp.status();
-        // Unmatched paths share one label so that scanners cannot blow up the metric's size.
-        let route =
-            route.filter(|r| !r.is_empty() && status != StatusCode::NOT_FOUND).unwrap_or_else(|| "unmatched".into());
+        // Labelled by the document's path (`/api/v1/products/{id}`); unmatched paths share one
+        // label so that scanners cannot blow up the metric's size.
+        let route = route
+            .filter(|r| !r.is_empty() && status != StatusCode::NOT_FOUND)
+            .map(|r| self.allowed.template(&path).unwrap_or(r))
+            .unwrap_or_else(|| "unmatched".into());
         let elapsed = started.elapsed();
         self.metrics.observe(method.as_str(), &route, status.as_u16(), elapsed);
         span.in_scope(|| {
@@ -109,8 +116,8 @@ impl<E: Endpoint> Endpoint for EdgeEndpoint<E> {
 }
 
 /// Renders an error as the envelope, logging the cause of a 5xx.
-fn render(err: poem::Error, method: &Method, path: &str) -> Response {
-    let api = to_api_error(err, method, path);
+fn render(err: poem::Error, method: &Method, path: &str, allowed: &Allowed) -> Response {
+    let api = to_api_error(err, method, path, allowed);
     if api.status.is_server_error() {
         tracing::error!(code = api.code.as_str(), cause = api.cause.as_deref().unwrap_or("-"), "request failed");
     }
@@ -120,18 +127,22 @@ fn render(err: poem::Error, method: &Method, path: &str) -> Response {
 /// Turns errors into envelope responses right above the routes, keeping the matched route for
 /// the metrics, so that the layers in between (rate limit, compression, CORS) see every
 /// response as a response.
-pub struct Catch;
+pub struct Catch {
+    /// What a 405 names in `Allow`.
+    pub allowed: Arc<Allowed>,
+}
 
 impl<E: Endpoint> Middleware<E> for Catch {
     type Output = CatchEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        CatchEndpoint { inner }
+        CatchEndpoint { inner, allowed: self.allowed.clone() }
     }
 }
 
 pub struct CatchEndpoint<E> {
     inner: E,
+    allowed: Arc<Allowed>,
 }
 
 impl<E: Endpoint> Endpoint for CatchEndpoint<E> {
@@ -144,7 +155,12 @@ impl<E: Endpoint> Endpoint for CatchEndpoint<E> {
             Ok(out) => Ok(out.into_response()),
             Err(err) => {
                 let pattern = err.data::<PathPattern>().cloned();
-                let mut resp = render(err, &method, &path);
+                let mut resp = render(err, &method, &path, &self.allowed);
+                if resp.status() == StatusCode::METHOD_NOT_ALLOWED
+                    && let Some(allow) = self.allowed.methods(&path).and_then(|m| HeaderValue::from_str(&m).ok())
+                {
+                    resp.headers_mut().insert(header::ALLOW, allow);
+                }
                 if let Some(p) = pattern {
                     resp.set_data(p);
                 }
@@ -220,7 +236,7 @@ fn security_headers(headers: &mut poem::http::HeaderMap, path: &str) {
 
 /// Maps any error to the envelope's terms. Framework errors get the contract's codes; anything
 /// unknown is a 500 whose cause is logged, not sent.
-pub fn to_api_error(err: poem::Error, method: &Method, path: &str) -> ApiError {
+pub fn to_api_error(err: poem::Error, method: &Method, path: &str, allowed: &Allowed) -> ApiError {
     if let Some(api) = err.downcast_ref::<ApiError>() {
         return api.clone();
     }
@@ -235,7 +251,14 @@ pub fn to_api_error(err: poem::Error, method: &Method, path: &str) -> ApiError {
         return ApiError::field(e.name, e.reason.clone());
     }
     if let Some(e) = err.downcast_ref::<ParsePathError>() {
-        return ApiError::field(e.name, e.reason.clone());
+        // poem numbers path parameters (`param0`); the client knows them by name (`id`).
+        let name = e
+            .name
+            .strip_prefix("param")
+            .and_then(|n| n.parse().ok())
+            .and_then(|n| allowed.param_name(path, n))
+            .unwrap_or_else(|| e.name.to_string());
+        return ApiError::field(name, e.reason.clone());
     }
     if let Some(e) = err.downcast_ref::<ContentTypeError>() {
         let message = match e {

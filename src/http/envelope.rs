@@ -45,13 +45,11 @@ pub struct Envelope<T: ParseFromJSON + ToJSON> {
     pub meta: Meta,
 }
 
-/// What a handler returns on success: 200 or 201 with the envelope.
+/// What a handler returns on success: 200 with the envelope.
 #[derive(ApiResponse)]
 pub enum Reply<T: ParseFromJSON + ToJSON> {
     #[oai(status = 200)]
     Ok(Json<Envelope<T>>),
-    #[oai(status = 201)]
-    Created(Json<Envelope<T>>),
 }
 
 impl<T: ParseFromJSON + ToJSON> Reply<T> {
@@ -63,14 +61,63 @@ impl<T: ParseFromJSON + ToJSON> Reply<T> {
     pub fn ok_with(data: T, message: impl Into<String>) -> Self {
         Reply::Ok(Json(Envelope { data, status: 200, message: message.into(), meta: Meta::current() }))
     }
+}
 
+/// What a handler that makes something returns: 201 with the envelope.
+#[derive(ApiResponse)]
+pub enum Created<T: ParseFromJSON + ToJSON> {
+    #[oai(status = 201)]
+    Created(Json<Envelope<T>>),
+}
+
+impl<T: ParseFromJSON + ToJSON> Created<T> {
     /// 201 with the default message "Created successfully".
-    pub fn created(data: T) -> Self {
-        Self::created_with(data, "Created successfully")
+    pub fn new(data: T) -> Self {
+        Self::with(data, "Created successfully")
     }
 
-    pub fn created_with(data: T, message: impl Into<String>) -> Self {
-        Reply::Created(Json(Envelope { data, status: 201, message: message.into(), meta: Meta::current() }))
+    pub fn with(data: T, message: impl Into<String>) -> Self {
+        Created::Created(Json(Envelope { data, status: 201, message: message.into(), meta: Meta::current() }))
+    }
+}
+
+/// `data` of an answer that only confirms (sign-out, a reset mail sent): always `null`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Nothing;
+
+impl poem_openapi::types::Type for Nothing {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> std::borrow::Cow<'static, str> {
+        "Nothing".into()
+    }
+
+    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+        let mut schema = poem_openapi::registry::MetaSchema::new("object");
+        schema.nullable = true;
+        poem_openapi::registry::MetaSchemaRef::Inline(Box::new(schema))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl ParseFromJSON for Nothing {
+    fn parse_from_json(_value: Option<serde_json::Value>) -> poem_openapi::types::ParseResult<Self> {
+        Ok(Nothing)
+    }
+}
+
+impl ToJSON for Nothing {
+    fn to_json(&self) -> Option<serde_json::Value> {
+        Some(serde_json::Value::Null)
     }
 }
 

@@ -62,9 +62,17 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             ApiError::new(ErrorCode::InvalidJson).with_message("The request body is empty; a JSON object was expected")
         );
     }
+    // JSON is UTF-8; serde skips the bytes of strings it ignores without checking them.
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Err(ApiError::new(ErrorCode::InvalidJson).with_message("The request body is not valid UTF-8"));
+    };
     // Syntax first, so that broken JSON is always INVALID_JSON even where the shape is also wrong.
-    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
         return Err(ApiError::new(ErrorCode::InvalidJson).with_message(format!("Malformed JSON in request body: {e}")));
+    }
+    // Every body of the API is an object; serde would also read a struct from an array.
+    if !text.trim_start().starts_with('{') {
+        return Err(ApiError::field("body", "The request body must be a JSON object"));
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {

@@ -1,5 +1,5 @@
 //! In-memory fixed-window rate limits per client key (the IP), with the standard `RateLimit-*`
-//! headers. The general limit applies to `/api/`; the auth and upload limits use the same
+//! headers. The general limit applies to `/api/` but the document; the auth and upload limits use the same
 //! [`RateLimiter`] from their handlers.
 
 use std::collections::HashMap;
@@ -140,12 +140,15 @@ impl RateLimiter {
     }
 }
 
-/// The client key of a request: its IP address.
+/// Request data: whether shopd runs behind a reverse proxy of its own (`trust_proxy`).
+#[derive(Debug, Clone, Copy)]
+pub struct TrustProxy(pub bool);
+
 /// The client's IP: the connection's peer, or, with `trust_proxy` (shopd behind one reverse
 /// proxy), the address that proxy reports in `X-Real-IP` or last in `X-Forwarded-For`. A client
 /// can put anything in those headers, so they count only when a proxy of ours sets them.
 pub fn client_key(req: &Request) -> String {
-    let behind_proxy = req.data::<crate::state::AppState>().is_some_and(|s| s.settings.trust_proxy);
+    let behind_proxy = req.data::<TrustProxy>().is_some_and(|t| t.0);
     if behind_proxy {
         let reported = req
             .header("x-real-ip")
@@ -158,36 +161,59 @@ pub fn client_key(req: &Request) -> String {
     req.remote_addr().as_socket_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
 }
 
-/// The general limit over `/api/` routes.
-pub struct GeneralLimit(pub Arc<RateLimiter>);
+/// The general limit over `/api/` routes, per client IP; a request with a valid ADMIN token
+/// counts against a limit of its own per admin instead, so a shop's staff behind one office
+/// address cannot lock each other out.
+pub struct GeneralLimit {
+    pub per_ip: Arc<RateLimiter>,
+    pub per_admin: Arc<RateLimiter>,
+    /// The admin a request is made by, if its bearer token is a valid ADMIN token.
+    pub admin_of: fn(&Request) -> Option<u64>,
+}
 
 impl<E: Endpoint> Middleware<E> for GeneralLimit {
     type Output = GeneralLimitEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        GeneralLimitEndpoint { inner, limiter: self.0.clone() }
+        GeneralLimitEndpoint {
+            inner,
+            per_ip: self.per_ip.clone(),
+            per_admin: self.per_admin.clone(),
+            admin_of: self.admin_of,
+        }
     }
 }
 
 pub struct GeneralLimitEndpoint<E> {
     inner: E,
-    limiter: Arc<RateLimiter>,
+    per_ip: Arc<RateLimiter>,
+    per_admin: Arc<RateLimiter>,
+    admin_of: fn(&Request) -> Option<u64>,
+}
+
+/// Paths the general limit never counts: a client must always be able to read the document.
+pub fn is_exempt(path: &str) -> bool {
+    !path.starts_with("/api/") || path == "/api/v1/openapi.json"
 }
 
 impl<E: Endpoint> Endpoint for GeneralLimitEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
-        if !req.uri().path().starts_with("/api/") {
+        if is_exempt(req.uri().path()) {
             return self.inner.call(req).await.map(IntoResponse::into_response);
         }
-        let quota = self.limiter.hit(&client_key(&req));
+        let (limiter, key) = match (self.admin_of)(&req) {
+            Some(admin) => (&self.per_admin, format!("admin:{admin}")),
+            None => (&self.per_ip, client_key(&req)),
+        };
+        let quota = limiter.hit(&key);
         if quota.exceeded {
-            return Ok(self.limiter.refusal(&quota, ErrorCode::RateLimitExceeded));
+            return Ok(limiter.refusal(&quota, ErrorCode::RateLimitExceeded));
         }
         // Errors were rendered by the catch layer below, so this sees every response.
         let mut resp = self.inner.call(req).await?.into_response();
-        self.limiter.headers(&quota, &mut resp);
+        limiter.headers(&quota, &mut resp);
         Ok(resp)
     }
 }

@@ -10,7 +10,7 @@ use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Binary;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::{
@@ -22,43 +22,21 @@ use crate::auth::guard::{Admin, Bearer, Principal};
 use crate::cart::CARTS;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::events::Happened;
-use crate::http::envelope::Reply;
+use crate::http::envelope::{Created, Reply};
 use crate::http::json::JsonBody;
+use crate::idempotency::{IdempotencyKey, Scoped};
 use crate::products::api::write_published;
 use crate::products::{PRODUCTS, Product};
 use crate::state::AppState;
-use crate::store::{Collection, StoreError, WriteTx};
-use crate::types::{Money, Paging, fingerprint};
+use crate::store::{StoreError, WriteTx};
+use crate::types::{Count, Money, Paging, fingerprint};
 use crate::users::{ADDRESSES, Check, USERS, timestamp};
-
-/// What a repeated Idempotency-Key finds: the request it came with and the first answer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct IdempotentRecord {
-    pub request_hash: String,
-    pub response: Value,
-    pub created_at: chrono::DateTime<Utc>,
-}
-
-impl IdempotentRecord {
-    /// The first answer, for a repeat of the request the key came with; a different request
-    /// under the same key is refused.
-    pub fn replay(self, request_hash: &str) -> ApiResult<Value> {
-        if self.request_hash != request_hash {
-            return Err(ApiError::new(ErrorCode::IdempotencyKeyReused));
-        }
-        Ok(self.response)
-    }
-}
-
-/// Keyed (scope, user id, key): each endpoint and user has its own keys.
-pub static IDEMPOTENCY: Collection<(String, u64, String), IdempotentRecord> = Collection::new("idempotency");
 
 const RETURN_DAYS: i64 = 30;
 /// Lines per order: enough for any basket, small enough that one order cannot hold the writer.
 const MAX_LINES: usize = 100;
 
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
-#[serde(deny_unknown_fields)]
 pub struct LineInput {
     /// The product id.
     pub id: u64,
@@ -66,7 +44,7 @@ pub struct LineInput {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 #[oai(rename_all = "camelCase")]
 pub struct CreateOrder {
     /// Without it, the caller's cart is ordered (and emptied).
@@ -78,7 +56,7 @@ pub struct CreateOrder {
 }
 
 #[derive(Debug, Deserialize, Object)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 #[oai(rename_all = "camelCase")]
 pub struct StatusChange {
     pub status: Status,
@@ -88,26 +66,22 @@ pub struct StatusChange {
 }
 
 #[derive(Debug, Deserialize, Object)]
-#[serde(deny_unknown_fields)]
 pub struct CancelBody {
     pub reason: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Object)]
-#[serde(deny_unknown_fields)]
 pub struct NoteBody {
     pub note: String,
 }
 
 #[derive(Debug, Deserialize, Object)]
-#[serde(deny_unknown_fields)]
 pub struct ReturnBody {
     pub reason: String,
     pub items: Vec<ReturnItem>,
 }
 
 #[derive(Debug, Deserialize, Object)]
-#[serde(deny_unknown_fields)]
 pub struct ReturnDecision {
     /// APPROVED or REJECTED.
     pub status: ReturnStatus,
@@ -210,18 +184,6 @@ fn page_of(list: Vec<OrderView>, total: u64, paging: Paging) -> OrderPage {
     OrderPage { orders: list, total, skip: paging.skip as u64, limit: paging.limit as u64 }
 }
 
-fn parse_status(status: Option<String>) -> ApiResult<Option<Status>> {
-    match status.as_deref().filter(|s| !s.is_empty()) {
-        None => Ok(None),
-        Some(s) => {
-            let all = [Status::Pending, Status::Processing, Status::Shipped, Status::Delivered, Status::Cancelled];
-            all.into_iter().find(|x| x.as_str().eq_ignore_ascii_case(s)).map(Some).ok_or_else(|| {
-                ApiError::field("status", "status must be PENDING, PROCESSING, SHIPPED, DELIVERED or CANCELLED")
-            })
-        }
-    }
-}
-
 fn tracking_url(carrier: &str, number: &str) -> Option<String> {
     let base = match carrier.to_ascii_lowercase().as_str() {
         "ups" => "https://www.ups.com/track?tracknum=",
@@ -262,15 +224,15 @@ pub struct OrdersApi;
 impl OrdersApi {
     /// Place an order, from `products` or from the cart. Stock is taken for every line in one
     /// transaction, or for none. With an `Idempotency-Key`, a repeat returns the first answer.
-    #[oai(path = "/", method = "post")]
+    #[oai(path = "/", method = "post", operation_id = "placeOrder")]
     async fn create(
         &self,
         state: Data<&AppState>,
         req: &Request,
         auth: Bearer,
-        #[oai(name = "Idempotency-Key")] key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key")] key: Header<Option<IdempotencyKey>>,
         body: JsonBody<CreateOrder>,
-    ) -> ApiResult<Reply<OrderView>> {
+    ) -> ApiResult<Created<OrderView>> {
         let input = body.0;
         let user_id = auth.0.user_id;
         if let Some(a) = &input.shipping_address {
@@ -290,25 +252,20 @@ impl OrdersApi {
             }
             c.finish()?;
         }
-        let key = key.0.map(|k| k.trim().to_string()).filter(|k| !k.is_empty());
-        if key.as_ref().is_some_and(|k| k.len() > 255) {
-            return Err(ApiError::field("Idempotency-Key", "At most 255 characters"));
-        }
-        let request_hash = fingerprint(&input);
+        let idem = key.0.map(|k| Scoped::new("orders", user_id, &k, fingerprint(&input)));
         let settings = state.settings.clone();
         let actor = Actor::of(req, Some(user_id));
         enum Outcome {
             Placed(Box<Order>, Vec<Product>),
-            Replayed(Value),
+            Replayed(Box<OrderView>),
         }
         let outcome = write_published(
             &state,
             move |w| {
-                let idem_key = key.map(|k| ("orders".to_string(), user_id, k));
-                if let Some(k) = &idem_key
-                    && let Some(seen) = w.get(&IDEMPOTENCY, k)?
+                if let Some(k) = &idem
+                    && let Some(first) = k.replay_in(w)?
                 {
-                    return Ok(Outcome::Replayed(seen.replay(&request_hash)?));
+                    return Ok(Outcome::Replayed(Box::new(first)));
                 }
                 let address = match (input.shipping_address, input.address_id) {
                     (Some(a), _) => a,
@@ -401,9 +358,8 @@ impl OrdersApi {
                 if from_cart {
                     w.delete(&CARTS, cart_key.as_str())?;
                 }
-                if let Some(k) = idem_key {
-                    let response = poem_openapi::types::ToJSON::to_json(&order.view()).unwrap_or(Value::Null);
-                    w.put(&IDEMPOTENCY, &k, &IdempotentRecord { request_hash, response, created_at: now })?;
+                if let Some(k) = &idem {
+                    k.record(w, &order.view())?;
                 }
                 audit::record(
                     w,
@@ -421,28 +377,24 @@ impl OrdersApi {
         match outcome {
             Outcome::Placed(order, _) => {
                 state.events.publish(Happened::OrderCreated(order.as_ref().clone()));
-                Ok(Reply::created(order.view()))
+                Ok(Created::new(order.view()))
             }
-            Outcome::Replayed(response) => {
-                let view = <OrderView as poem_openapi::types::ParseFromJSON>::parse_from_json(Some(response))
-                    .map_err(|e| ApiError::internal(format!("a stored idempotent answer: {}", e.into_message())))?;
-                Ok(Reply::created(view))
-            }
+            Outcome::Replayed(first) => Ok(Created::new(*first)),
         }
     }
 
     /// The caller's orders, newest first.
-    #[oai(path = "/", method = "get")]
+    #[oai(path = "/", method = "get", operation_id = "listMyOrders")]
     async fn mine(
         &self,
         state: Data<&AppState>,
         auth: Bearer,
-        skip: Query<Option<i64>>,
-        limit: Query<Option<i64>>,
-        status: Query<Option<String>>,
+        skip: Query<Option<Count>>,
+        limit: Query<Option<Count>>,
+        status: Query<Option<Status>>,
     ) -> ApiResult<Reply<OrderPage>> {
-        let paging = Paging::new(skip.0, limit.0)?;
-        let status = parse_status(status.0)?;
+        let paging = Paging::new(skip.0, limit.0);
+        let status = status.0;
         let r = state.store.read()?;
         let (list, total) = paging.page(
             r.scan_index(&ORDERS, &ORDER_INDEXES[0], &(auth.0.user_id,), true)?,
@@ -457,17 +409,17 @@ impl OrdersApi {
     }
 
     /// Every order, newest first, each with its customer.
-    #[oai(path = "/all", method = "get")]
+    #[oai(path = "/all", method = "get", operation_id = "listAllOrders")]
     async fn all(
         &self,
         state: Data<&AppState>,
         _admin: Admin,
-        skip: Query<Option<i64>>,
-        limit: Query<Option<i64>>,
-        status: Query<Option<String>>,
+        skip: Query<Option<Count>>,
+        limit: Query<Option<Count>>,
+        status: Query<Option<Status>>,
     ) -> ApiResult<Reply<OrderPage>> {
-        let paging = Paging::new(skip.0, limit.0)?;
-        let status = parse_status(status.0)?;
+        let paging = Paging::new(skip.0, limit.0);
+        let status = status.0;
         let r = state.store.read()?;
         let (list, total) = paging.page(
             r.scan(&ORDERS, &(), true)?,
@@ -488,7 +440,7 @@ impl OrdersApi {
     }
 
     /// One order (its owner or an admin).
-    #[oai(path = "/:id", method = "get")]
+    #[oai(path = "/:id", method = "get", operation_id = "getOrder")]
     async fn get(&self, state: Data<&AppState>, auth: Bearer, id: Path<String>) -> ApiResult<Reply<OrderView>> {
         let order = visible(&state, &id.0, &auth.0)?;
         let mut view = order.view();
@@ -498,7 +450,7 @@ impl OrdersApi {
 
     /// Move an order along: PENDING → PROCESSING → SHIPPED → DELIVERED, or cancel it from
     /// PENDING or PROCESSING (which restocks it).
-    #[oai(path = "/:id/status", method = "patch")]
+    #[oai(path = "/:id/status", method = "patch", operation_id = "updateOrderStatus")]
     async fn set_status(
         &self,
         state: Data<&AppState>,
@@ -557,7 +509,7 @@ impl OrdersApi {
 
     /// Cancel an own order while it is PENDING or PROCESSING: the stock comes back and a
     /// succeeded payment is refunded.
-    #[oai(path = "/:id/cancel", method = "post")]
+    #[oai(path = "/:id/cancel", method = "post", operation_id = "cancelOrder")]
     async fn cancel(
         &self,
         state: Data<&AppState>,
@@ -605,7 +557,7 @@ impl OrdersApi {
     }
 
     /// Where the parcel is, from the order's own status history.
-    #[oai(path = "/:id/tracking", method = "get")]
+    #[oai(path = "/:id/tracking", method = "get", operation_id = "getTracking")]
     async fn tracking(&self, state: Data<&AppState>, auth: Bearer, id: Path<String>) -> ApiResult<Reply<Tracking>> {
         let o = visible(&state, &id.0, &auth.0)?;
         let Some(number) = o.tracking_number.clone() else {
@@ -627,7 +579,7 @@ impl OrdersApi {
     }
 
     /// The invoice as a PDF.
-    #[oai(path = "/:id/invoice", method = "get")]
+    #[oai(path = "/:id/invoice", method = "get", operation_id = "getInvoice")]
     async fn invoice(&self, state: Data<&AppState>, auth: Bearer, id: Path<String>) -> ApiResult<InvoiceReply> {
         let o = visible(&state, &id.0, &auth.0)?;
         let customer = state.store.read()?.get(&USERS, &o.user_id)?;
@@ -639,14 +591,14 @@ impl OrdersApi {
     }
 
     /// Add a note (the owner or an admin).
-    #[oai(path = "/:id/notes", method = "post")]
+    #[oai(path = "/:id/notes", method = "post", operation_id = "addOrderNote")]
     async fn note(
         &self,
         state: Data<&AppState>,
         auth: Bearer,
         id: Path<String>,
         body: JsonBody<NoteBody>,
-    ) -> ApiResult<Reply<NoteView>> {
+    ) -> ApiResult<Created<NoteView>> {
         let text = body.0.note.trim().to_string();
         if !(1..=1000).contains(&text.chars().count()) {
             return Err(ApiError::field("note", "A note has 1 to 1000 characters"));
@@ -664,7 +616,7 @@ impl OrdersApi {
                 Ok::<_, ApiError>(note)
             })
             .await?;
-        Ok(Reply::created(NoteView {
+        Ok(Created::new(NoteView {
             id: note.id,
             author_id: note.author_id,
             note: note.note,
@@ -673,7 +625,7 @@ impl OrdersApi {
     }
 
     /// Ask to return items of a DELIVERED order, within 30 days of delivery.
-    #[oai(path = "/:id/returns", method = "post")]
+    #[oai(path = "/:id/returns", method = "post", operation_id = "requestReturn")]
     async fn request_return(
         &self,
         state: Data<&AppState>,
@@ -681,7 +633,7 @@ impl OrdersApi {
         auth: Bearer,
         id: Path<String>,
         body: JsonBody<ReturnBody>,
-    ) -> ApiResult<Reply<ReturnView>> {
+    ) -> ApiResult<Created<ReturnView>> {
         let id = parse_id(&id.0)?;
         let user_id = auth.0.user_id;
         let b = body.0;
@@ -753,11 +705,11 @@ impl OrdersApi {
                 Ok(ret)
             })
             .await?;
-        Ok(Reply::created(ret.view()))
+        Ok(Created::new(ret.view()))
     }
 
     /// Approve (restocks and refunds the returned lines) or reject a requested return.
-    #[oai(path = "/:id/returns/:return_id", method = "patch")]
+    #[oai(path = "/:id/returns/:return_id", method = "patch", operation_id = "decideReturn")]
     async fn decide_return(
         &self,
         state: Data<&AppState>,

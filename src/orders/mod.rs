@@ -47,7 +47,7 @@ impl Status {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 #[oai(rename = "ShippingAddress", rename_all = "camelCase")]
 pub struct ShippingAddress {
     pub first_name: String,
@@ -252,7 +252,7 @@ pub struct OrderView {
     pub items: Vec<OrderItemView>,
     pub address: ShippingAddress,
     /// The payment, once one is made (payments fill this in).
-    pub payment: Option<serde_json::Value>,
+    pub payment: Option<crate::payments::view::PaymentView>,
     pub notes: Vec<NoteView>,
     pub history: Vec<HistoryView>,
     pub returns: Vec<ReturnView>,

@@ -15,9 +15,9 @@ use crate::audit::{self, Actor, Event};
 use crate::auth::guard::{Admin, Bearer};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::events::Happened;
-use crate::http::envelope::Reply;
+use crate::http::envelope::{Created, Reply};
 use crate::http::json::JsonBody;
-use crate::orders::api::{IDEMPOTENCY, IdempotentRecord};
+use crate::idempotency::{IdempotencyKey, Scoped};
 use crate::orders::{ORDERS, Order, Status};
 use crate::state::AppState;
 use crate::store::Collection;
@@ -28,7 +28,7 @@ use crate::types::{Amount, fingerprint};
 pub static WEBHOOK_EVENTS: Collection<str, i64> = Collection::new("webhook_events");
 
 #[derive(Debug, Deserialize, Object)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 #[oai(rename_all = "camelCase")]
 pub struct CreateIntent {
     pub order_id: String,
@@ -50,14 +50,13 @@ pub struct IntentView {
 }
 
 #[derive(Debug, Deserialize, Object)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 #[oai(rename_all = "camelCase")]
 pub struct ConfirmBody {
     pub payment_intent_id: String,
 }
 
 #[derive(Debug, Deserialize, Object)]
-#[serde(deny_unknown_fields)]
 pub struct RefundBody {
     /// Default: all that is left.
     pub amount: Option<Amount>,
@@ -101,7 +100,7 @@ fn order_not_found() -> ApiError {
 }
 
 fn payment_not_found() -> ApiError {
-    ApiError::new(ErrorCode::NotFound).with_message("Payment not found")
+    ApiError::new(ErrorCode::PaymentNotFound)
 }
 
 fn by_intent(state: &AppState, intent: &str) -> ApiResult<Payment> {
@@ -169,25 +168,22 @@ pub struct PaymentsApi;
 impl PaymentsApi {
     /// Start paying an own PENDING order. The amount is the order's total, never the client's.
     /// An `Idempotency-Key` returns the first answer again and is forwarded to Stripe.
-    #[oai(path = "/create-intent", method = "post")]
+    #[oai(path = "/create-intent", method = "post", operation_id = "createPaymentIntent")]
     async fn create_intent(
         &self,
         state: Data<&AppState>,
         req: &Request,
         auth: Bearer,
-        #[oai(name = "Idempotency-Key")] key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key")] key: Header<Option<IdempotencyKey>>,
         body: JsonBody<CreateIntent>,
-    ) -> ApiResult<Reply<IntentView>> {
+    ) -> ApiResult<Created<IntentView>> {
         let user_id = auth.0.user_id;
         let order_id = Uuid::parse_str(&body.0.order_id).map_err(|_| order_not_found())?;
-        let key = key.0.map(|k| k.trim().to_string()).filter(|k| !k.is_empty() && k.len() <= 255);
-        let request_hash = fingerprint(&body.0.order_id);
-        let idem = key.as_ref().map(|k| ("payments.create".to_string(), user_id, k.clone()));
+        let idem = key.0.map(|k| Scoped::new("payments.create", user_id, &k, fingerprint(&body.0.order_id)));
         if let Some(k) = &idem
-            && let Some(seen) = state.store.read()?.get(&IDEMPOTENCY, k)?
+            && let Some(first) = k.replay(&state.store.read()?)?
         {
-            let view: IntentView = serde_json::from_value(seen.replay(&request_hash)?).map_err(ApiError::internal)?;
-            return Ok(Reply::created(view));
+            return Ok(Created::new(first));
         }
         let order = state
             .store
@@ -215,7 +211,7 @@ impl PaymentsApi {
                 )
             });
         if let Some(p) = open {
-            return Ok(Reply::created(IntentView {
+            return Ok(Created::new(IntentView {
                 id: p.payment_intent_id,
                 client_secret: p.client_secret,
                 amount: p.amount,
@@ -224,7 +220,7 @@ impl PaymentsApi {
             }));
         }
         let _creating = Creating::claim(order_id)?;
-        let forwarded = key.as_deref().map(|k| forwarded_key("create", user_id, k, &order_id.to_string()));
+        let forwarded = idem.as_ref().map(|k| forwarded_key("create", user_id, k.key(), &order_id.to_string()));
         let intent = state
             .payments
             .create_intent(
@@ -260,7 +256,7 @@ impl PaymentsApi {
             currency: order.currency,
             status: intent.status,
         };
-        let response = serde_json::to_value(&view).map_err(ApiError::internal)?;
+        let answer = view.clone();
         let actor = Actor::of(req, Some(user_id));
         state
             .store
@@ -270,8 +266,8 @@ impl PaymentsApi {
                     o.payment_intent_id = Some(payment.payment_intent_id.clone());
                     w.put(&ORDERS, &order_id, &o)?;
                 }
-                if let Some(k) = idem {
-                    w.put(&IDEMPOTENCY, &k, &IdempotentRecord { request_hash, response, created_at: now })?;
+                if let Some(k) = &idem {
+                    k.record(w, &answer)?;
                 }
                 audit::record(
                     w,
@@ -281,11 +277,11 @@ impl PaymentsApi {
                 )
             })
             .await?;
-        Ok(Reply::created(view))
+        Ok(Created::new(view))
     }
 
     /// Confirm a payment: its status is read back from the provider (offline intents succeed).
-    #[oai(path = "/confirm", method = "post")]
+    #[oai(path = "/confirm", method = "post", operation_id = "confirmPayment")]
     async fn confirm(
         &self,
         state: Data<&AppState>,
@@ -311,7 +307,7 @@ impl PaymentsApi {
     }
 
     /// A payment by its intent id (its owner or an admin).
-    #[oai(path = "/:payment_intent_id/status", method = "get")]
+    #[oai(path = "/:payment_intent_id/status", method = "get", operation_id = "getPaymentStatus")]
     async fn status(
         &self,
         state: Data<&AppState>,
@@ -326,14 +322,14 @@ impl PaymentsApi {
     }
 
     /// Refund part or all of a payment (default: all that is left).
-    #[oai(path = "/:payment_id/refund", method = "post")]
+    #[oai(path = "/:payment_id/refund", method = "post", operation_id = "refundPayment")]
     async fn refund(
         &self,
         state: Data<&AppState>,
         req: &Request,
         admin: Admin,
         payment_id: Path<String>,
-        #[oai(name = "Idempotency-Key")] key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key")] key: Header<Option<IdempotencyKey>>,
         body: JsonBody<RefundBody>,
     ) -> ApiResult<Reply<PaymentView>> {
         let id = Uuid::parse_str(&payment_id.0).map_err(|_| payment_not_found())?;
@@ -341,37 +337,30 @@ impl PaymentsApi {
             Some(a) => Some(Money::exact(a.0).map_err(|e| ApiError::field("amount", e))?),
             None => None,
         };
-        let key = key.0.map(|k| k.trim().to_string()).filter(|k| !k.is_empty() && k.len() <= 255);
-        let idem = key.as_ref().map(|k| ("payments.refund".to_string(), admin.0.user_id, k.clone()));
         let request_hash = fingerprint(&(payment_id.0.clone(), body.0.amount.map(|a| a.0.to_string())));
+        let idem = key.0.map(|k| Scoped::new("payments.refund", admin.0.user_id, &k, request_hash));
         if let Some(k) = &idem
-            && let Some(seen) = state.store.read()?.get(&IDEMPOTENCY, k)?
+            && let Some(first) = k.replay(&state.store.read()?)?
         {
-            let answer = seen.replay(&request_hash)?;
-            let view = <PaymentView as poem_openapi::types::ParseFromJSON>::parse_from_json(Some(answer))
-                .map_err(|e| ApiError::internal(e.into_message()))?;
-            return Ok(Reply::ok(view));
+            return Ok(Reply::ok(first));
         }
         let actor = Actor::of(req, Some(admin.0.user_id));
         let forwarded =
-            key.as_deref().map(|k| forwarded_key("refund", admin.0.user_id, k, &format!("{id}|{amount:?}")));
+            idem.as_ref().map(|k| forwarded_key("refund", admin.0.user_id, k.key(), &format!("{id}|{amount:?}")));
         let payment = refund(&state, id, amount, forwarded, &actor).await?;
         let view = payment.view();
+        // Recorded after the provider answered: the provider's own idempotency (the forwarded
+        // key) is what keeps a repeat made meanwhile from refunding twice.
         if let Some(k) = idem {
-            let response = poem_openapi::types::ToJSON::to_json(&view).unwrap_or(Value::Null);
-            state
-                .store
-                .write(move |w| {
-                    w.put(&IDEMPOTENCY, &k, &IdempotentRecord { request_hash, response, created_at: Utc::now() })
-                })
-                .await?;
+            let answer = view.clone();
+            state.store.write(move |w| k.record(w, &answer)).await?;
         }
         Ok(Reply::ok(view))
     }
 
     /// Stripe's webhook: the raw body and its `Stripe-Signature` are verified (HMAC-SHA256,
     /// 5 minutes); each event id is applied once; unknown types are acknowledged.
-    #[oai(path = "/webhook", method = "post")]
+    #[oai(path = "/webhook", method = "post", operation_id = "receiveStripeWebhook")]
     async fn webhook(
         &self,
         state: Data<&AppState>,

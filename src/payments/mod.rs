@@ -3,10 +3,12 @@
 
 pub mod api;
 pub mod provider;
+pub mod view;
 pub mod webhook;
 
+pub use view::{PaymentStatus, PaymentView};
+
 use chrono::{DateTime, Utc};
-use poem_openapi::{Enum, Object};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -17,20 +19,6 @@ use crate::state::AppState;
 use crate::store::{Collection, Index, ReadTx, key};
 use crate::types::Money;
 use crate::users::timestamp;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum)]
-#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum PaymentStatus {
-    RequiresPaymentMethod,
-    RequiresConfirmation,
-    Processing,
-    Succeeded,
-    Failed,
-    Canceled,
-    Refunded,
-    PartiallyRefunded,
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Payment {
@@ -76,23 +64,6 @@ pub static PAYMENT_INDEXES: [Index<Payment>; 2] = [
     Index { name: "payments.by_order", unique: false, keys: by_order },
 ];
 pub static PAYMENTS: Collection<Uuid, Payment> = Collection::with_indexes("payments", &PAYMENT_INDEXES);
-
-#[derive(Debug, Clone, Object)]
-#[oai(rename = "Payment", rename_all = "camelCase")]
-pub struct PaymentView {
-    pub id: String,
-    pub order_id: String,
-    pub payment_intent_id: String,
-    pub amount: Money,
-    /// What was refunded so far.
-    pub refunded: Money,
-    pub currency: String,
-    pub status: PaymentStatus,
-    pub method: Option<String>,
-    pub provider: String,
-    pub created_at: String,
-    pub updated_at: String,
-}
 
 impl Payment {
     pub fn view(&self) -> PaymentView {
@@ -168,14 +139,14 @@ pub async fn refund(
     key: Option<String>,
     actor: &Actor,
 ) -> ApiResult<Payment> {
-    use crate::error::ErrorCode::{NotFound, RefundExceedsPayment};
+    use crate::error::ErrorCode::{PaymentNotFound, RefundExceedsPayment};
     // Reserve the amount first, in a write: a concurrent refund sees it as gone.
     let reserved = state
         .store
         .write(move |w| {
             let mut p = w
                 .get(&PAYMENTS, &payment_id)?
-                .ok_or_else(|| ApiError::new(NotFound).with_message("Payment not found"))?;
+                .ok_or_else(|| ApiError::new(PaymentNotFound))?;
             if !matches!(p.status, PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded) {
                 return Err(ApiError::new(RefundExceedsPayment).with_message("Nothing of this payment can be refunded"));
             }
@@ -267,9 +238,9 @@ pub async fn cancel_open(state: &AppState, order: &Order, actor: &Actor) -> ApiR
 
 /// The latest payment of an order, as the order view shows it; read in the caller's
 /// transaction, so a page of orders shares one snapshot.
-pub fn latest(r: &ReadTx, order_id: Uuid) -> ApiResult<Option<serde_json::Value>> {
+pub fn latest(r: &ReadTx, order_id: Uuid) -> ApiResult<Option<PaymentView>> {
     match r.scan_index(&PAYMENTS, &PAYMENT_INDEXES[1], &(order_id,), true)?.next() {
-        Some(p) => Ok(poem_openapi::types::ToJSON::to_json(&p?.view())),
+        Some(p) => Ok(Some(p?.view())),
         None => Ok(None),
     }
 }

@@ -1,15 +1,13 @@
 //! `/api/v1/products`: lists, search, categories, details, admin writes, stock, images, reviews.
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
 use chrono::Utc;
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::types::ToJSON;
-use poem_openapi::{Object, OpenApi};
-use rust_decimal::Decimal;
+use poem_openapi::{Enum, Object, OpenApi};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -19,13 +17,13 @@ use super::reviews::{self, REVIEWS, Review, ReviewView};
 use super::{PRODUCTS, Product, ProductInput, ProductView, blank, slug};
 use crate::audit::{self, Actor, Event};
 use crate::auth::guard::{Admin, Bearer};
-use crate::error::{ApiError, ApiResult, ErrorCode, FieldErrors, OnConflict};
-use crate::http::envelope::Reply;
+use crate::error::{ApiError, ApiResult, ErrorCode, OnConflict};
+use crate::http::envelope::{Created, Reply};
 use crate::http::json::JsonBody;
 use crate::search::Hits;
 use crate::state::AppState;
 use crate::store::{Collection, StoreError, WriteTx};
-use crate::types::Paging;
+use crate::types::{Count, Number, Paging};
 use crate::users::USERS;
 
 /// Bumped by every write that changes what the search index holds; the index's commit carries
@@ -55,7 +53,7 @@ const SELECTABLE: [&str; 16] = [
 #[oai(rename_all = "camelCase")]
 pub struct ProductPage {
     /// Products; with `select`, each has only the chosen fields and `id`.
-    pub products: Vec<Value>,
+    pub products: Vec<SelectedProduct>,
     pub total: u64,
     pub skip: u64,
     pub limit: u64,
@@ -74,7 +72,8 @@ pub struct Facets {
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct SearchPage {
-    pub products: Vec<Value>,
+    /// Best matches first (or in `sortBy` order); with `select`, only the chosen fields and `id`.
+    pub products: Vec<SelectedProduct>,
     pub total: u64,
     pub skip: u64,
     pub limit: u64,
@@ -99,14 +98,12 @@ pub struct DeletedProduct {
 }
 
 #[derive(Debug, Deserialize, Object)]
-#[serde(deny_unknown_fields)]
 pub struct StockChange {
     /// Added to the stock (negative removes).
     pub quantity: i64,
 }
 
 #[derive(Debug, Deserialize, Object)]
-#[serde(deny_unknown_fields)]
 pub struct NewReview {
     /// 1 to 5.
     pub rating: i64,
@@ -121,54 +118,62 @@ pub struct ReviewPage {
     pub limit: u64,
 }
 
-/// The list parameters every product list takes.
+/// What a product list can be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum SortField {
+    #[oai(rename = "title")]
+    Title,
+    #[oai(rename = "price")]
+    Price,
+    #[oai(rename = "rating")]
+    Rating,
+    #[oai(rename = "stock")]
+    Stock,
+    #[oai(rename = "createdAt")]
+    CreatedAt,
+    #[oai(rename = "discountPercentage")]
+    DiscountPercentage,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum SortOrder {
+    Asc,
+    Desc,
+}
+
+/// The list parameters every product list takes. Without `sortBy` the newest come first
+/// (`createdAt desc`); with it, `order` defaults to `asc`.
 #[allow(clippy::too_many_arguments)]
 fn list_query(
-    skip: Option<i64>,
-    limit: Option<i64>,
-    sort_by: Option<String>,
-    order: Option<String>,
-    min_price: Option<String>,
-    max_price: Option<String>,
+    skip: Option<Count>,
+    limit: Option<Count>,
+    sort_by: Option<SortField>,
+    order: Option<SortOrder>,
+    min_price: Option<Number>,
+    max_price: Option<Number>,
     brand: Option<String>,
     category: Option<String>,
     in_stock: Option<bool>,
     cursor: Option<String>,
 ) -> ApiResult<ListQuery> {
-    let paging = Paging::new(skip, limit)?;
-    let mut errors = FieldErrors::new();
-    let mut bad = |f: &str, m: &str| errors.entry(f.to_string()).or_default().push(m.to_string());
-    let sort = match sort_by.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => {
-            let parsed = SortBy::parse(s);
-            if parsed.is_none() {
-                bad("sortBy", "sortBy must be one of title, price, rating, stock, createdAt, discountPercentage");
-            }
-            parsed
-        }
+    let paging = Paging::new(skip, limit);
+    let sort = sort_by.map(|field| match field {
+        SortField::Title => SortBy::Title,
+        SortField::Price => SortBy::Price,
+        SortField::Rating => SortBy::Rating,
+        SortField::Stock => SortBy::Stock,
+        SortField::CreatedAt => SortBy::CreatedAt,
+        SortField::DiscountPercentage => SortBy::Discount,
+    });
+    let desc = match (sort_by, order) {
+        (None, None) => true,
+        (_, order) => order == Some(SortOrder::Desc),
     };
-    let desc = match order.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        None | Some("") | Some("asc") => false,
-        Some("desc") => true,
-        Some(_) => {
-            bad("order", "order must be asc or desc");
-            false
-        }
-    };
-    let mut price = |name: &str, v: Option<String>| match v.filter(|v| !v.is_empty()) {
-        None => None,
-        Some(v) => match Decimal::from_str(v.trim()) {
-            Ok(d) if d >= Decimal::ZERO => Some(d),
-            _ => {
-                bad(name, &format!("{name} must be a number of 0 or more"));
-                None
-            }
-        },
-    };
-    let (min_price, max_price) = (price("minPrice", min_price), price("maxPrice", max_price));
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
+    if let (Some(min), Some(max)) = (min_price, max_price)
+        && min > max
+    {
+        return Err(ApiError::field("minPrice", "minPrice must not be more than maxPrice"));
     }
     Ok(ListQuery {
         skip: paging.skip,
@@ -176,8 +181,8 @@ fn list_query(
         sort,
         desc,
         filter: Filter {
-            min_price,
-            max_price,
+            min_price: min_price.map(|n| n.0),
+            max_price: max_price.map(|n| n.0),
             brand: brand.filter(|b| !b.trim().is_empty()).map(|b| b.trim().to_string()),
             category: category.filter(|c| !c.trim().is_empty()).map(|c| slug(&c)),
             in_stock,
@@ -186,15 +191,53 @@ fn list_query(
     })
 }
 
+/// A product in a list: every field, or with `select` only the chosen ones and `id` (the others
+/// are left out, not sent as null).
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+pub struct SelectedProduct {
+    pub id: u64,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub price: Option<crate::types::Money>,
+    pub discount_percentage: Option<f64>,
+    pub rating: Option<f64>,
+    pub stock: Option<i64>,
+    pub brand: Option<String>,
+    pub category: Option<String>,
+    pub thumbnail: Option<String>,
+    pub images: Option<Vec<String>>,
+    pub tags: Option<Vec<String>>,
+    pub sku: Option<String>,
+    pub is_active: Option<bool>,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+}
+
 /// The chosen fields of a product (and its id), or all of them.
-fn project(p: &Product, select: &Option<Vec<String>>) -> Value {
-    let full = p.view().to_json().unwrap_or(Value::Null);
-    match (select, full) {
-        (Some(fields), Value::Object(mut map)) => {
-            map.retain(|k, _| k == "id" || fields.iter().any(|f| f == k));
-            Value::Object(map)
-        }
-        (_, v) => v,
+fn project(p: &Product, select: &Option<Vec<String>>) -> SelectedProduct {
+    let v = p.view();
+    let wants = |field: &str| select.as_ref().is_none_or(|fields| fields.iter().any(|f| f == field));
+    fn pick<T>(keep: bool, value: T) -> Option<T> {
+        keep.then_some(value)
+    }
+    SelectedProduct {
+        id: v.id,
+        title: pick(wants("title"), v.title),
+        description: pick(wants("description"), v.description),
+        price: pick(wants("price"), v.price),
+        discount_percentage: pick(wants("discountPercentage"), v.discount_percentage),
+        rating: pick(wants("rating"), v.rating),
+        stock: pick(wants("stock"), v.stock),
+        brand: pick(wants("brand"), v.brand),
+        category: pick(wants("category"), v.category),
+        thumbnail: pick(wants("thumbnail"), v.thumbnail),
+        images: pick(wants("images"), v.images),
+        tags: pick(wants("tags"), v.tags),
+        sku: pick(wants("sku"), v.sku),
+        is_active: pick(wants("isActive"), v.is_active),
+        created_at: pick(wants("createdAt"), v.created_at),
+        updated_at: pick(wants("updatedAt"), v.updated_at),
     }
 }
 
@@ -259,7 +302,7 @@ where
     R: Send + 'static,
 {
     let state = state.clone();
-    crate::auth::detached(async move {
+    crate::http::detached::detached(async move {
         let out = state.store.write(f).await?;
         let (products, generation) = changed(&out);
         publish(&state, products, generation).await;
@@ -278,17 +321,17 @@ pub struct ProductsApi;
 impl ProductsApi {
     /// Active products: paging, sorting, price range, brand (any case), category, stock, field
     /// selection, cursor.
-    #[oai(path = "/", method = "get")]
+    #[oai(path = "/", method = "get", operation_id = "listProducts")]
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
         state: Data<&AppState>,
-        skip: Query<Option<i64>>,
-        limit: Query<Option<i64>>,
-        #[oai(name = "sortBy")] sort_by: Query<Option<String>>,
-        order: Query<Option<String>>,
-        #[oai(name = "minPrice")] min_price: Query<Option<String>>,
-        #[oai(name = "maxPrice")] max_price: Query<Option<String>>,
+        skip: Query<Option<Count>>,
+        limit: Query<Option<Count>>,
+        #[oai(name = "sortBy")] sort_by: Query<Option<SortField>>,
+        order: Query<Option<SortOrder>>,
+        #[oai(name = "minPrice")] min_price: Query<Option<Number>>,
+        #[oai(name = "maxPrice")] max_price: Query<Option<Number>>,
         brand: Query<Option<String>>,
         category: Query<Option<String>>,
         #[oai(name = "inStock")] in_stock: Query<Option<bool>>,
@@ -314,18 +357,18 @@ impl ProductsApi {
 
     /// Full-text search over title, description, brand, category and tags; the list filters
     /// apply; facets count all matches. An empty `q` lists everything.
-    #[oai(path = "/search", method = "get")]
+    #[oai(path = "/search", method = "get", operation_id = "searchProducts")]
     #[allow(clippy::too_many_arguments)]
     async fn search(
         &self,
         state: Data<&AppState>,
         q: Query<Option<String>>,
-        skip: Query<Option<i64>>,
-        limit: Query<Option<i64>>,
-        #[oai(name = "sortBy")] sort_by: Query<Option<String>>,
-        order: Query<Option<String>>,
-        #[oai(name = "minPrice")] min_price: Query<Option<String>>,
-        #[oai(name = "maxPrice")] max_price: Query<Option<String>>,
+        skip: Query<Option<Count>>,
+        limit: Query<Option<Count>>,
+        #[oai(name = "sortBy")] sort_by: Query<Option<SortField>>,
+        order: Query<Option<SortOrder>>,
+        #[oai(name = "minPrice")] min_price: Query<Option<Number>>,
+        #[oai(name = "maxPrice")] max_price: Query<Option<Number>>,
         brand: Query<Option<String>>,
         category: Query<Option<String>>,
         #[oai(name = "inStock")] in_stock: Query<Option<bool>>,
@@ -359,7 +402,7 @@ impl ProductsApi {
                 .map(|p| (p.id, 0.0))
                 .collect();
             let everything = Hits { list, facets: Default::default() };
-            state.catalog.matches(&everything, &ListQuery { sort: query.sort.or(Some(SortBy::Id)), ..query.clone() })?
+            state.catalog.matches(&everything, &ListQuery { sort: query.sort.or(Some(SortBy::CreatedAt)), ..query.clone() })?
         } else {
             let search = state.search.clone();
             let text = text.to_string();
@@ -381,24 +424,24 @@ impl ProductsApi {
     }
 
     /// Category slugs of active products, sorted.
-    #[oai(path = "/categories", method = "get")]
+    #[oai(path = "/categories", method = "get", operation_id = "listCategories")]
     async fn categories(&self, state: Data<&AppState>) -> Reply<Vec<String>> {
         Reply::ok(state.catalog.categories())
     }
 
     /// Like the list, within one category.
-    #[oai(path = "/category/:category", method = "get")]
+    #[oai(path = "/category/:category", method = "get", operation_id = "listProductsByCategory")]
     #[allow(clippy::too_many_arguments)]
     async fn by_category(
         &self,
         state: Data<&AppState>,
         category: Path<String>,
-        skip: Query<Option<i64>>,
-        limit: Query<Option<i64>>,
-        #[oai(name = "sortBy")] sort_by: Query<Option<String>>,
-        order: Query<Option<String>>,
-        #[oai(name = "minPrice")] min_price: Query<Option<String>>,
-        #[oai(name = "maxPrice")] max_price: Query<Option<String>>,
+        skip: Query<Option<Count>>,
+        limit: Query<Option<Count>>,
+        #[oai(name = "sortBy")] sort_by: Query<Option<SortField>>,
+        order: Query<Option<SortOrder>>,
+        #[oai(name = "minPrice")] min_price: Query<Option<Number>>,
+        #[oai(name = "maxPrice")] max_price: Query<Option<Number>>,
         brand: Query<Option<String>>,
         #[oai(name = "inStock")] in_stock: Query<Option<bool>>,
         select: Query<Option<String>>,
@@ -422,7 +465,7 @@ impl ProductsApi {
     }
 
     /// One active product with its latest 10 reviews.
-    #[oai(path = "/:id", method = "get")]
+    #[oai(path = "/:id", method = "get", operation_id = "getProduct")]
     async fn get(&self, state: Data<&AppState>, id: Path<u64>) -> ApiResult<Reply<ProductDetail>> {
         let p = state.catalog.get(id.0).filter(|p| p.is_active).ok_or_else(not_found)?;
         let reviews = if state.settings.feature_reviews {
@@ -434,14 +477,14 @@ impl ProductsApi {
     }
 
     /// Create a product.
-    #[oai(path = "/", method = "post")]
+    #[oai(path = "/", method = "post", operation_id = "createProduct")]
     async fn create(
         &self,
         state: Data<&AppState>,
         req: &Request,
         admin: Admin,
         body: JsonBody<ProductInput>,
-    ) -> ApiResult<Reply<ProductView>> {
+    ) -> ApiResult<Created<ProductView>> {
         body.0.check(true)?;
         let input = body.0;
         let actor = Actor::of(req, Some(admin.0.user_id));
@@ -462,11 +505,11 @@ impl ProductsApi {
             |r: &(Product, u64)| (vec![r.0.clone()], Some(r.1)),
         )
         .await?;
-        Ok(Reply::created(p.view()))
+        Ok(Created::new(p.view()))
     }
 
     /// Change a product (partial).
-    #[oai(path = "/:id", method = "put")]
+    #[oai(path = "/:id", method = "put", operation_id = "updateProduct")]
     async fn put(
         &self,
         state: Data<&AppState>,
@@ -479,7 +522,7 @@ impl ProductsApi {
     }
 
     /// Change a product (partial).
-    #[oai(path = "/:id", method = "patch")]
+    #[oai(path = "/:id", method = "patch", operation_id = "patchProduct")]
     async fn patch(
         &self,
         state: Data<&AppState>,
@@ -492,7 +535,7 @@ impl ProductsApi {
     }
 
     /// Delete a product (it stays in the store, inactive, for past orders).
-    #[oai(path = "/:id", method = "delete")]
+    #[oai(path = "/:id", method = "delete", operation_id = "deleteProduct")]
     async fn delete(
         &self,
         state: Data<&AppState>,
@@ -519,7 +562,7 @@ impl ProductsApi {
     }
 
     /// Add to (or, negative, remove from) the stock; never below 0.
-    #[oai(path = "/:id/stock", method = "patch")]
+    #[oai(path = "/:id/stock", method = "patch", operation_id = "adjustStock")]
     async fn stock(
         &self,
         state: Data<&AppState>,
@@ -560,7 +603,7 @@ impl ProductsApi {
 
     /// Upload images (multipart field `images`, up to 10; jpg, png or webp by content). The
     /// first one's thumbnail becomes the product's when it has none of its own yet.
-    #[oai(path = "/:id/images", method = "post")]
+    #[oai(path = "/:id/images", method = "post", operation_id = "uploadProductImages")]
     async fn images(
         &self,
         state: Data<&AppState>,
@@ -607,18 +650,18 @@ impl ProductsApi {
     }
 
     /// A product's reviews, newest first.
-    #[oai(path = "/:id/reviews", method = "get")]
+    #[oai(path = "/:id/reviews", method = "get", operation_id = "listReviews")]
     async fn reviews(
         &self,
         state: Data<&AppState>,
         id: Path<u64>,
-        skip: Query<Option<i64>>,
-        limit: Query<Option<i64>>,
+        skip: Query<Option<Count>>,
+        limit: Query<Option<Count>>,
     ) -> ApiResult<Reply<ReviewPage>> {
         if !state.settings.feature_reviews {
             return Err(reviews_disabled());
         }
-        let paging = Paging::new(skip.0, limit.0)?;
+        let paging = Paging::new(skip.0, limit.0);
         state.catalog.get(id.0).filter(|p| p.is_active).ok_or_else(not_found)?;
         let product = state.catalog.get(id.0).filter(|p| p.is_active).ok_or_else(not_found)?;
         let (list, total) =
@@ -632,14 +675,14 @@ impl ProductsApi {
     }
 
     /// Review a product (once per user); updates its rating.
-    #[oai(path = "/:id/reviews", method = "post")]
+    #[oai(path = "/:id/reviews", method = "post", operation_id = "createReview")]
     async fn review(
         &self,
         state: Data<&AppState>,
         auth: Bearer,
         id: Path<u64>,
         body: JsonBody<NewReview>,
-    ) -> ApiResult<Reply<ReviewView>> {
+    ) -> ApiResult<Created<ReviewView>> {
         if !state.settings.feature_reviews {
             return Err(reviews_disabled());
         }
@@ -677,7 +720,7 @@ impl ProductsApi {
             |r: &(Review, Product)| (vec![r.1.clone()], None),
         )
         .await?;
-        Ok(Reply::created(review.view()))
+        Ok(Created::new(review.view()))
     }
 }
 

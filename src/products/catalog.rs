@@ -88,7 +88,7 @@ impl Filter {
 pub struct ListQuery {
     pub skip: usize,
     pub limit: usize,
-    /// `None`: by id for lists, by relevance for searches.
+    /// `None`: newest first for lists, by relevance for searches.
     pub sort: Option<SortBy>,
     pub desc: bool,
     pub filter: Filter,
@@ -286,7 +286,8 @@ impl Catalog {
     /// A page of the active products that pass the filter.
     pub fn list(&self, q: &ListQuery) -> ApiResult<Page> {
         let inner = self.inner.read();
-        let mut sort = q.sort.unwrap_or(SortBy::Id);
+        // Without a sort field, the newest first (`list_query` sets `desc` for it).
+        let mut sort = q.sort.unwrap_or(SortBy::CreatedAt);
         let mut desc = q.desc;
         let mut skip = q.skip;
         let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {

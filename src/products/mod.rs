@@ -117,7 +117,7 @@ pub struct ProductView {
 /// A product as an admin writes it: every field optional (PATCH/PUT are partial; POST checks
 /// that the required ones are there).
 #[derive(Debug, Default, Deserialize, Object)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 #[oai(rename_all = "camelCase")]
 pub struct ProductInput {
     pub title: Option<String>,

@@ -13,13 +13,14 @@ use super::{Check, Role, USERS, User, UserView};
 use crate::audit::{self, Actor, Event};
 use crate::auth::guard::Admin;
 use crate::auth::password::Passwords;
-use crate::auth::{detached, revoke_sessions};
+use crate::auth::revoke_sessions;
+use crate::http::detached::detached;
 use crate::error::{ApiError, ApiResult, ErrorCode, OnConflict};
 use crate::http::envelope::Reply;
 use crate::http::json::JsonBody;
 use crate::state::AppState;
 use crate::store::Store;
-use crate::types::Paging;
+use crate::types::{Count, Paging};
 
 #[derive(Debug, Object)]
 pub struct UserPage {
@@ -30,7 +31,7 @@ pub struct UserPage {
 }
 
 #[derive(Debug, Deserialize, Object)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 #[oai(rename_all = "camelCase")]
 pub struct AdminPatch {
     pub role: Option<Role>,
@@ -42,16 +43,16 @@ pub struct AdminUsersApi;
 #[OpenApi(prefix_path = "/api/v1/users", tag = "crate::openapi::Tag::Admin")]
 impl AdminUsersApi {
     /// All users, newest first; `search` matches email, first and last name (case-insensitive).
-    #[oai(path = "/", method = "get")]
+    #[oai(path = "/", method = "get", operation_id = "listUsers")]
     async fn list(
         &self,
         state: Data<&AppState>,
         _admin: Admin,
-        skip: Query<Option<i64>>,
-        limit: Query<Option<i64>>,
+        skip: Query<Option<Count>>,
+        limit: Query<Option<Count>>,
         search: Query<Option<String>>,
     ) -> ApiResult<Reply<UserPage>> {
-        let paging = Paging::new(skip.0, limit.0)?;
+        let paging = Paging::new(skip.0, limit.0);
         let needle = search.0.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
         let r = state.store.read()?;
         let matches = |u: &User| {
@@ -64,7 +65,7 @@ impl AdminUsersApi {
     }
 
     /// One user.
-    #[oai(path = "/:id", method = "get")]
+    #[oai(path = "/:id", method = "get", operation_id = "getUser")]
     async fn get(&self, state: Data<&AppState>, _admin: Admin, id: Path<u64>) -> ApiResult<Reply<UserView>> {
         let user = state.store.read()?.get(&USERS, &id.0)?.ok_or_else(|| ApiError::new(ErrorCode::UserNotFound))?;
         Ok(Reply::ok(user.view()))
@@ -72,7 +73,7 @@ impl AdminUsersApi {
 
     /// Change a user's role or status. Either change ends the user's sessions, so the new role
     /// or the deactivation applies at once.
-    #[oai(path = "/:id", method = "patch")]
+    #[oai(path = "/:id", method = "patch", operation_id = "updateUser")]
     async fn patch(
         &self,
         state: Data<&AppState>,

@@ -13,9 +13,10 @@ use super::{ADDRESSES, Address, AddressView, Check, Preferences, USERS, User, Us
 use crate::audit::{self, Actor, Event};
 use crate::auth::api::limited;
 use crate::auth::guard::Bearer;
-use crate::auth::{detached, revoke_sessions};
+use crate::auth::revoke_sessions;
+use crate::http::detached::detached;
 use crate::error::{ApiError, ApiResult, ErrorCode, OnConflict};
-use crate::http::envelope::{CookieReply, Reply};
+use crate::http::envelope::{Created, CookieReply, Reply};
 use crate::http::json::JsonBody;
 use crate::state::AppState;
 use crate::store::WriteTx;
@@ -24,7 +25,7 @@ use crate::uploads;
 /// Fields a user may change on their own account. Anything else (role, isActive,
 /// emailVerified, password, ...) is refused by name.
 #[derive(Debug, Deserialize, Object)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 #[oai(rename_all = "camelCase")]
 pub struct UpdateMe {
     pub first_name: Option<String>,
@@ -39,7 +40,7 @@ pub struct UpdateMe {
 }
 
 #[derive(Debug, Deserialize, Object)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 #[oai(rename_all = "camelCase")]
 pub struct UpdatePreferences {
     pub theme: Option<String>,
@@ -50,7 +51,7 @@ pub struct UpdatePreferences {
 }
 
 #[derive(Debug, Deserialize, Object)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 #[oai(rename_all = "camelCase")]
 pub struct AddressInput {
     pub label: Option<String>,
@@ -92,9 +93,19 @@ pub struct Stats {
     pub total_orders: u64,
     /// The sum of DELIVERED orders.
     pub total_spent: crate::types::Money,
-    pub last_order: Option<Value>,
+    pub last_order: Option<LastOrder>,
     /// When the account was created.
     pub member_since: String,
+}
+
+/// The newest order, in brief.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct LastOrder {
+    pub id: String,
+    pub total: crate::types::Money,
+    pub status: crate::orders::Status,
+    pub created_at: String,
 }
 
 #[derive(Debug, Object)]
@@ -189,7 +200,7 @@ pub struct UsersApi;
 #[OpenApi(prefix_path = "/api/v1/users", tag = "crate::openapi::Tag::Users")]
 impl UsersApi {
     /// The signed-in user with preferences and saved addresses (default first).
-    #[oai(path = "/me", method = "get")]
+    #[oai(path = "/me", method = "get", operation_id = "getMe")]
     async fn me(&self, state: Data<&AppState>, auth: Bearer) -> ApiResult<Reply<MeView>> {
         let r = state.store.read()?;
         let user = r.get(&USERS, &auth.0.user_id)?.filter(|u| u.is_active).ok_or_else(not_found)?;
@@ -198,7 +209,7 @@ impl UsersApi {
     }
 
     /// Update the profile (partial). Role, status, verification and password are not set here.
-    #[oai(path = "/me", method = "put")]
+    #[oai(path = "/me", method = "put", operation_id = "updateMe")]
     async fn put_me(
         &self,
         state: Data<&AppState>,
@@ -210,7 +221,7 @@ impl UsersApi {
     }
 
     /// Update the profile (partial). Role, status, verification and password are not set here.
-    #[oai(path = "/me", method = "patch")]
+    #[oai(path = "/me", method = "patch", operation_id = "patchMe")]
     async fn patch_me(
         &self,
         state: Data<&AppState>,
@@ -222,7 +233,7 @@ impl UsersApi {
     }
 
     /// Upload an avatar (jpg, png or webp, decided by content); replaces the previous one.
-    #[oai(path = "/me/avatar", method = "post")]
+    #[oai(path = "/me/avatar", method = "post", operation_id = "uploadAvatar")]
     async fn avatar(
         &self,
         state: Data<&AppState>,
@@ -260,13 +271,13 @@ impl UsersApi {
     }
 
     /// The user's preferences (defaults: light, notifications on, USD, en).
-    #[oai(path = "/me/preferences", method = "get")]
+    #[oai(path = "/me/preferences", method = "get", operation_id = "getPreferences")]
     async fn preferences(&self, state: Data<&AppState>, auth: Bearer) -> ApiResult<Reply<Preferences>> {
         Ok(Reply::ok(current(&state, auth.0.user_id)?.preferences))
     }
 
     /// Change preferences (partial).
-    #[oai(path = "/me/preferences", method = "put")]
+    #[oai(path = "/me/preferences", method = "put", operation_id = "updatePreferences")]
     async fn put_preferences(
         &self,
         state: Data<&AppState>,
@@ -315,7 +326,7 @@ impl UsersApi {
     }
 
     /// Saved addresses, the default first.
-    #[oai(path = "/me/addresses", method = "get")]
+    #[oai(path = "/me/addresses", method = "get", operation_id = "listAddresses")]
     async fn addresses(&self, state: Data<&AppState>, auth: Bearer) -> ApiResult<Reply<Vec<AddressView>>> {
         current(&state, auth.0.user_id)?;
         let all = addresses_of(&state.store.read()?, auth.0.user_id)?;
@@ -323,13 +334,13 @@ impl UsersApi {
     }
 
     /// Save an address. The first one becomes the default; `isDefault: true` moves the default.
-    #[oai(path = "/me/addresses", method = "post")]
+    #[oai(path = "/me/addresses", method = "post", operation_id = "createAddress")]
     async fn add_address(
         &self,
         state: Data<&AppState>,
         auth: Bearer,
         body: JsonBody<AddressInput>,
-    ) -> ApiResult<Reply<AddressView>> {
+    ) -> ApiResult<Created<AddressView>> {
         let input = body.0;
         input.check(true)?;
         let user_id = auth.0.user_id;
@@ -365,11 +376,11 @@ impl UsersApi {
                 Ok::<_, ApiError>(a)
             })
             .await?;
-        Ok(Reply::created(address.view()))
+        Ok(Created::new(address.view()))
     }
 
     /// Change a saved address (partial). `isDefault: true` makes it the only default.
-    #[oai(path = "/me/addresses/:id", method = "put")]
+    #[oai(path = "/me/addresses/:id", method = "put", operation_id = "updateAddress")]
     async fn update_address(
         &self,
         state: Data<&AppState>,
@@ -403,7 +414,7 @@ impl UsersApi {
     }
 
     /// Delete a saved address (not the default one).
-    #[oai(path = "/me/addresses/:id", method = "delete")]
+    #[oai(path = "/me/addresses/:id", method = "delete", operation_id = "deleteAddress")]
     async fn delete_address(&self, state: Data<&AppState>, auth: Bearer, id: Path<u64>) -> ApiResult<Reply<Deleted>> {
         let (user_id, id) = (auth.0.user_id, id.0);
         state
@@ -421,7 +432,7 @@ impl UsersApi {
     }
 
     /// Order count, money spent on delivered orders, the latest order, and membership.
-    #[oai(path = "/me/stats", method = "get")]
+    #[oai(path = "/me/stats", method = "get", operation_id = "getMyStats")]
     async fn stats(&self, state: Data<&AppState>, auth: Bearer) -> ApiResult<Reply<Stats>> {
         use crate::orders::{ORDER_INDEXES, ORDERS, Status};
         let user = current(&state, auth.0.user_id)?;
@@ -430,10 +441,12 @@ impl UsersApi {
         for order in r.scan_index(&ORDERS, &ORDER_INDEXES[0], &(user.id,), true)? {
             let order = order?;
             if last.is_none() {
-                last = Some(
-                    json!({ "id": order.id.to_string(), "total": order.total.amount().to_string().parse::<f64>().unwrap_or(0.0),
-                                    "status": order.status.as_str(), "createdAt": super::timestamp(&order.created_at) }),
-                );
+                last = Some(LastOrder {
+                    id: order.id.to_string(),
+                    total: order.total,
+                    status: order.status,
+                    created_at: super::timestamp(&order.created_at),
+                });
             }
             total_orders += 1;
             if order.status == Status::Delivered {
@@ -450,7 +463,7 @@ impl UsersApi {
 
     /// Delete the account: needs the password; deactivates it, frees the email and ends every
     /// session.
-    #[oai(path = "/me", method = "delete")]
+    #[oai(path = "/me", method = "delete", operation_id = "deleteMe")]
     async fn delete_me(
         &self,
         state: Data<&AppState>,
@@ -526,9 +539,7 @@ async fn update_me(state: &AppState, req: &Request, user_id: u64, patch: UpdateM
         let Some(password) = patch.current_password.as_deref() else {
             return Err(ApiError::field("currentPassword", "Your current password is required to change the email"));
         };
-        if !state.auth.passwords.verify(password, Some(&stored.password_hash)).await? {
-            return Err(ApiError::new(ErrorCode::InvalidPassword));
-        }
+        crate::auth::api::verify_counted(state, req, &stored, password, ErrorCode::InvalidPassword).await?;
     }
     let actor = Actor::of(req, Some(user_id));
     let (user, verify) = state

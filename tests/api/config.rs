@@ -27,9 +27,10 @@ fn defaults_match_the_contract() {
     assert_eq!(s.data_dir, PathBuf::from("data"));
     assert_eq!(s.app_env, AppEnv::Development);
     assert_eq!(
-        (s.rate_limit_enabled, s.rate_limit_window_ms, s.rate_limit_max_requests, s.auth_rate_limit_max),
-        (true, 900_000, 100, 5)
+        (s.rate_limit_enabled, s.rate_limit_window_ms, s.general_rate_limit(), s.auth_rate_limit_max),
+        (true, 900_000, 1_000, 5)
     );
+    assert_eq!(s.admin_rate_limit_max, 10_000);
     assert_eq!(s.max_file_size, 5 * 1024 * 1024);
     assert_eq!(s.tax_rate, Decimal::new(8, 2));
     assert_eq!(s.shipping_flat_rate, Decimal::new(999, 2));

@@ -279,7 +279,7 @@ async fn large_bodies_are_compressed_when_accepted() {
 async fn the_general_rate_limit_counts_api_requests_per_ip() {
     let app = TestApp::with(
         |s| {
-            s.rate_limit_max_requests = 3;
+            s.rate_limit_max_requests = Some(3);
             s.rate_limit_window_ms = 60_000;
         },
         |r| r,
@@ -308,7 +308,7 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_the_client() {
     let limited = |trust: bool| async move {
         TestApp::with(
             move |s| {
-                s.rate_limit_max_requests = 2;
+                s.rate_limit_max_requests = Some(2);
                 s.trust_proxy = trust;
             },
             |r| r,
@@ -334,7 +334,7 @@ async fn rate_limits_can_be_turned_off() {
     let app = TestApp::with(
         |s| {
             s.rate_limit_enabled = false;
-            s.rate_limit_max_requests = 1;
+            s.rate_limit_max_requests = Some(1);
         },
         |r| r,
     )

@@ -66,7 +66,7 @@ async fn offline_intents_take_the_order_total_and_succeed_on_confirm() {
 
     let other = app.user("other@shop.test").await;
     assert_error(&intent(&app, &other, oid).await, 404, "ORDER_NOT_FOUND");
-    assert_error(&send(app.get_as(&format!("/api/v1/payments/{id}/status"), &other)).await, 404, "NOT_FOUND");
+    assert_error(&send(app.get_as(&format!("/api/v1/payments/{id}/status"), &other)).await, 404, "PAYMENT_NOT_FOUND");
 
     let r = send(app.post_as("/api/v1/payments/confirm", &s).body_json(&json!({"paymentIntentId": id}))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());

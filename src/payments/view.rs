@@ -1,0 +1,39 @@
+//! A payment as clients see it. Apart from the record so that an order's view can show its
+//! payment without the order module depending on the payment rules.
+
+use poem_openapi::{Enum, Object};
+use serde::{Deserialize, Serialize};
+
+use crate::types::Money;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum)]
+#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PaymentStatus {
+    RequiresPaymentMethod,
+    RequiresConfirmation,
+    Processing,
+    Succeeded,
+    Failed,
+    Canceled,
+    Refunded,
+    PartiallyRefunded,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "Payment", rename_all = "camelCase")]
+pub struct PaymentView {
+    pub id: String,
+    pub order_id: String,
+    pub payment_intent_id: String,
+    pub amount: Money,
+    /// What was refunded so far.
+    pub refunded: Money,
+    pub currency: String,
+    pub status: PaymentStatus,
+    pub method: Option<String>,
+    pub provider: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
