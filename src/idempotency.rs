@@ -111,7 +111,11 @@ impl Scoped {
     /// Records the answer, in the transaction of the effect it answers for.
     pub fn record<T: poem_openapi::types::ToJSON>(&self, w: &mut WriteTx<'_>, answer: &T) -> Result<(), StoreError> {
         let response = answer.to_json().unwrap_or(Value::Null);
-        w.put(&IDEMPOTENCY, &self.id, &IdempotentRecord { request_hash: self.request_hash.clone(), response, created_at: Utc::now() })
+        w.put(
+            &IDEMPOTENCY,
+            &self.id,
+            &IdempotentRecord { request_hash: self.request_hash.clone(), response, created_at: Utc::now() },
+        )
     }
 }
 

@@ -66,9 +66,7 @@ fn domain_errors(operation_id: &str) -> &'static [ErrorCode] {
         "resetPassword" => &[E::InvalidToken, E::AuthRateLimitExceeded],
         "changePassword" => &[E::InvalidCurrentPassword, E::AuthRateLimitExceeded],
         "verifyEmail" => &[E::InvalidToken, E::AuthRateLimitExceeded],
-        "updateMe" | "patchMe" => {
-            &[E::EmailExists, E::InvalidPassword, E::AccountLocked, E::AuthRateLimitExceeded]
-        }
+        "updateMe" | "patchMe" => &[E::EmailExists, E::InvalidPassword, E::AccountLocked, E::AuthRateLimitExceeded],
         "uploadAvatar" => &[E::UploadRateLimitExceeded],
         "updateAddress" => &[E::AddressNotFound],
         "deleteAddress" => &[E::AddressNotFound, E::CannotDeleteDefault],
@@ -91,14 +89,10 @@ fn domain_errors(operation_id: &str) -> &'static [ErrorCode] {
         ],
         "getOrder" | "getInvoice" | "addOrderNote" => &[E::OrderNotFound],
         "getTracking" => &[E::OrderNotFound, E::TrackingUnavailable],
-        "updateOrderStatus" => {
-            &[E::OrderNotFound, E::InvalidStatusTransition, E::Conflict, E::PaymentProviderError]
-        }
+        "updateOrderStatus" => &[E::OrderNotFound, E::InvalidStatusTransition, E::Conflict, E::PaymentProviderError],
         "cancelOrder" => &[E::OrderNotFound, E::OrderCannotCancel, E::Conflict, E::PaymentProviderError],
         "requestReturn" => &[E::OrderNotFound, E::ReturnNotAllowed],
-        "decideReturn" => {
-            &[E::OrderNotFound, E::NotFound, E::ReturnNotAllowed, E::Conflict, E::PaymentProviderError]
-        }
+        "decideReturn" => &[E::OrderNotFound, E::NotFound, E::ReturnNotAllowed, E::Conflict, E::PaymentProviderError],
         "markNotificationRead" => &[E::NotFound],
         "addToWishlist" => &[E::ProductNotFound, E::NotFound],
         "removeFromWishlist" => &[E::WishlistItemNotFound, E::NotFound],
@@ -174,11 +168,40 @@ pub fn document(generated: &str) -> Value {
     let responses = referenced(&doc, "responses");
     let requests = referenced(&doc, "requestBody");
     let schemas = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut).expect("schemas");
+    // An object that is both a request body and part of a response (a shipping address) gets a
+    // response twin, `<Name>View`, where every field is present.
+    let shared: Vec<String> = responses
+        .intersection(&requests)
+        .filter(|n| schemas.get(n.as_str()).is_some_and(|s| s.get("properties").is_some()))
+        .cloned()
+        .collect();
+    for name in &shared {
+        let twin = schemas[name.as_str()].clone();
+        schemas.insert(format!("{name}View"), twin);
+    }
     for (name, schema) in schemas.iter_mut() {
-        if responses.contains(name) && !requests.contains(name) {
+        let response_only = responses.contains(name) && !requests.contains(name);
+        if response_only {
+            for shared in &shared {
+                retarget(
+                    schema,
+                    &format!("#/components/schemas/{shared}"),
+                    &format!("#/components/schemas/{shared}View"),
+                );
+            }
+        }
+        if response_only || shared.iter().any(|s| format!("{s}View") == *name) {
             always_present(name, schema);
         }
         timestamps(schema);
+    }
+    if let Some(details) = schemas.get_mut("Error").and_then(|e| e.pointer_mut("/properties/details")) {
+        *details = json!({
+            "type": "object",
+            "description": "For `VALIDATION_ERROR`: each bad field path mapped to its messages; for `SERVICE_UNAVAILABLE` from /ready: each dependency and its state.",
+            "additionalProperties": { "oneOf": [{ "type": "array", "items": { "type": "string" } }, { "type": "string" }] },
+            "example": { "email": ["Invalid email format"] }
+        });
     }
     typed_wrappers(schemas);
     schemas.insert("ErrorCode".into(), error_code_schema());
@@ -281,6 +304,23 @@ fn operation(path: &str, method: &str, op: &mut Map<String, Value>) {
                 }}}
             }),
         );
+    }
+}
+
+/// Points every `$ref` to `from` inside `schema` at `to`.
+fn retarget(schema: &mut Value, from: &str, to: &str) {
+    match schema {
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if k == "$ref" && v.as_str() == Some(from) {
+                    *v = Value::String(to.to_string());
+                } else {
+                    retarget(v, from, to);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| retarget(v, from, to)),
+        _ => {}
     }
 }
 

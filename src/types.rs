@@ -13,8 +13,6 @@ use serde_json::Value;
 
 use crate::error::ApiResult;
 
-
-
 /// An amount of money: exact decimal, always at most 2 decimals, rounded half-up (away from
 /// zero) to the cent whenever arithmetic produces more. Shown to clients as a JSON number (the
 /// framework would print a `Decimal` as a string); stored as an exact decimal string.

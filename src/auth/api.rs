@@ -15,10 +15,10 @@ use super::tokens::{
     Issued, ONE_TIME_INDEXES, ONE_TIME_TOKENS, OneTimeToken, Purpose, REFRESH_TOKENS, random_token, token_hash,
 };
 use super::{locked_for, lockout_key, revoke_sessions, revoke_token};
-use crate::http::detached::detached;
 use crate::audit::{self, Actor, Event};
 use crate::error::{ApiError, ApiResult, ErrorCode, OnConflict};
-use crate::http::envelope::{Created, CookieReply, Nothing, Reply};
+use crate::http::detached::detached;
+use crate::http::envelope::{CookieReply, Created, Nothing, Reply};
 use crate::http::json::{JsonBody, OptionalJson};
 use crate::http::rate_limit::client_key;
 use crate::mail::templates::{RESET_PASSWORD, VERIFY_EMAIL};
@@ -288,10 +288,7 @@ impl AuthApi {
                 .await?;
             send_verification(&state, &user, &token);
             let access = state.auth.jwt.issue(&user)?;
-            Ok(Created::with(
-                Registered { user: user.view(), token: access.token },
-                "User registered successfully",
-            ))
+            Ok(Created::with(Registered { user: user.view(), token: access.token }, "User registered successfully"))
         })
         .await
     }

@@ -35,7 +35,12 @@ impl<E: Endpoint> Middleware<E> for Edge {
     type Output = EdgeEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        EdgeEndpoint { inner, metrics: self.metrics.clone(), allowed: self.allowed.clone(), upload_limit: self.upload_limit }
+        EdgeEndpoint {
+            inner,
+            metrics: self.metrics.clone(),
+            allowed: self.allowed.clone(),
+            upload_limit: self.upload_limit,
+        }
     }
 }
 

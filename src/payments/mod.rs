@@ -144,9 +144,7 @@ pub async fn refund(
     let reserved = state
         .store
         .write(move |w| {
-            let mut p = w
-                .get(&PAYMENTS, &payment_id)?
-                .ok_or_else(|| ApiError::new(PaymentNotFound))?;
+            let mut p = w.get(&PAYMENTS, &payment_id)?.ok_or_else(|| ApiError::new(PaymentNotFound))?;
             if !matches!(p.status, PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded) {
                 return Err(ApiError::new(RefundExceedsPayment).with_message("Nothing of this payment can be refunded"));
             }

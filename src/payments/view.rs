@@ -36,4 +36,3 @@ pub struct PaymentView {
     pub created_at: String,
     pub updated_at: String,
 }
-

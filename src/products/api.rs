@@ -170,11 +170,6 @@ fn list_query(
         (None, None) => true,
         (_, order) => order == Some(SortOrder::Desc),
     };
-    if let (Some(min), Some(max)) = (min_price, max_price)
-        && min > max
-    {
-        return Err(ApiError::field("minPrice", "minPrice must not be more than maxPrice"));
-    }
     Ok(ListQuery {
         skip: paging.skip,
         limit: paging.limit,
@@ -402,7 +397,9 @@ impl ProductsApi {
                 .map(|p| (p.id, 0.0))
                 .collect();
             let everything = Hits { list, facets: Default::default() };
-            state.catalog.matches(&everything, &ListQuery { sort: query.sort.or(Some(SortBy::CreatedAt)), ..query.clone() })?
+            state
+                .catalog
+                .matches(&everything, &ListQuery { sort: query.sort.or(Some(SortBy::CreatedAt)), ..query.clone() })?
         } else {
             let search = state.search.clone();
             let text = text.to_string();

@@ -9,7 +9,7 @@ use poem_openapi::{Object, OpenApi, OpenApiService};
 use serde::Deserialize;
 use serde_json::json;
 use shopd::error::{ApiError, ApiResult};
-use shopd::http::envelope::Reply as Envelope;
+use shopd::http::envelope::{Created, Reply as Envelope};
 use shopd::http::json::JsonBody;
 
 use crate::helpers::{TestApp, assert_error, send};
@@ -42,8 +42,8 @@ struct ProbeApi;
 #[OpenApi]
 impl ProbeApi {
     #[oai(path = "/probe", method = "post")]
-    async fn probe(&self, body: JsonBody<Probe>) -> Envelope<String> {
-        Envelope::created(format!("{} x{}", body.0.name, body.0.products.len()))
+    async fn probe(&self, body: JsonBody<Probe>) -> Created<String> {
+        Created::new(format!("{} x{}", body.0.name, body.0.products.len()))
     }
 
     #[oai(path = "/fail", method = "get")]

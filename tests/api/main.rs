@@ -4,6 +4,7 @@ mod accounts;
 mod binary;
 mod checkout;
 mod config;
+mod contract;
 mod crash;
 mod helpers;
 mod http;

@@ -1,6 +1,6 @@
 // A typed shopd client: openapi-fetch over the generated paths, with the caller's credentials.
 import createClient, { type Client, type Middleware } from "openapi-fetch";
-// `shopd-api` is src/contract.ts (or src/schema.d.ts for `npm run typecheck:doc`); see tsconfig.json.
+// `shopd-api` is src/schema.d.ts, the generated types (tsconfig.json `paths`).
 import type { paths } from "shopd-api";
 
 /** What a client sends on every request once it is set: the bearer token and the guest session. */

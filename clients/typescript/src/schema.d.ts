@@ -4,475 +4,20 @@
  */
 
 export interface paths {
-    "/health": {
+    "/api/v1/admin/audit-logs": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** Liveness: the process answers. */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Health"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Health"];
-                    };
-                };
-            };
-        };
+        /**
+         * The audit log, newest first, filtered by user, action and entity.
+         * @description Admins only.
+         */
+        get: operations["listAuditLogs"];
         put?: never;
         post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/ready": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Readiness: 200 when storage (and, once it exists, search) answers; 503 otherwise. */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Readiness"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Readiness"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/auth/register": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Create an account. Mails a link to verify the email address. */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["RegisterBody"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Registered"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Registered"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/auth/login": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Sign in: an access token in the body, a refresh token in an HttpOnly cookie. */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["LoginBody"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        "SET-COOKIE": string;
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_SignedIn"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/auth/validate": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Whether the access token is valid, and whose it is. */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Validity"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Validity"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/auth/logout": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Sign out: revokes this access token and the refresh token (cookie or body), clears the
-         *     cookie.
-         */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: {
-                    refreshToken?: string;
-                };
-            };
-            requestBody?: {
-                content: {
-                    "application/json": components["schemas"]["RefreshBody"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        "SET-COOKIE": string;
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_any"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/auth/refresh": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * A new access token for a refresh token (cookie, or `refreshToken` in the body). The
-         *     refresh token is rotated; presenting a rotated one again revokes every session of its user.
-         */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: {
-                    refreshToken?: string;
-                };
-            };
-            requestBody?: {
-                content: {
-                    "application/json": components["schemas"]["RefreshBody"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        "SET-COOKIE": string;
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Refreshed"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/auth/forgot-password": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Mails a single-use password reset link (valid 1 hour). Always 200, answered at once:
-         *     neither the answer nor its timing shows whether an account exists.
-         */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["EmailBody"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_any"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_any"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/auth/reset-password": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Sets a new password with a reset token; every session of the account ends. */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["ResetBody"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_any"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_any"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
         delete?: never;
         options?: never;
         head?: never;
@@ -492,46 +37,14 @@ export interface paths {
          * Changes the password of the signed-in user. Every session ends, including this one's
          *     tokens: the answer carries a fresh access token and refresh cookie.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["ChangePasswordBody"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        "SET-COOKIE": string;
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Refreshed"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        post: operations["changePassword"];
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/api/v1/auth/verify-email": {
+    "/api/v1/auth/forgot-password": {
         parameters: {
             query?: never;
             header?: never;
@@ -540,47 +53,85 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Confirms the email address with the mailed token. */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["TokenBody"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_any"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_any"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
+        /**
+         * Mails a single-use password reset link (valid 1 hour). Always 200, answered at once:
+         *     neither the answer nor its timing shows whether an account exists.
+         */
+        post: operations["forgotPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
+        get?: never;
+        put?: never;
+        /** Sign in: an access token in the body, a refresh token in an HttpOnly cookie. */
+        post: operations["login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign out: revokes this access token and the refresh token (cookie or body), clears the
+         *     cookie.
+         */
+        post: operations["logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A new access token for a refresh token (cookie, or `refreshToken` in the body). The
+         *     refresh token is rotated; presenting a rotated one again revokes every session of its user.
+         */
+        post: operations["refreshToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/register": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Create an account. Mails a link to verify the email address. */
+        post: operations["register"];
         delete?: never;
         options?: never;
         head?: never;
@@ -597,217 +148,14 @@ export interface paths {
         get?: never;
         put?: never;
         /** Mails a new verification link (the previous one stops working). */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_any"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_any"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        post: operations["resendVerification"];
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/api/v1/users/me": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** The signed-in user with preferences and saved addresses (default first). */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Me"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Me"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        /** Update the profile (partial). Role, status, verification and password are not set here. */
-        put: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["UpdateMe"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_User"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_User"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        post?: never;
-        /**
-         * Delete the account: needs the password; deactivates it, frees the email and ends every
-         *     session.
-         */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["DeleteMe"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        "SET-COOKIE": string;
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Deleted"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        options?: never;
-        head?: never;
-        /** Update the profile (partial). Role, status, verification and password are not set here. */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["UpdateMe"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_User"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_User"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        trace?: never;
-    };
-    "/api/v1/users/me/avatar": {
+    "/api/v1/auth/reset-password": {
         parameters: {
             query?: never;
             header?: never;
@@ -816,380 +164,23 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Upload an avatar (jpg, png or webp, decided by content); replaces the previous one. */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "multipart/form-data": {
-                        /** Format: binary */
-                        avatar: string;
-                    };
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_AvatarView"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_AvatarView"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        /** Sets a new password with a reset token; every session of the account ends. */
+        post: operations["resetPassword"];
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/api/v1/users/me/preferences": {
+    "/api/v1/auth/validate": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** The user's preferences (defaults: light, notifications on, USD, en). */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Preferences"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Preferences"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        /** Change preferences (partial). */
-        put: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["UpdatePreferences"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Preferences"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Preferences"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/users/me/addresses": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Saved addresses, the default first. */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_list_Address"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_list_Address"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        /** Save an address. The first one becomes the default; `isDefault: true` moves the default. */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["AddressInput"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Address"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Address"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/users/me/addresses/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        /** Change a saved address (partial). `isDefault: true` makes it the only default. */
-        put: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: number;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["AddressInput"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Address"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Address"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        post?: never;
-        /** Delete a saved address (not the default one). */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: number;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Deleted"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Deleted"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/users/me/stats": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Order count, money spent on delivered orders, the latest order, and membership. */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Stats"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Stats"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        /** Whether the access token is valid, and whose it is. */
+        get: operations["validateToken"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1198,678 +189,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/users": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** All users, newest first; `search` matches email, first and last name (case-insensitive). */
-        get: {
-            parameters: {
-                query?: {
-                    skip?: number;
-                    limit?: number;
-                    search?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_UserPage"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_UserPage"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/users/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** One user. */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: number;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_User"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_User"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        /**
-         * Change a user's role or status. Either change ends the user's sessions, so the new role
-         *     or the deactivation applies at once.
-         */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: number;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["AdminPatch"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_User"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_User"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        trace?: never;
-    };
-    "/api/v1/admin/audit-logs": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** The audit log, newest first, filtered by user, action and entity. */
-        get: {
-            parameters: {
-                query?: {
-                    userId?: number;
-                    action?: string;
-                    entity?: string;
-                    skip?: number;
-                    limit?: number;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_AuditPage"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_AuditPage"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/products": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Active products: paging, sorting, price range, brand (any case), category, stock, field
-         *     selection, cursor.
-         */
-        get: {
-            parameters: {
-                query?: {
-                    skip?: number;
-                    limit?: number;
-                    sortBy?: string;
-                    order?: string;
-                    minPrice?: string;
-                    maxPrice?: string;
-                    brand?: string;
-                    category?: string;
-                    inStock?: boolean;
-                    select?: string;
-                    cursor?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_ProductPage"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_ProductPage"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        /** Create a product. */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["ProductInput"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Product"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Product"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/products/search": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Full-text search over title, description, brand, category and tags; the list filters
-         *     apply; facets count all matches. An empty `q` lists everything.
-         */
-        get: {
-            parameters: {
-                query?: {
-                    q?: string;
-                    skip?: number;
-                    limit?: number;
-                    sortBy?: string;
-                    order?: string;
-                    minPrice?: string;
-                    maxPrice?: string;
-                    brand?: string;
-                    category?: string;
-                    inStock?: boolean;
-                    select?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_SearchPage"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_SearchPage"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/products/categories": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Category slugs of active products, sorted. */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_list_string"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_list_string"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/products/category/{category}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Like the list, within one category. */
-        get: {
-            parameters: {
-                query?: {
-                    skip?: number;
-                    limit?: number;
-                    sortBy?: string;
-                    order?: string;
-                    minPrice?: string;
-                    maxPrice?: string;
-                    brand?: string;
-                    inStock?: boolean;
-                    select?: string;
-                    cursor?: string;
-                };
-                header?: never;
-                path: {
-                    category: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_ProductPage"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_ProductPage"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/products/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** One active product with its latest 10 reviews. */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: number;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_ProductDetail"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_ProductDetail"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        /** Change a product (partial). */
-        put: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: number;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["ProductInput"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Product"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Product"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        post?: never;
-        /** Delete a product (it stays in the store, inactive, for past orders). */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: number;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_DeletedProduct"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_DeletedProduct"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        options?: never;
-        head?: never;
-        /** Change a product (partial). */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: number;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["ProductInput"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Product"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Product"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        trace?: never;
-    };
-    "/api/v1/products/{id}/stock": {
+    "/api/v1/auth/verify-email": {
         parameters: {
             query?: never;
             header?: never;
@@ -1878,212 +198,8 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        /** Add to (or, negative, remove from) the stock; never below 0. */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: number;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["StockChange"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Product"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Product"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        trace?: never;
-    };
-    "/api/v1/products/{id}/images": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Upload images (multipart field `images`, up to 10; jpg, png or webp by content). The
-         *     first one's thumbnail becomes the product's when it has none of its own yet.
-         */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: number;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "multipart/form-data": {
-                        /** @description 1 to 10 images (jpg, png or webp), each at most MAX_FILE_SIZE bytes. */
-                        images: string[];
-                    };
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Product"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Product"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/products/{id}/reviews": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** A product's reviews, newest first. */
-        get: {
-            parameters: {
-                query?: {
-                    skip?: number;
-                    limit?: number;
-                };
-                header?: never;
-                path: {
-                    id: number;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_ReviewPage"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_ReviewPage"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        /** Review a product (once per user); updates its rating. */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: number;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["NewReview"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Review"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Review"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        /** Confirms the email address with the mailed token. */
+        post: operations["verifyEmail"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2098,71 +214,11 @@ export interface paths {
             cookie?: never;
         };
         /** The caller's cart (created empty when there is none). */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        /** @description The guest session this cart belongs to, when it was just created. */
-                        "X-SESSION-ID"?: string;
-                        "SET-COOKIE"?: string;
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Cart"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        get: operations["getCart"];
         put?: never;
         post?: never;
         /** Empty the cart. */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        /** @description The guest session this cart belongs to, when it was just created. */
-                        "X-SESSION-ID"?: string;
-                        "SET-COOKIE"?: string;
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Cart"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        delete: operations["clearCart"];
         options?: never;
         head?: never;
         patch?: never;
@@ -2178,41 +234,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Add a product (to its line if there is one). The line may not exceed the stock. */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["AddItem"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        /** @description The guest session this cart belongs to, when it was just created. */
-                        "X-SESSION-ID"?: string;
-                        "SET-COOKIE"?: string;
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Cart"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        post: operations["addCartItem"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2228,78 +250,10 @@ export interface paths {
         };
         get?: never;
         /** Change a line's quantity; 0 removes it. */
-        put: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    item_id: number;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["SetQuantity"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        /** @description The guest session this cart belongs to, when it was just created. */
-                        "X-SESSION-ID"?: string;
-                        "SET-COOKIE"?: string;
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Cart"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        put: operations["updateCartItem"];
         post?: never;
         /** Remove a line. */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    item_id: number;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        /** @description The guest session this cart belongs to, when it was just created. */
-                        "X-SESSION-ID"?: string;
-                        "SET-COOKIE"?: string;
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Cart"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        delete: operations["removeCartItem"];
         options?: never;
         head?: never;
         patch?: never;
@@ -2318,794 +272,8 @@ export interface paths {
          * After sign-in: move the guest cart named by the session into the user's cart
          *     (quantities added, capped at the stock) and delete the guest cart.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        /** @description The guest session this cart belongs to, when it was just created. */
-                        "X-SESSION-ID"?: string;
-                        "SET-COOKIE"?: string;
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Cart"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        post: operations["mergeCart"];
         delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/orders": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** The caller's orders, newest first. */
-        get: {
-            parameters: {
-                query?: {
-                    skip?: number;
-                    limit?: number;
-                    status?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_OrderPage"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_OrderPage"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        /**
-         * Place an order, from `products` or from the cart. Stock is taken for every line in one
-         *     transaction, or for none. With an `Idempotency-Key`, a repeat returns the first answer.
-         */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    "Idempotency-Key"?: string;
-                };
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["CreateOrder"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Order"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Order"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/orders/all": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Every order, newest first, each with its customer. */
-        get: {
-            parameters: {
-                query?: {
-                    skip?: number;
-                    limit?: number;
-                    status?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_OrderPage"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_OrderPage"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/orders/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** One order (its owner or an admin). */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Order"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Order"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/orders/{id}/status": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        /**
-         * Move an order along: PENDING → PROCESSING → SHIPPED → DELIVERED, or cancel it from
-         *     PENDING or PROCESSING (which restocks it).
-         */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["StatusChange"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Order"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Order"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        trace?: never;
-    };
-    "/api/v1/orders/{id}/cancel": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Cancel an own order while it is PENDING or PROCESSING: the stock comes back and a
-         *     succeeded payment is refunded.
-         */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["CancelBody"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Order"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Order"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/orders/{id}/tracking": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Where the parcel is, from the order's own status history. */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Tracking"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Tracking"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/orders/{id}/invoice": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** The invoice as a PDF. */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description The invoice as a PDF. */
-                200: {
-                    headers: {
-                        "CONTENT-DISPOSITION": string;
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/pdf": string;
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/orders/{id}/notes": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Add a note (the owner or an admin). */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["NoteBody"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_OrderNote"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_OrderNote"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/orders/{id}/returns": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Ask to return items of a DELIVERED order, within 30 days of delivery. */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["ReturnBody"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_OrderReturn"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_OrderReturn"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/orders/{id}/returns/{return_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        /** Approve (restocks and refunds the returned lines) or reject a requested return. */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                    return_id: number;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["ReturnDecision"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_OrderReturn"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_OrderReturn"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        trace?: never;
-    };
-    "/api/v1/wishlist": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** The caller's wishlist, newest first. */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_WishlistView"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_WishlistView"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        /** Add a product (201), or find it already there (200). */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["AddWish"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_WishlistItem"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_WishlistItem"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/wishlist/{product_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post?: never;
-        /** Remove a product. */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    product_id: number;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Removed"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Removed"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
         options?: never;
         head?: never;
         patch?: never;
@@ -3119,47 +287,26 @@ export interface paths {
             cookie?: never;
         };
         /** The caller's notifications, newest first, with the unread count. */
-        get: {
-            parameters: {
-                query?: {
-                    skip?: number;
-                    limit?: number;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_NotificationPage"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_NotificationPage"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        get: operations["listNotifications"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/read-all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark all as read. */
+        post: operations["markAllNotificationsRead"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3180,47 +327,68 @@ export interface paths {
         options?: never;
         head?: never;
         /** Mark one as read. */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: number;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Notification"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Notification"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        patch: operations["markNotificationRead"];
         trace?: never;
     };
-    "/api/v1/notifications/read-all": {
+    "/api/v1/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's orders, newest first. */
+        get: operations["listMyOrders"];
+        put?: never;
+        /**
+         * Place an order, from `products` or from the cart. Stock is taken for every line in one
+         *     transaction, or for none. With an `Idempotency-Key`, a repeat returns the first answer.
+         */
+        post: operations["placeOrder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every order, newest first, each with its customer.
+         * @description Admins only.
+         */
+        get: operations["listAllOrders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One order (its owner or an admin). */
+        get: operations["getOrder"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{id}/cancel": {
         parameters: {
             query?: never;
             header?: never;
@@ -3229,43 +397,137 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Mark all as read. */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Marked"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Marked"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
+        /**
+         * Cancel an own order while it is PENDING or PROCESSING: the stock comes back and a
+         *     succeeded payment is refunded.
+         */
+        post: operations["cancelOrder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{id}/invoice": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
+        /** The invoice as a PDF. */
+        get: operations["getInvoice"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{id}/notes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Add a note (the owner or an admin). */
+        post: operations["addOrderNote"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{id}/returns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Ask to return items of a DELIVERED order, within 30 days of delivery. */
+        post: operations["requestReturn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{id}/returns/{return_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Approve (restocks and refunds the returned lines) or reject a requested return.
+         * @description Admins only.
+         */
+        patch: operations["decideReturn"];
+        trace?: never;
+    };
+    "/api/v1/orders/{id}/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Move an order along: PENDING → PROCESSING → SHIPPED → DELIVERED, or cancel it from
+         *     PENDING or PROCESSING (which restocks it).
+         * @description Admins only.
+         */
+        patch: operations["updateOrderStatus"];
+        trace?: never;
+    };
+    "/api/v1/orders/{id}/tracking": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Where the parcel is, from the order's own status history. */
+        get: operations["getTracking"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/payments/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Confirm a payment: its status is read back from the provider (offline intents succeed). */
+        post: operations["confirmPayment"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3285,218 +547,7 @@ export interface paths {
          * Start paying an own PENDING order. The amount is the order's total, never the client's.
          *     An `Idempotency-Key` returns the first answer again and is forwarded to Stripe.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    "Idempotency-Key"?: string;
-                };
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["CreateIntent"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_PaymentIntent"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_PaymentIntent"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/payments/confirm": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Confirm a payment: its status is read back from the provider (offline intents succeed). */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["ConfirmBody"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Payment"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Payment"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/payments/{payment_intent_id}/status": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** A payment by its intent id (its owner or an admin). */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    payment_intent_id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Payment"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Payment"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/payments/{payment_id}/refund": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Refund part or all of a payment (default: all that is left). */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    "Idempotency-Key"?: string;
-                };
-                path: {
-                    payment_id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["RefundBody"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Payment"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Payment"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        post: operations["createPaymentIntent"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3516,48 +567,435 @@ export interface paths {
          * Stripe's webhook: the raw body and its `Stripe-Signature` are verified (HMAC-SHA256,
          *     5 minutes); each event id is applied once; unknown types are acknowledged.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    "Stripe-Signature"?: string;
-                };
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/octet-stream": string;
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Received"];
-                    };
-                };
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Envelope_Received"];
-                    };
-                };
-                /** @description An error: the error envelope with its code */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json; charset=utf-8": components["schemas"]["Error"];
-                    };
-                };
-            };
+        post: operations["receiveStripeWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/payments/{payment_id}/refund": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
+        get?: never;
+        put?: never;
+        /**
+         * Refund part or all of a payment (default: all that is left).
+         * @description Admins only.
+         */
+        post: operations["refundPayment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/payments/{payment_intent_id}/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A payment by its intent id (its owner or an admin). */
+        get: operations["getPaymentStatus"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/products": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Active products: paging, sorting, price range, brand (any case), category, stock, field
+         *     selection, cursor.
+         */
+        get: operations["listProducts"];
+        put?: never;
+        /**
+         * Create a product.
+         * @description Admins only.
+         */
+        post: operations["createProduct"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/products/categories": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Category slugs of active products, sorted. */
+        get: operations["listCategories"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/products/category/{category}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Like the list, within one category. */
+        get: operations["listProductsByCategory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/products/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Full-text search over title, description, brand, category and tags; the list filters
+         *     apply; facets count all matches. An empty `q` lists everything.
+         */
+        get: operations["searchProducts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/products/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One active product with its latest 10 reviews. */
+        get: operations["getProduct"];
+        /**
+         * Change a product (partial).
+         * @description Admins only.
+         */
+        put: operations["updateProduct"];
+        post?: never;
+        /**
+         * Delete a product (it stays in the store, inactive, for past orders).
+         * @description Admins only.
+         */
+        delete: operations["deleteProduct"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a product (partial).
+         * @description Admins only.
+         */
+        patch: operations["patchProduct"];
+        trace?: never;
+    };
+    "/api/v1/products/{id}/images": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload images (multipart field `images`, up to 10; jpg, png or webp by content). The
+         *     first one's thumbnail becomes the product's when it has none of its own yet.
+         * @description Admins only.
+         */
+        post: operations["uploadProductImages"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/products/{id}/reviews": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A product's reviews, newest first. */
+        get: operations["listReviews"];
+        put?: never;
+        /** Review a product (once per user); updates its rating. */
+        post: operations["createReview"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/products/{id}/stock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Add to (or, negative, remove from) the stock; never below 0.
+         * @description Admins only.
+         */
+        patch: operations["adjustStock"];
+        trace?: never;
+    };
+    "/api/v1/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * All users, newest first; `search` matches email, first and last name (case-insensitive).
+         * @description Admins only.
+         */
+        get: operations["listUsers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The signed-in user with preferences and saved addresses (default first). */
+        get: operations["getMe"];
+        /** Update the profile (partial). Role, status, verification and password are not set here. */
+        put: operations["updateMe"];
+        post?: never;
+        /**
+         * Delete the account: needs the password; deactivates it, frees the email and ends every
+         *     session.
+         */
+        delete: operations["deleteMe"];
+        options?: never;
+        head?: never;
+        /** Update the profile (partial). Role, status, verification and password are not set here. */
+        patch: operations["patchMe"];
+        trace?: never;
+    };
+    "/api/v1/users/me/addresses": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Saved addresses, the default first. */
+        get: operations["listAddresses"];
+        put?: never;
+        /** Save an address. The first one becomes the default; `isDefault: true` moves the default. */
+        post: operations["createAddress"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/addresses/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Change a saved address (partial). `isDefault: true` makes it the only default. */
+        put: operations["updateAddress"];
+        post?: never;
+        /** Delete a saved address (not the default one). */
+        delete: operations["deleteAddress"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/avatar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Upload an avatar (jpg, png or webp, decided by content); replaces the previous one. */
+        post: operations["uploadAvatar"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/preferences": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The user's preferences (defaults: light, notifications on, USD, en). */
+        get: operations["getPreferences"];
+        /** Change preferences (partial). */
+        put: operations["updatePreferences"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Order count, money spent on delivered orders, the latest order, and membership. */
+        get: operations["getMyStats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One user.
+         * @description Admins only.
+         */
+        get: operations["getUser"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change a user's role or status. Either change ends the user's sessions, so the new role
+         *     or the deactivation applies at once.
+         * @description Admins only.
+         */
+        patch: operations["updateUser"];
+        trace?: never;
+    };
+    "/api/v1/wishlist": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's wishlist, newest first. */
+        get: operations["getWishlist"];
+        put?: never;
+        /** Add a product (201), or find it already there (200). */
+        post: operations["addToWishlist"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wishlist/{product_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove a product. */
+        delete: operations["removeFromWishlist"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Liveness: the process answers. */
+        get: operations["getHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Readiness: 200 when storage (and, once it exists, search) answers; 503 otherwise. */
+        get: operations["getReadiness"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3585,64 +1023,76 @@ export interface components {
         };
         /** Address */
         Address: {
-            /** Format: uint64 */
-            id: number;
-            label: string;
-            firstName: string;
-            lastName: string;
             address: string;
             city: string;
-            state: string;
-            zipCode: string;
             country: string;
-            phone: string;
-            isDefault: boolean;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
             createdAt: string;
+            firstName: string;
+            /** Format: uint64 */
+            id: number;
+            isDefault: boolean;
+            label: string;
+            lastName: string;
+            phone: string;
+            state: string;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
             updatedAt: string;
+            zipCode: string;
         };
         /** AddressInput */
         AddressInput: {
-            label?: string;
-            firstName?: string;
-            lastName?: string;
             address?: string;
             city?: string;
+            country?: string;
+            firstName?: string;
+            isDefault?: boolean;
+            label?: string;
+            lastName?: string;
+            phone?: string;
             state?: string;
             zipCode?: string;
-            country?: string;
-            phone?: string;
-            isDefault?: boolean;
         };
         /** AdminPatch */
         AdminPatch: {
-            role?: components["schemas"]["Role"];
             isActive?: boolean;
+            role?: components["schemas"]["Role"];
         };
         /** AuditLog */
         AuditLog: {
+            action: string;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            createdAt: string;
+            entity: string;
+            entityId: string | null;
             /** Format: uint64 */
             id: number;
+            ipAddress: string | null;
+            metadata: unknown;
+            newValue: unknown;
+            oldValue: unknown;
+            userAgent: string | null;
             /** Format: uint64 */
-            userId?: number;
-            action: string;
-            entity: string;
-            entityId?: string;
-            oldValue?: unknown;
-            newValue?: unknown;
-            ipAddress?: string;
-            userAgent?: string;
-            metadata?: unknown;
-            createdAt: string;
+            userId: number | null;
         };
         /** AuditPage */
         AuditPage: {
-            logs: components["schemas"]["AuditLog"][];
             /** Format: uint64 */
-            total: number;
+            limit: number;
+            logs: components["schemas"]["AuditLog"][];
             /** Format: uint64 */
             skip: number;
             /** Format: uint64 */
-            limit: number;
+            total: number;
         };
         /** AvatarView */
         AvatarView: {
@@ -3650,10 +1100,10 @@ export interface components {
         };
         /** BriefUser */
         BriefUser: {
-            /** Format: uint64 */
-            id: number;
             email: string;
             firstName: string;
+            /** Format: uint64 */
+            id: number;
             lastName: string;
             role: components["schemas"]["Role"];
         };
@@ -3663,50 +1113,54 @@ export interface components {
         };
         /** Cart */
         Cart: {
+            /**
+             * Format: date-time
+             * @description Guest carts only: when the cart is swept if left alone.
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            expiresAt: string | null;
             id: string;
+            /** Format: uint32 */
+            itemCount: number;
             items: components["schemas"]["CartItem"][];
             /** Format: money */
             subtotal: number;
-            /** Format: uint32 */
-            itemCount: number;
-            /** @description Guest carts only: when the cart is swept if left alone. */
-            expiresAt?: string;
         };
         /** CartItem */
         CartItem: {
-            /** Format: uint64 */
-            id: number;
-            /** Format: uint64 */
-            productId: number;
-            /** Format: uint32 */
-            quantity: number;
-            product?: components["schemas"]["CartProduct"];
-            /** Format: money */
-            unitPrice: number;
             /**
              * Format: money
              * @description price × (1 − discount/100), half-up to the cent.
              */
             discountedPrice: number;
+            /** Format: uint64 */
+            id: number;
             /**
              * Format: money
              * @description discountedPrice × quantity.
              */
             itemTotal: number;
+            product: components["schemas"]["CartProduct"] | null;
+            /** Format: uint64 */
+            productId: number;
+            /** Format: uint32 */
+            quantity: number;
+            /** Format: money */
+            unitPrice: number;
         };
         /** CartProduct */
         CartProduct: {
-            /** Format: uint64 */
-            id: number;
-            title: string;
-            /** Format: money */
-            price: number;
             /** Format: double */
             discountPercentage: number;
-            thumbnail: string;
+            /** Format: uint64 */
+            id: number;
+            isActive: boolean;
+            /** Format: money */
+            price: number;
             /** Format: int64 */
             stock: number;
-            isActive: boolean;
+            thumbnail: string;
+            title: string;
         };
         /** ChangePasswordBody */
         ChangePasswordBody: {
@@ -3719,21 +1173,21 @@ export interface components {
         };
         /** CreateIntent */
         CreateIntent: {
-            orderId: string;
             /** @description Ignored: the amount is always the order's total. */
             amount?: number;
+            orderId: string;
         };
         /** CreateOrder */
         CreateOrder: {
-            /** @description Without it, the caller's cart is ordered (and emptied). */
-            products?: components["schemas"]["LineInput"][];
-            shippingAddress?: components["schemas"]["ShippingAddress"];
             /**
              * Format: uint64
              * @description A saved address of the caller, instead of `shippingAddress`.
              */
             addressId?: number;
             paymentIntentId?: string;
+            /** @description Without it, the caller's cart is ordered (and emptied). */
+            products?: components["schemas"]["LineInput"][];
+            shippingAddress?: components["schemas"]["ShippingAddress"];
         };
         /** DeleteMe */
         DeleteMe: {
@@ -3742,9 +1196,9 @@ export interface components {
         };
         /** Deleted */
         Deleted: {
+            deleted: boolean;
             /** Format: uint64 */
             id: number;
-            deleted: boolean;
         };
         /** DeletedProduct */
         DeletedProduct: {
@@ -3762,10 +1216,10 @@ export interface components {
          */
         Envelope_Address: {
             data: components["schemas"]["Address"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_AuditPage
@@ -3773,10 +1227,10 @@ export interface components {
          */
         Envelope_AuditPage: {
             data: components["schemas"]["AuditPage"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_AvatarView
@@ -3784,10 +1238,10 @@ export interface components {
          */
         Envelope_AvatarView: {
             data: components["schemas"]["AvatarView"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_Cart
@@ -3795,10 +1249,10 @@ export interface components {
          */
         Envelope_Cart: {
             data: components["schemas"]["Cart"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_Deleted
@@ -3806,10 +1260,10 @@ export interface components {
          */
         Envelope_Deleted: {
             data: components["schemas"]["Deleted"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_DeletedProduct
@@ -3817,10 +1271,10 @@ export interface components {
          */
         Envelope_DeletedProduct: {
             data: components["schemas"]["DeletedProduct"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_Health
@@ -3828,10 +1282,10 @@ export interface components {
          */
         Envelope_Health: {
             data: components["schemas"]["Health"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_Marked
@@ -3839,10 +1293,10 @@ export interface components {
          */
         Envelope_Marked: {
             data: components["schemas"]["Marked"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_Me
@@ -3850,10 +1304,25 @@ export interface components {
          */
         Envelope_Me: {
             data: components["schemas"]["Me"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
+        };
+        /**
+         * Envelope_Nothing
+         * @description A success envelope around `T`.
+         */
+        Envelope_Nothing: {
+            /**
+             * @description Always null.
+             * @enum {object|null}
+             */
+            data: never | null;
+            message: string;
+            meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_Notification
@@ -3861,10 +1330,10 @@ export interface components {
          */
         Envelope_Notification: {
             data: components["schemas"]["Notification"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_NotificationPage
@@ -3872,10 +1341,10 @@ export interface components {
          */
         Envelope_NotificationPage: {
             data: components["schemas"]["NotificationPage"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_Order
@@ -3883,10 +1352,10 @@ export interface components {
          */
         Envelope_Order: {
             data: components["schemas"]["Order"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_OrderNote
@@ -3894,10 +1363,10 @@ export interface components {
          */
         Envelope_OrderNote: {
             data: components["schemas"]["OrderNote"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_OrderPage
@@ -3905,10 +1374,10 @@ export interface components {
          */
         Envelope_OrderPage: {
             data: components["schemas"]["OrderPage"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_OrderReturn
@@ -3916,10 +1385,10 @@ export interface components {
          */
         Envelope_OrderReturn: {
             data: components["schemas"]["OrderReturn"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_Payment
@@ -3927,10 +1396,10 @@ export interface components {
          */
         Envelope_Payment: {
             data: components["schemas"]["Payment"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_PaymentIntent
@@ -3938,10 +1407,10 @@ export interface components {
          */
         Envelope_PaymentIntent: {
             data: components["schemas"]["PaymentIntent"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_Preferences
@@ -3949,10 +1418,10 @@ export interface components {
          */
         Envelope_Preferences: {
             data: components["schemas"]["Preferences"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_Product
@@ -3960,10 +1429,10 @@ export interface components {
          */
         Envelope_Product: {
             data: components["schemas"]["Product"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_ProductDetail
@@ -3971,10 +1440,10 @@ export interface components {
          */
         Envelope_ProductDetail: {
             data: components["schemas"]["ProductDetail"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_ProductPage
@@ -3982,10 +1451,10 @@ export interface components {
          */
         Envelope_ProductPage: {
             data: components["schemas"]["ProductPage"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_Readiness
@@ -3993,10 +1462,10 @@ export interface components {
          */
         Envelope_Readiness: {
             data: components["schemas"]["Readiness"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_Received
@@ -4004,10 +1473,10 @@ export interface components {
          */
         Envelope_Received: {
             data: components["schemas"]["Received"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_Refreshed
@@ -4015,10 +1484,10 @@ export interface components {
          */
         Envelope_Refreshed: {
             data: components["schemas"]["Refreshed"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_Registered
@@ -4026,10 +1495,10 @@ export interface components {
          */
         Envelope_Registered: {
             data: components["schemas"]["Registered"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_Removed
@@ -4037,10 +1506,10 @@ export interface components {
          */
         Envelope_Removed: {
             data: components["schemas"]["Removed"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_Review
@@ -4048,10 +1517,10 @@ export interface components {
          */
         Envelope_Review: {
             data: components["schemas"]["Review"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_ReviewPage
@@ -4059,10 +1528,10 @@ export interface components {
          */
         Envelope_ReviewPage: {
             data: components["schemas"]["ReviewPage"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_SearchPage
@@ -4070,10 +1539,10 @@ export interface components {
          */
         Envelope_SearchPage: {
             data: components["schemas"]["SearchPage"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_SignedIn
@@ -4081,10 +1550,10 @@ export interface components {
          */
         Envelope_SignedIn: {
             data: components["schemas"]["SignedIn"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_Stats
@@ -4092,10 +1561,10 @@ export interface components {
          */
         Envelope_Stats: {
             data: components["schemas"]["Stats"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_Tracking
@@ -4103,10 +1572,10 @@ export interface components {
          */
         Envelope_Tracking: {
             data: components["schemas"]["Tracking"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_User
@@ -4114,10 +1583,10 @@ export interface components {
          */
         Envelope_User: {
             data: components["schemas"]["User"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_UserPage
@@ -4125,10 +1594,10 @@ export interface components {
          */
         Envelope_UserPage: {
             data: components["schemas"]["UserPage"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_Validity
@@ -4136,10 +1605,10 @@ export interface components {
          */
         Envelope_Validity: {
             data: components["schemas"]["Validity"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_WishlistItem
@@ -4147,10 +1616,10 @@ export interface components {
          */
         Envelope_WishlistItem: {
             data: components["schemas"]["WishlistItem"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_WishlistView
@@ -4158,21 +1627,10 @@ export interface components {
          */
         Envelope_WishlistView: {
             data: components["schemas"]["WishlistView"];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
-        };
-        /**
-         * Envelope_any
-         * @description A success envelope around `T`.
-         */
-        Envelope_any: {
-            data: unknown;
             /** Format: uint16 */
             status: number;
-            message: string;
-            meta: components["schemas"]["Meta"];
         };
         /**
          * Envelope_list_Address
@@ -4180,10 +1638,10 @@ export interface components {
          */
         Envelope_list_Address: {
             data: components["schemas"]["Address"][];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Envelope_list_string
@@ -4191,33 +1649,46 @@ export interface components {
          */
         Envelope_list_string: {
             data: string[];
-            /** Format: uint16 */
-            status: number;
             message: string;
             meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
         };
         /**
          * Error
          * @description The error envelope.
          */
         Error: {
+            code: components["schemas"]["ErrorCode"];
+            /**
+             * @description For `VALIDATION_ERROR`: each bad field path mapped to its messages; for `SERVICE_UNAVAILABLE` from /ready: each dependency and its state.
+             * @example {
+             *       "email": [
+             *         "Invalid email format"
+             *       ]
+             *     }
+             */
+            details?: {
+                [key: string]: string[] | string;
+            };
             message: string;
+            meta: components["schemas"]["Meta"];
             /** Format: uint16 */
             status: number;
-            /** @description A stable UPPER_SNAKE code, e.g. `VALIDATION_ERROR`. */
-            code: string;
-            /** @description For `VALIDATION_ERROR`: each bad field path mapped to its messages. */
-            details?: unknown;
-            meta: components["schemas"]["Meta"];
         };
+        /**
+         * @description A stable code for each kind of error.
+         * @enum {string}
+         */
+        ErrorCode: "VALIDATION_ERROR" | "INVALID_JSON" | "ROUTE_NOT_FOUND" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMIT_EXCEEDED" | "AUTH_RATE_LIMIT_EXCEEDED" | "UPLOAD_RATE_LIMIT_EXCEEDED" | "IDEMPOTENCY_KEY_REUSED" | "CONFLICT" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "UNAUTHORIZED" | "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "FORBIDDEN" | "INVALID_CREDENTIALS" | "ACCOUNT_LOCKED" | "INVALID_REFRESH_TOKEN" | "INVALID_CURRENT_PASSWORD" | "INVALID_PASSWORD" | "EMAIL_EXISTS" | "USER_NOT_FOUND" | "ADDRESS_NOT_FOUND" | "CANNOT_DELETE_DEFAULT" | "PRODUCT_NOT_FOUND" | "INSUFFICIENT_STOCK" | "REVIEW_EXISTS" | "CART_ITEM_NOT_FOUND" | "EMPTY_ORDER" | "ORDER_NOT_FOUND" | "INVALID_STATUS_TRANSITION" | "ORDER_CANNOT_CANCEL" | "TRACKING_UNAVAILABLE" | "RETURN_NOT_ALLOWED" | "WISHLIST_ITEM_NOT_FOUND" | "ORDER_NOT_PAYABLE" | "PAYMENT_NOT_FOUND" | "REFUND_EXCEEDS_PAYMENT" | "INVALID_WEBHOOK" | "PAYMENT_PROVIDER_ERROR";
         /** Facets */
         Facets: {
-            /** @description Matches per category slug. */
-            category: {
-                [key: string]: number;
-            };
             /** @description Matches per brand. */
             brand: {
+                [key: string]: number;
+            };
+            /** @description Matches per category slug. */
+            category: {
                 [key: string]: number;
             };
         };
@@ -4225,9 +1696,24 @@ export interface components {
         Health: {
             /** @description Always `ok` when the process answers. */
             status: string;
-            version: string;
             /** Format: uint64 */
             uptimeSeconds: number;
+            version: string;
+        };
+        /**
+         * LastOrder
+         * @description The newest order, in brief.
+         */
+        LastOrder: {
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            createdAt: string;
+            id: string;
+            status: components["schemas"]["Status"];
+            /** Format: money */
+            total: number;
         };
         /** LineInput */
         LineInput: {
@@ -4254,24 +1740,32 @@ export interface components {
         };
         /** Me */
         Me: {
+            addresses: components["schemas"]["Address"][];
+            /** Format: uint32 */
+            age: number | null;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            createdAt: string;
+            email: string;
+            emailVerified: boolean;
+            firstName: string;
+            gender: string | null;
             /** Format: uint64 */
             id: number;
-            email: string;
-            firstName: string;
-            lastName: string;
-            phone?: string;
-            gender?: string;
-            /** Format: uint32 */
-            age?: number;
             /** @description URL of the avatar, under /uploads. */
-            image?: string;
-            role: components["schemas"]["Role"];
+            image: string | null;
             isActive: boolean;
-            emailVerified: boolean;
-            createdAt: string;
-            updatedAt: string;
+            lastName: string;
+            phone: string | null;
             preferences: components["schemas"]["Preferences"];
-            addresses: components["schemas"]["Address"][];
+            role: components["schemas"]["Role"];
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            updatedAt: string;
         };
         /**
          * Meta
@@ -4279,17 +1773,21 @@ export interface components {
          */
         Meta: {
             requestId: string;
-            /** @description RFC 3339, UTC, milliseconds. */
+            /**
+             * Format: date-time
+             * @description RFC 3339, UTC, milliseconds.
+             * @example 2026-12-01T09:30:00.000Z
+             */
             timestamp: string;
         };
         /** NewReview */
         NewReview: {
+            comment?: string;
             /**
              * Format: int64
              * @description 1 to 5.
              */
             rating: number;
-            comment?: string;
         };
         /** NoteBody */
         NoteBody: {
@@ -4297,23 +1795,27 @@ export interface components {
         };
         /** Notification */
         Notification: {
+            body: string;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            createdAt: string;
             /** Format: uint64 */
             id: number;
-            type: string;
-            title: string;
-            body: string;
             read: boolean;
-            createdAt: string;
+            title: string;
+            type: string;
         };
         /** NotificationPage */
         NotificationPage: {
-            notifications: components["schemas"]["Notification"][];
             /** Format: uint64 */
-            total: number;
+            limit: number;
+            notifications: components["schemas"]["Notification"][];
             /** Format: uint64 */
             skip: number;
             /** Format: uint64 */
-            limit: number;
+            total: number;
             /**
              * Format: uint64
              * @description Unread notifications in all.
@@ -4322,194 +1824,246 @@ export interface components {
         };
         /** Order */
         Order: {
+            address: components["schemas"]["ShippingAddressView"];
+            cancelReason: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            cancelledAt: string | null;
+            carrier: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            createdAt: string;
+            currency: string;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            deliveredAt: string | null;
+            estimatedDelivery: string | null;
+            history: components["schemas"]["OrderHistory"][];
             id: string;
-            /** Format: uint64 */
-            userId: number;
+            items: components["schemas"]["OrderItem"][];
+            notes: components["schemas"]["OrderNote"][];
+            /** @description The payment, once one is made (payments fill this in). */
+            payment: (components["schemas"]["Payment"] & unknown) | null;
+            returns: components["schemas"]["OrderReturn"][];
+            /** Format: money */
+            shipping: number;
             status: components["schemas"]["Status"];
             /** Format: money */
             subtotal: number;
             /** Format: money */
             tax: number;
             /** Format: money */
-            shipping: number;
-            /** Format: money */
             total: number;
-            currency: string;
-            trackingNumber?: string;
-            carrier?: string;
-            estimatedDelivery?: string;
-            deliveredAt?: string;
-            cancelledAt?: string;
-            cancelReason?: string;
-            createdAt: string;
+            trackingNumber: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
             updatedAt: string;
-            items: components["schemas"]["OrderItem"][];
-            address: components["schemas"]["ShippingAddress"];
-            /** @description The payment, once one is made (payments fill this in). */
-            payment?: unknown;
-            notes: components["schemas"]["OrderNote"][];
-            history: components["schemas"]["OrderHistory"][];
-            returns: components["schemas"]["OrderReturn"][];
             /** @description Admin lists only. */
             user?: components["schemas"]["OrderUser"] & unknown;
+            /** Format: uint64 */
+            userId: number;
         };
         /** OrderHistory */
         OrderHistory: {
-            status: components["schemas"]["Status"];
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
             at: string;
-            note?: string;
+            note: string | null;
+            status: components["schemas"]["Status"];
         };
         /** OrderItem */
         OrderItem: {
             /** Format: uint64 */
             id: number;
+            /** Format: money */
+            price: number;
+            product: components["schemas"]["OrderItemProduct"];
             /** Format: uint64 */
             productId: number;
             /** Format: uint32 */
             quantity: number;
             /** Format: money */
-            price: number;
-            /** Format: money */
             total: number;
-            product: components["schemas"]["OrderItemProduct"];
         };
         /** OrderItemProduct */
         OrderItemProduct: {
             /** Format: uint64 */
             id: number;
-            title: string;
             thumbnail: string;
+            title: string;
         };
         /** OrderNote */
         OrderNote: {
             /** Format: uint64 */
-            id: number;
-            /** Format: uint64 */
             authorId: number;
-            note: string;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
             createdAt: string;
+            /** Format: uint64 */
+            id: number;
+            note: string;
         };
         /** OrderPage */
         OrderPage: {
-            orders: components["schemas"]["Order"][];
             /** Format: uint64 */
-            total: number;
+            limit: number;
+            orders: components["schemas"]["Order"][];
             /** Format: uint64 */
             skip: number;
             /** Format: uint64 */
-            limit: number;
+            total: number;
         };
         /** OrderReturn */
         OrderReturn: {
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            createdAt: string;
             /** Format: uint64 */
             id: number;
-            status: components["schemas"]["ReturnStatus"];
-            items: components["schemas"]["ReturnItem"][];
+            items: components["schemas"]["ReturnItemView"][];
             reason: string;
-            createdAt: string;
+            status: components["schemas"]["ReturnStatus"];
         };
         /** OrderUser */
         OrderUser: {
-            /** Format: uint64 */
-            id: number;
             email: string;
             firstName: string;
+            /** Format: uint64 */
+            id: number;
             lastName: string;
         };
         /** Payment */
         Payment: {
-            id: string;
-            orderId: string;
-            paymentIntentId: string;
             /** Format: money */
             amount: number;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            createdAt: string;
+            currency: string;
+            id: string;
+            method: string | null;
+            orderId: string;
+            paymentIntentId: string;
+            provider: string;
             /**
              * Format: money
              * @description What was refunded so far.
              */
             refunded: number;
-            currency: string;
             status: components["schemas"]["PaymentStatus"];
-            method?: string;
-            provider: string;
-            createdAt: string;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
             updatedAt: string;
         };
         /** PaymentIntent */
         PaymentIntent: {
-            /** @description The payment intent id. */
-            id: string;
-            clientSecret: string;
             /** Format: money */
             amount: number;
+            clientSecret: string;
             currency: string;
+            /** @description The payment intent id. */
+            id: string;
             status: components["schemas"]["PaymentStatus"];
         };
         /** @enum {string} */
         PaymentStatus: "REQUIRES_PAYMENT_METHOD" | "REQUIRES_CONFIRMATION" | "PROCESSING" | "SUCCEEDED" | "FAILED" | "CANCELED" | "REFUNDED" | "PARTIALLY_REFUNDED";
         /** Preferences */
         Preferences: {
-            theme: string;
-            notifications: boolean;
-            emailNotifications: boolean;
             currency: string;
+            emailNotifications: boolean;
             language: string;
+            notifications: boolean;
+            theme: string;
         };
         /** Product */
         Product: {
-            /** Format: uint64 */
-            id: number;
-            title: string;
+            brand: string;
+            category: string;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            createdAt: string;
             description: string;
-            /** Format: money */
-            price: number;
             /** Format: double */
             discountPercentage: number;
+            /** Format: uint64 */
+            id: number;
+            images: string[];
+            isActive: boolean;
+            /** Format: money */
+            price: number;
             /**
              * Format: double
              * @description Mean review rating, 2 decimals; 0 without reviews.
              */
             rating: number;
+            sku: string;
             /** Format: int64 */
             stock: number;
-            brand: string;
-            category: string;
-            thumbnail: string;
-            images: string[];
             tags: string[];
-            sku: string;
-            isActive: boolean;
-            createdAt: string;
+            thumbnail: string;
+            title: string;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
             updatedAt: string;
         };
         /** ProductDetail */
         ProductDetail: {
-            /** Format: uint64 */
-            id: number;
-            title: string;
+            brand: string;
+            category: string;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            createdAt: string;
             description: string;
-            /** Format: money */
-            price: number;
             /** Format: double */
             discountPercentage: number;
+            /** Format: uint64 */
+            id: number;
+            images: string[];
+            isActive: boolean;
+            /** Format: money */
+            price: number;
             /**
              * Format: double
              * @description Mean review rating, 2 decimals; 0 without reviews.
              */
             rating: number;
-            /** Format: int64 */
-            stock: number;
-            brand: string;
-            category: string;
-            thumbnail: string;
-            images: string[];
-            tags: string[];
-            sku: string;
-            isActive: boolean;
-            createdAt: string;
-            updatedAt: string;
             /** @description The latest 10, newest first. */
             reviews: components["schemas"]["Review"][];
+            sku: string;
+            /** Format: int64 */
+            stock: number;
+            tags: string[];
+            thumbnail: string;
+            title: string;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            updatedAt: string;
         };
         /**
          * ProductInput
@@ -4517,41 +2071,41 @@ export interface components {
          *     that the required ones are there).
          */
         ProductInput: {
-            title?: string;
-            description?: string;
-            price?: number;
-            discountPercentage?: number;
-            /** Format: int64 */
-            stock?: number;
             brand?: string;
             category?: string;
-            thumbnail?: string;
+            description?: string;
+            discountPercentage?: number;
             images?: string[];
-            tags?: string[];
-            sku?: string;
             isActive?: boolean;
+            price?: number;
+            sku?: string;
+            /** Format: int64 */
+            stock?: number;
+            tags?: string[];
+            thumbnail?: string;
+            title?: string;
         };
         /** ProductPage */
         ProductPage: {
-            /** @description Products; with `select`, each has only the chosen fields and `id`. */
-            products: unknown[];
-            /** Format: uint64 */
-            total: number;
-            /** Format: uint64 */
-            skip: number;
             /** Format: uint64 */
             limit: number;
             /** @description Pass as `cursor` for the next page; null at the end. */
-            nextCursor?: string;
+            nextCursor: string | null;
+            /** @description Products; with `select`, each has only the chosen fields and `id`. */
+            products: components["schemas"]["SelectedProduct"][];
+            /** Format: uint64 */
+            skip: number;
+            /** Format: uint64 */
+            total: number;
         };
         /** Readiness */
         Readiness: {
-            /** @description `ready` */
-            status: string;
             /** @description Each dependency and whether it answered (`ok`). */
             checks: {
                 [key: string]: string;
             };
+            /** @description `ready` */
+            status: string;
         };
         /** Received */
         Received: {
@@ -4563,8 +2117,12 @@ export interface components {
         };
         /** Refreshed */
         Refreshed: {
-            token: string;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
             expiresAt: string;
+            token: string;
         };
         /** RefundBody */
         RefundBody: {
@@ -4574,16 +2132,16 @@ export interface components {
         /** RegisterBody */
         RegisterBody: {
             email: string;
-            password: string;
             firstName: string;
             lastName: string;
+            password: string;
             phone?: string;
         };
         /** Registered */
         Registered: {
-            user: components["schemas"]["User"];
             /** @description The access token. */
             token: string;
+            user: components["schemas"]["User"];
         };
         /** Removed */
         Removed: {
@@ -4593,13 +2151,13 @@ export interface components {
         };
         /** ResetBody */
         ResetBody: {
-            token: string;
             newPassword: string;
+            token: string;
         };
         /** ReturnBody */
         ReturnBody: {
-            reason: string;
             items: components["schemas"]["ReturnItem"][];
+            reason: string;
         };
         /** ReturnDecision */
         ReturnDecision: {
@@ -4613,47 +2171,95 @@ export interface components {
             /** Format: uint32 */
             quantity: number;
         };
+        /** ReturnItem */
+        ReturnItemView: {
+            /** Format: uint64 */
+            orderItemId: number;
+            /** Format: uint32 */
+            quantity: number;
+        };
         /** @enum {string} */
         ReturnStatus: "REQUESTED" | "APPROVED" | "REJECTED";
         /** Review */
         Review: {
+            comment: string;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            date: string;
             /** Format: uint64 */
             id: number;
             /** Format: uint64 */
             productId: number;
-            /** Format: uint64 */
-            userId?: number;
             /** Format: uint8 */
             rating: number;
-            comment: string;
-            date: string;
-            reviewerName: string;
             reviewerEmail: string;
+            reviewerName: string;
+            /** Format: uint64 */
+            userId: number | null;
         };
         /** ReviewPage */
         ReviewPage: {
-            reviews: components["schemas"]["Review"][];
             /** Format: uint64 */
-            total: number;
+            limit: number;
+            reviews: components["schemas"]["Review"][];
             /** Format: uint64 */
             skip: number;
             /** Format: uint64 */
-            limit: number;
+            total: number;
         };
         /** @enum {string} */
         Role: "USER" | "ADMIN";
         /** SearchPage */
         SearchPage: {
-            products: unknown[];
+            /** @description Counts over all matches, not just this page. */
+            facets: components["schemas"]["Facets"] & unknown;
             /** Format: uint64 */
-            total: number;
+            limit: number;
+            nextCursor: string | null;
+            /** @description Best matches first (or in `sortBy` order); with `select`, only the chosen fields and `id`. */
+            products: components["schemas"]["SelectedProduct"][];
             /** Format: uint64 */
             skip: number;
             /** Format: uint64 */
-            limit: number;
-            nextCursor?: string;
-            /** @description Counts over all matches, not just this page. */
-            facets: components["schemas"]["Facets"] & unknown;
+            total: number;
+        };
+        /**
+         * SelectedProduct
+         * @description A product in a list: every field, or with `select` only the chosen ones and `id` (the others
+         *     are left out, not sent as null).
+         */
+        SelectedProduct: {
+            brand?: string;
+            category?: string;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            createdAt?: string;
+            description?: string;
+            /** Format: double */
+            discountPercentage?: number;
+            /** Format: uint64 */
+            id: number;
+            images?: string[];
+            isActive?: boolean;
+            /** Format: money */
+            price?: number;
+            /** Format: double */
+            rating?: number;
+            sku?: string;
+            /** Format: int64 */
+            stock?: number;
+            tags?: string[];
+            thumbnail?: string;
+            title?: string;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            updatedAt?: string;
         };
         /** SetQuantity */
         SetQuantity: {
@@ -4665,23 +2271,52 @@ export interface components {
         };
         /** ShippingAddress */
         ShippingAddress: {
-            firstName: string;
-            lastName: string;
             address: string;
             city: string;
+            country: string;
+            firstName: string;
+            lastName: string;
+            phone?: string;
             state: string;
             zipCode: string;
+        };
+        /** ShippingAddress */
+        ShippingAddressView: {
+            address: string;
+            city: string;
             country: string;
-            phone?: string;
+            firstName: string;
+            lastName: string;
+            phone: string | null;
+            state: string;
+            zipCode: string;
         };
         /** SignedIn */
         SignedIn: {
-            user: components["schemas"]["User"];
-            token: string;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
             expiresAt: string;
+            token: string;
+            user: components["schemas"]["User"];
         };
+        /**
+         * @description What a product list can be sorted by.
+         * @enum {string}
+         */
+        SortField: "title" | "price" | "rating" | "stock" | "createdAt" | "discountPercentage";
+        /** @enum {string} */
+        SortOrder: "asc" | "desc";
         /** Stats */
         Stats: {
+            lastOrder: components["schemas"]["LastOrder"] | null;
+            /**
+             * Format: date-time
+             * @description When the account was created.
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            memberSince: string;
             /** Format: uint64 */
             totalOrders: number;
             /**
@@ -4689,18 +2324,15 @@ export interface components {
              * @description The sum of DELIVERED orders.
              */
             totalSpent: number;
-            lastOrder?: unknown;
-            /** @description When the account was created. */
-            memberSince: string;
         };
         /** @enum {string} */
         Status: "PENDING" | "PROCESSING" | "SHIPPED" | "DELIVERED" | "CANCELLED";
         /** StatusChange */
         StatusChange: {
-            status: components["schemas"]["Status"];
-            trackingNumber?: string;
             carrier?: string;
             estimatedDelivery?: string;
+            status: components["schemas"]["Status"];
+            trackingNumber?: string;
         };
         /** StockChange */
         StockChange: {
@@ -4716,19 +2348,23 @@ export interface components {
         };
         /** Tracking */
         Tracking: {
+            carrier: string | null;
+            estimatedDelivery: string | null;
+            events: components["schemas"]["TrackingEvent"][];
             orderId: string;
             status: components["schemas"]["Status"];
-            carrier?: string;
-            trackingNumber?: string;
-            trackingUrl?: string;
-            estimatedDelivery?: string;
-            events: components["schemas"]["TrackingEvent"][];
+            trackingNumber: string | null;
+            trackingUrl: string | null;
         };
         /** TrackingEvent */
         TrackingEvent: {
-            status: components["schemas"]["Status"];
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
             at: string;
-            note?: string;
+            note: string | null;
+            status: components["schemas"]["Status"];
         };
         /**
          * UpdateMe
@@ -4736,58 +2372,66 @@ export interface components {
          *     emailVerified, password, ...) is refused by name.
          */
         UpdateMe: {
-            firstName?: string;
-            lastName?: string;
-            phone?: string;
-            gender?: string;
             /** Format: uint32 */
             age?: number;
-            email?: string;
             /**
              * @description Required to change the email: a stolen access token must not be enough to take the
              *     account over through a password reset.
              */
             currentPassword?: string;
+            email?: string;
+            firstName?: string;
+            gender?: string;
+            lastName?: string;
+            phone?: string;
         };
         /** UpdatePreferences */
         UpdatePreferences: {
-            theme?: string;
-            notifications?: boolean;
-            emailNotifications?: boolean;
             currency?: string;
+            emailNotifications?: boolean;
             language?: string;
+            notifications?: boolean;
+            theme?: string;
         };
         /**
          * User
          * @description A user as the API shows it: never the password or its hash.
          */
         User: {
+            /** Format: uint32 */
+            age: number | null;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            createdAt: string;
+            email: string;
+            emailVerified: boolean;
+            firstName: string;
+            gender: string | null;
             /** Format: uint64 */
             id: number;
-            email: string;
-            firstName: string;
-            lastName: string;
-            phone?: string;
-            gender?: string;
-            /** Format: uint32 */
-            age?: number;
             /** @description URL of the avatar, under /uploads. */
-            image?: string;
-            role: components["schemas"]["Role"];
+            image: string | null;
             isActive: boolean;
-            emailVerified: boolean;
-            createdAt: string;
+            lastName: string;
+            phone: string | null;
+            role: components["schemas"]["Role"];
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
             updatedAt: string;
         };
         /** UserPage */
         UserPage: {
-            users: components["schemas"]["User"][];
             /** Format: uint64 */
-            total: number;
+            limit: number;
             /** Format: uint64 */
             skip: number;
             /** Format: uint64 */
-            limit: number;
+            total: number;
+            users: components["schemas"]["User"][];
         };
         /** Validity */
         Validity: {
@@ -4796,10 +2440,14 @@ export interface components {
         };
         /** WishlistItem */
         WishlistItem: {
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            createdAt: string;
+            product: components["schemas"]["Product"] | null;
             /** Format: uint64 */
             productId: number;
-            product?: components["schemas"]["Product"];
-            createdAt: string;
         };
         /** WishlistView */
         WishlistView: {
@@ -4815,4 +2463,7255 @@ export interface components {
     pathItems: never;
 }
 export type $defs = Record<string, never>;
-export type operations = Record<string, never>;
+export interface operations {
+    listAuditLogs: {
+        parameters: {
+            query?: {
+                userId?: number;
+                action?: string;
+                entity?: string;
+                skip?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_AuditPage"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    changePassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangePasswordBody"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "SET-COOKIE": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Refreshed"];
+                };
+            };
+            /** @description INVALID_CURRENT_PASSWORD, INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_CURRENT_PASSWORD" | "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description AUTH_RATE_LIMIT_EXCEEDED, RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "AUTH_RATE_LIMIT_EXCEEDED" | "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    forgotPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EmailBody"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Nothing"];
+                };
+            };
+            /** @description INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description AUTH_RATE_LIMIT_EXCEEDED, RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "AUTH_RATE_LIMIT_EXCEEDED" | "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    login: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoginBody"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "SET-COOKIE": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_SignedIn"];
+                };
+            };
+            /** @description INVALID_CREDENTIALS, INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_CREDENTIALS" | "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description ACCOUNT_LOCKED */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "ACCOUNT_LOCKED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description AUTH_RATE_LIMIT_EXCEEDED, RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "AUTH_RATE_LIMIT_EXCEEDED" | "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    logout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: {
+                refreshToken?: string;
+            };
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RefreshBody"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "SET-COOKIE": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Nothing"];
+                };
+            };
+            /** @description INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    refreshToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: {
+                refreshToken?: string;
+            };
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RefreshBody"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "SET-COOKIE": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Refreshed"];
+                };
+            };
+            /** @description INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_REFRESH_TOKEN */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_REFRESH_TOKEN";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description AUTH_RATE_LIMIT_EXCEEDED, RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "AUTH_RATE_LIMIT_EXCEEDED" | "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    register: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegisterBody"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Registered"];
+                };
+            };
+            /** @description INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description EMAIL_EXISTS */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "EMAIL_EXISTS";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description AUTH_RATE_LIMIT_EXCEEDED, RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "AUTH_RATE_LIMIT_EXCEEDED" | "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    resendVerification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Nothing"];
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    resetPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResetBody"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Nothing"];
+                };
+            };
+            /** @description INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description AUTH_RATE_LIMIT_EXCEEDED, RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "AUTH_RATE_LIMIT_EXCEEDED" | "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    validateToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Validity"];
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    verifyEmail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenBody"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Nothing"];
+                };
+            };
+            /** @description INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description AUTH_RATE_LIMIT_EXCEEDED, RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "AUTH_RATE_LIMIT_EXCEEDED" | "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    getCart: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The guest session. Without it (and without the `sessionId` cookie) a new session is made and returned in this header. */
+                "X-Session-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "SET-COOKIE"?: string;
+                    /** @description The guest session this cart belongs to, when it was just created. */
+                    "X-SESSION-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Cart"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    clearCart: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The guest session. Without it (and without the `sessionId` cookie) a new session is made and returned in this header. */
+                "X-Session-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "SET-COOKIE"?: string;
+                    /** @description The guest session this cart belongs to, when it was just created. */
+                    "X-SESSION-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Cart"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    addCartItem: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The guest session. Without it (and without the `sessionId` cookie) a new session is made and returned in this header. */
+                "X-Session-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AddItem"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "SET-COOKIE"?: string;
+                    /** @description The guest session this cart belongs to, when it was just created. */
+                    "X-SESSION-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Cart"];
+                };
+            };
+            /** @description INSUFFICIENT_STOCK, INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INSUFFICIENT_STOCK" | "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PRODUCT_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PRODUCT_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    updateCartItem: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The guest session. Without it (and without the `sessionId` cookie) a new session is made and returned in this header. */
+                "X-Session-ID"?: string;
+            };
+            path: {
+                item_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetQuantity"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "SET-COOKIE"?: string;
+                    /** @description The guest session this cart belongs to, when it was just created. */
+                    "X-SESSION-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Cart"];
+                };
+            };
+            /** @description INSUFFICIENT_STOCK, INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INSUFFICIENT_STOCK" | "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description CART_ITEM_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "CART_ITEM_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    removeCartItem: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The guest session. Without it (and without the `sessionId` cookie) a new session is made and returned in this header. */
+                "X-Session-ID"?: string;
+            };
+            path: {
+                item_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "SET-COOKIE"?: string;
+                    /** @description The guest session this cart belongs to, when it was just created. */
+                    "X-SESSION-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Cart"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description CART_ITEM_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "CART_ITEM_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    mergeCart: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The guest session. Without it (and without the `sessionId` cookie) a new session is made and returned in this header. */
+                "X-Session-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "SET-COOKIE"?: string;
+                    /** @description The guest session this cart belongs to, when it was just created. */
+                    "X-SESSION-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Cart"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    listNotifications: {
+        parameters: {
+            query?: {
+                skip?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_NotificationPage"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    markAllNotificationsRead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Marked"];
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    markNotificationRead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Notification"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    listMyOrders: {
+        parameters: {
+            query?: {
+                skip?: number;
+                limit?: number;
+                status?: components["schemas"]["Status"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_OrderPage"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    placeOrder: {
+        parameters: {
+            query?: never;
+            header?: {
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateOrder"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Order"];
+                };
+            };
+            /** @description EMPTY_ORDER, INSUFFICIENT_STOCK, INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "EMPTY_ORDER" | "INSUFFICIENT_STOCK" | "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description ADDRESS_NOT_FOUND, PRODUCT_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "ADDRESS_NOT_FOUND" | "PRODUCT_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description CONFLICT */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "CONFLICT";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description IDEMPOTENCY_KEY_REUSED */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "IDEMPOTENCY_KEY_REUSED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    listAllOrders: {
+        parameters: {
+            query?: {
+                skip?: number;
+                limit?: number;
+                status?: components["schemas"]["Status"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_OrderPage"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    getOrder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Order"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description ORDER_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "ORDER_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    cancelOrder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CancelBody"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Order"];
+                };
+            };
+            /** @description INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description ORDER_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "ORDER_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description CONFLICT */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "CONFLICT";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description ORDER_CANNOT_CANCEL */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "ORDER_CANNOT_CANCEL";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYMENT_PROVIDER_ERROR */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYMENT_PROVIDER_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    getInvoice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The invoice as a PDF. */
+            200: {
+                headers: {
+                    "CONTENT-DISPOSITION": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": string;
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description ORDER_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "ORDER_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    addOrderNote: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NoteBody"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_OrderNote"];
+                };
+            };
+            /** @description INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description ORDER_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "ORDER_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    requestReturn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReturnBody"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_OrderReturn"];
+                };
+            };
+            /** @description INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description ORDER_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "ORDER_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RETURN_NOT_ALLOWED */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RETURN_NOT_ALLOWED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    decideReturn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                return_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReturnDecision"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_OrderReturn"];
+                };
+            };
+            /** @description INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description NOT_FOUND, ORDER_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "NOT_FOUND" | "ORDER_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description CONFLICT */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "CONFLICT";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RETURN_NOT_ALLOWED */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RETURN_NOT_ALLOWED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYMENT_PROVIDER_ERROR */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYMENT_PROVIDER_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    updateOrderStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StatusChange"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Order"];
+                };
+            };
+            /** @description INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description ORDER_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "ORDER_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description CONFLICT */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "CONFLICT";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_STATUS_TRANSITION */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_STATUS_TRANSITION";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYMENT_PROVIDER_ERROR */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYMENT_PROVIDER_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    getTracking: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Tracking"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description ORDER_NOT_FOUND, TRACKING_UNAVAILABLE */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "ORDER_NOT_FOUND" | "TRACKING_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    confirmPayment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConfirmBody"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Payment"];
+                };
+            };
+            /** @description INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYMENT_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYMENT_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYMENT_PROVIDER_ERROR */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYMENT_PROVIDER_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    createPaymentIntent: {
+        parameters: {
+            query?: never;
+            header?: {
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateIntent"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_PaymentIntent"];
+                };
+            };
+            /** @description INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description ORDER_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "ORDER_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description IDEMPOTENCY_KEY_REUSED, ORDER_NOT_PAYABLE */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "IDEMPOTENCY_KEY_REUSED" | "ORDER_NOT_PAYABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYMENT_PROVIDER_ERROR */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYMENT_PROVIDER_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    receiveStripeWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                "Stripe-Signature"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Received"];
+                };
+            };
+            /** @description INVALID_WEBHOOK, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_WEBHOOK" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    refundPayment: {
+        parameters: {
+            query?: never;
+            header?: {
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                payment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefundBody"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Payment"];
+                };
+            };
+            /** @description INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYMENT_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYMENT_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description CONFLICT */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "CONFLICT";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description IDEMPOTENCY_KEY_REUSED, REFUND_EXCEEDS_PAYMENT */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "IDEMPOTENCY_KEY_REUSED" | "REFUND_EXCEEDS_PAYMENT";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYMENT_PROVIDER_ERROR */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYMENT_PROVIDER_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    getPaymentStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                payment_intent_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Payment"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYMENT_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYMENT_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    listProducts: {
+        parameters: {
+            query?: {
+                skip?: number;
+                limit?: number;
+                sortBy?: components["schemas"]["SortField"];
+                order?: components["schemas"]["SortOrder"];
+                minPrice?: number;
+                maxPrice?: number;
+                brand?: string;
+                category?: string;
+                inStock?: boolean;
+                select?: string;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_ProductPage"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    createProduct: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProductInput"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Product"];
+                };
+            };
+            /** @description INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    listCategories: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_list_string"];
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    listProductsByCategory: {
+        parameters: {
+            query?: {
+                skip?: number;
+                limit?: number;
+                sortBy?: components["schemas"]["SortField"];
+                order?: components["schemas"]["SortOrder"];
+                minPrice?: number;
+                maxPrice?: number;
+                brand?: string;
+                inStock?: boolean;
+                select?: string;
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                category: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_ProductPage"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    searchProducts: {
+        parameters: {
+            query?: {
+                q?: string;
+                skip?: number;
+                limit?: number;
+                sortBy?: components["schemas"]["SortField"];
+                order?: components["schemas"]["SortOrder"];
+                minPrice?: number;
+                maxPrice?: number;
+                brand?: string;
+                category?: string;
+                inStock?: boolean;
+                select?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_SearchPage"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    getProduct: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_ProductDetail"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PRODUCT_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PRODUCT_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    updateProduct: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProductInput"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Product"];
+                };
+            };
+            /** @description INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PRODUCT_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PRODUCT_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    deleteProduct: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_DeletedProduct"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PRODUCT_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PRODUCT_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    patchProduct: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProductInput"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Product"];
+                };
+            };
+            /** @description INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PRODUCT_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PRODUCT_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    uploadProductImages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /** @description 1 to 10 images (jpg, png or webp), each at most MAX_FILE_SIZE bytes. */
+                    images: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Product"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PRODUCT_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PRODUCT_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED, UPLOAD_RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED" | "UPLOAD_RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    listReviews: {
+        parameters: {
+            query?: {
+                skip?: number;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_ReviewPage"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PRODUCT_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PRODUCT_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    createReview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewReview"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Review"];
+                };
+            };
+            /** @description INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description NOT_FOUND, PRODUCT_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "NOT_FOUND" | "PRODUCT_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description REVIEW_EXISTS */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "REVIEW_EXISTS";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    adjustStock: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StockChange"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Product"];
+                };
+            };
+            /** @description INSUFFICIENT_STOCK, INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INSUFFICIENT_STOCK" | "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PRODUCT_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PRODUCT_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description CONFLICT */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "CONFLICT";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    listUsers: {
+        parameters: {
+            query?: {
+                skip?: number;
+                limit?: number;
+                search?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_UserPage"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    getMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Me"];
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    updateMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateMe"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_User"];
+                };
+            };
+            /** @description INVALID_JSON, INVALID_PASSWORD, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "INVALID_PASSWORD" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description EMAIL_EXISTS */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "EMAIL_EXISTS";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description ACCOUNT_LOCKED */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "ACCOUNT_LOCKED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description AUTH_RATE_LIMIT_EXCEEDED, RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "AUTH_RATE_LIMIT_EXCEEDED" | "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    deleteMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeleteMe"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "SET-COOKIE": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Deleted"];
+                };
+            };
+            /** @description INVALID_JSON, INVALID_PASSWORD, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "INVALID_PASSWORD" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    patchMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateMe"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_User"];
+                };
+            };
+            /** @description INVALID_JSON, INVALID_PASSWORD, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "INVALID_PASSWORD" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description EMAIL_EXISTS */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "EMAIL_EXISTS";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description ACCOUNT_LOCKED */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "ACCOUNT_LOCKED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description AUTH_RATE_LIMIT_EXCEEDED, RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "AUTH_RATE_LIMIT_EXCEEDED" | "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    listAddresses: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_list_Address"];
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    createAddress: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AddressInput"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Address"];
+                };
+            };
+            /** @description INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    updateAddress: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AddressInput"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Address"];
+                };
+            };
+            /** @description INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description ADDRESS_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "ADDRESS_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    deleteAddress: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Deleted"];
+                };
+            };
+            /** @description CANNOT_DELETE_DEFAULT, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "CANNOT_DELETE_DEFAULT" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description ADDRESS_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "ADDRESS_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    uploadAvatar: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /** Format: binary */
+                    avatar: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_AvatarView"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED, UPLOAD_RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED" | "UPLOAD_RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    getPreferences: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Preferences"];
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    updatePreferences: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdatePreferences"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Preferences"];
+                };
+            };
+            /** @description INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    getMyStats: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Stats"];
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    getUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_User"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description USER_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "USER_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    updateUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdminPatch"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_User"];
+                };
+            };
+            /** @description INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description USER_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "USER_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    getWishlist: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_WishlistView"];
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    addToWishlist: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AddWish"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_WishlistItem"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_WishlistItem"];
+                };
+            };
+            /** @description INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description NOT_FOUND, PRODUCT_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "NOT_FOUND" | "PRODUCT_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    removeFromWishlist: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                product_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Removed"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description NOT_FOUND, WISHLIST_ITEM_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "NOT_FOUND" | "WISHLIST_ITEM_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    getHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Health"];
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    getReadiness: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Readiness"];
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+}
+type WithRequired<T, K extends keyof T> = T & {
+    [P in K]-?: T[P];
+};
