@@ -41,6 +41,8 @@ fn by_user(e: &AuditEntry) -> Vec<Vec<u8>> {
 
 pub static AUDIT_INDEXES: [Index<AuditEntry>; 1] = [Index { name: "audit_logs.by_user", unique: false, keys: by_user }];
 pub static AUDIT_LOGS: Collection<u64, AuditEntry> = Collection::with_indexes("audit_logs", &AUDIT_INDEXES);
+/// What a user did, oldest first.
+pub static AUDIT_LOGS_BY_USER: &Index<AuditEntry> = &AUDIT_INDEXES[0];
 
 /// Who acts and from where: the signed-in user (if any), the client IP and user agent.
 #[derive(Debug, Clone, Default)]
@@ -180,7 +182,7 @@ impl AuditApi {
         let paging = Paging::new(skip.0, limit.0);
         let r = state.store.read()?;
         let entries: Box<dyn Iterator<Item = Result<AuditEntry, StoreError>>> = match user_id.0 {
-            Some(u) => Box::new(r.scan_index(&AUDIT_LOGS, &AUDIT_INDEXES[0], &(u,), true)?),
+            Some(u) => Box::new(r.scan_index(&AUDIT_LOGS, AUDIT_LOGS_BY_USER, &(u,), true)?),
             None => Box::new(r.scan(&AUDIT_LOGS, &(), true)?),
         };
         let (logs, total) = paging.page(

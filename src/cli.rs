@@ -7,8 +7,8 @@ use clap::{Parser, Subcommand};
 
 use crate::auth::password::{Cost, Passwords};
 use crate::config::{Overrides, Settings, Sources};
-use crate::products::api::GENERATION;
 use crate::products::catalog::Catalog;
+use crate::products::mirror::GENERATION;
 use crate::search::Search;
 use crate::startup::{App, shutdown_signal};
 use crate::store::{Store, StoreError};

@@ -124,6 +124,9 @@ pub struct Settings {
     pub allowed_origins: String,
     #[serde(deserialize_with = "lenient::string")]
     pub client_url: String,
+    /// Where clients reach this server (`https://api.shop.example`), behind a proxy or a CDN:
+    /// uploaded images are then shown as absolute URLs under it. Unset: paths (`/uploads/...`).
+    pub public_url: Option<String>,
 
     pub feature_guest_checkout: bool,
     pub feature_wishlist: bool,
@@ -182,6 +185,7 @@ impl Default for Settings {
             log_format: LogFormat::Pretty,
             allowed_origins: "http://localhost:5173,http://localhost:3000".into(),
             client_url: "http://localhost:5173".into(),
+            public_url: None,
             feature_guest_checkout: true,
             feature_wishlist: true,
             feature_reviews: true,
@@ -296,6 +300,11 @@ impl Settings {
             if origin != "*" && !(origin.starts_with("http://") || origin.starts_with("https://")) {
                 return Err(invalid(format!("allowed_origins: `{origin}` is not an http(s) origin")));
             }
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(invalid(format!("public_url: `{url}` is not an http(s) URL")));
         }
         if !(self.client_url.starts_with("http://") || self.client_url.starts_with("https://")) {
             return Err(invalid(format!("client_url: `{}` is not an http(s) URL", self.client_url)));

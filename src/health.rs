@@ -59,9 +59,17 @@ impl HealthApi {
 /// Prometheus text exposition.
 #[handler]
 pub fn metrics(state: Data<&AppState>) -> Response {
-    let (commits, writes) = state.store.stats();
-    state.metrics.store_commits.set(commits as i64);
-    state.metrics.store_writes.set(writes as i64);
+    let (store_commits, store_writes) = state.store.stats();
+    let (search_hits, search_misses) = state.search.cache_stats();
+    let (facet_hits, facet_misses) = state.catalog.facet_stats();
+    state.metrics.sync(crate::metrics::Totals {
+        store_commits,
+        store_writes,
+        search_hits,
+        search_misses,
+        facet_hits,
+        facet_misses,
+    });
     state
         .metrics
         .render()

@@ -98,7 +98,7 @@ fn domain_errors(operation_id: &str) -> &'static [ErrorCode] {
         "removeFromWishlist" => &[E::WishlistItemNotFound, E::NotFound],
         "getWishlist" => &[E::NotFound],
         "createPaymentIntent" => {
-            &[E::OrderNotFound, E::OrderNotPayable, E::IdempotencyKeyReused, E::PaymentProviderError]
+            &[E::OrderNotFound, E::OrderNotPayable, E::IdempotencyKeyReused, E::Conflict, E::PaymentProviderError]
         }
         "confirmPayment" => &[E::PaymentNotFound, E::PaymentProviderError],
         "getPaymentStatus" => &[E::PaymentNotFound],
@@ -115,6 +115,15 @@ fn domain_errors(operation_id: &str) -> &'static [ErrorCode] {
     }
 }
 
+/// The status a code is sent with by an operation: its own, but for a one-time token in a body,
+/// which is a bad request rather than a bad bearer (400 `INVALID_TOKEN`).
+fn status_of(operation_id: &str, code: ErrorCode) -> u16 {
+    match (operation_id, code) {
+        ("resetPassword" | "verifyEmail", E::InvalidToken) => 400,
+        _ => code.status().as_u16(),
+    }
+}
+
 /// The errors an operation's shape implies.
 fn shape_errors(op: &Map<String, Value>, guard: Guard) -> Vec<ErrorCode> {
     let mut codes = vec![E::RateLimitExceeded, E::InternalError, E::ServiceUnavailable];
@@ -124,6 +133,9 @@ fn shape_errors(op: &Map<String, Value>, guard: Guard) -> Vec<ErrorCode> {
     }
     if content.is_some_and(|c| c.keys().any(|k| k.starts_with("multipart/"))) {
         codes.extend([E::ValidationError, E::PayloadTooLarge, E::UnsupportedMediaType]);
+    }
+    if content.is_some() {
+        codes.push(E::UnsupportedMediaType);
     }
     if op.get("parameters").and_then(Value::as_array).is_some_and(|p| !p.is_empty()) {
         codes.push(E::ValidationError);
@@ -167,6 +179,7 @@ pub fn document(generated: &str) -> Value {
     let mut doc: Value = serde_json::from_str(generated).expect("poem-openapi writes valid JSON");
     let responses = referenced(&doc, "responses");
     let requests = referenced(&doc, "requestBody");
+    let mut create_bodies: Vec<(&str, String)> = Vec::new();
     let schemas = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut).expect("schemas");
     // An object that is both a request body and part of a response (a shipping address) gets a
     // response twin, `<Name>View`, where every field is present.
@@ -203,6 +216,28 @@ pub fn document(generated: &str) -> Value {
             "example": { "email": ["Invalid email format"] }
         });
     }
+    for name in &requests {
+        if let Some(schema) = schemas.get_mut(name.as_str()) {
+            null_is_absent(name, schema);
+        }
+    }
+    for (operation, schema, fields) in CREATE_REQUIRES {
+        let mut twin = schemas[*schema].clone();
+        twin["required"] = json!(fields);
+        if let Some(props) = twin.get_mut("properties").and_then(Value::as_object_mut) {
+            for field in *fields {
+                if let Some(p) = props.get_mut(*field).and_then(Value::as_object_mut) {
+                    p.remove("nullable");
+                }
+            }
+        }
+        schemas.insert(format!("New{schema}"), twin);
+        create_bodies.push((operation, format!("New{schema}")));
+    }
+    if let Some(order) = schemas.get_mut("CreateOrder") {
+        // A shipping address, or a saved one by id.
+        order["anyOf"] = json!([{ "required": ["shippingAddress"] }, { "required": ["addressId"] }]);
+    }
     typed_wrappers(schemas);
     schemas.insert("ErrorCode".into(), error_code_schema());
     if let Some(code) = schemas.get_mut("Error").and_then(|e| e.pointer_mut("/properties/code")) {
@@ -217,9 +252,16 @@ pub fn document(generated: &str) -> Value {
     security.clear();
     security.insert(BEARER.into(), scheme);
 
+    unsigned_bounds(&mut doc);
     let paths = doc.get_mut("paths").and_then(Value::as_object_mut).expect("paths");
     for (path, item) in paths.iter_mut() {
         for (method, op) in item.as_object_mut().expect("a path item").iter_mut() {
+            if let Some((_, twin)) = create_bodies.iter().find(|(id, _)| op["operationId"] == *id) {
+                let schema = json!({ "$ref": format!("#/components/schemas/{twin}") });
+                for media in op["requestBody"]["content"].as_object_mut().into_iter().flat_map(|c| c.values_mut()) {
+                    media["schema"] = schema.clone();
+                }
+            }
             operation(path, method, op.as_object_mut().expect("an operation"));
         }
     }
@@ -288,7 +330,7 @@ fn operation(path: &str, method: &str, op: &mut Map<String, Value>) {
     }
     let mut by_status: BTreeMap<u16, BTreeSet<&'static str>> = BTreeMap::new();
     for code in codes {
-        by_status.entry(code.status().as_u16()).or_default().insert(code.as_str());
+        by_status.entry(status_of(&id, code)).or_default().insert(code.as_str());
     }
     for (status, codes) in by_status {
         let names: Vec<&str> = codes.iter().copied().collect();
@@ -304,6 +346,28 @@ fn operation(path: &str, method: &str, op: &mut Map<String, Value>) {
                 }}}
             }),
         );
+    }
+}
+
+/// An unsigned Rust integer (`u64` ids, `u32` quantities) admits only 0 to its maximum;
+/// poem-openapi names the format but not the bounds.
+fn unsigned_bounds(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            let max = match map.get("format").and_then(Value::as_str) {
+                Some("uint64") => Some(Value::from(u64::MAX)),
+                Some("uint32") => Some(Value::from(u32::MAX)),
+                Some("uint16") => Some(Value::from(u16::MAX)),
+                _ => None,
+            };
+            if let Some(max) = max.filter(|_| map.get("type").and_then(Value::as_str) == Some("integer")) {
+                map.entry("minimum").or_insert(Value::from(0));
+                map.entry("maximum").or_insert(max);
+            }
+            map.values_mut().for_each(unsigned_bounds);
+        }
+        Value::Array(items) => items.iter_mut().for_each(unsigned_bounds),
+        _ => {}
     }
 }
 
@@ -323,6 +387,37 @@ fn retarget(schema: &mut Value, from: &str, to: &str) {
         _ => {}
     }
 }
+
+/// A request field that may be left out may also be sent as `null`, which means the same (serde
+/// reads both as `None`); but for these, where `null` is refused like a missing value.
+const NULL_REFUSED: &[(&str, &str)] = &[("CreateOrder", "shippingAddress"), ("CreateOrder", "addressId")];
+
+fn null_is_absent(name: &str, schema: &mut Value) {
+    let required: BTreeSet<String> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else { return };
+    for (key, prop) in props.iter_mut() {
+        if !required.contains(key) && !NULL_REFUSED.contains(&(name, key.as_str())) {
+            nullable(prop);
+        }
+    }
+}
+
+/// Bodies whose fields are all optional when changing a record but required when making one:
+/// the making operation gets a twin `New<Schema>` with them required.
+const CREATE_REQUIRES: &[(&str, &str, &[&str])] = &[
+    ("createProduct", "ProductInput", &["title", "price", "stock", "brand", "category"]),
+    (
+        "createAddress",
+        "AddressInput",
+        &["firstName", "lastName", "address", "city", "state", "zipCode", "country", "phone"],
+    ),
+];
 
 /// Schema names reachable from every operation's `key` (`responses` or `requestBody`).
 fn referenced(doc: &Value, key: &str) -> BTreeSet<String> {

@@ -60,6 +60,9 @@ pub struct Search {
     cache: Mutex<HashMap<String, Arc<Hits>>>,
     /// Counts index writes: a search that ran across one does not fill the cache.
     epoch: std::sync::atomic::AtomicU64,
+    /// Searches answered from the cache, and run on the index (for /metrics).
+    cache_hits: std::sync::atomic::AtomicU64,
+    cache_misses: std::sync::atomic::AtomicU64,
     /// The version of each product the index holds, so that an older copy arriving late from a
     /// concurrent writer never replaces a newer one.
     versions: Mutex<HashMap<u64, u64>>,
@@ -126,6 +129,8 @@ impl Search {
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(err)?;
         Ok(Search {
             cache: Mutex::new(HashMap::new()),
+            cache_hits: Default::default(),
+            cache_misses: Default::default(),
             epoch: Default::default(),
             versions: Mutex::new(HashMap::new()),
             vocabulary: RwLock::new(BTreeSet::new()),
@@ -290,13 +295,22 @@ impl Search {
         [(vec![word.to_string()], 10.0), (inside, 1.0), (typos, 0.5)]
     }
 
+    /// Searches answered from the cache, and run on the index.
+    pub fn cache_stats(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.cache_hits.load(Relaxed), self.cache_misses.load(Relaxed))
+    }
+
     /// Every match of `text` as `(product id, score)`, best first (then by id); repeated
     /// queries come from a cache that every index write empties.
     pub fn search(&self, text: &str) -> Result<Arc<Hits>, SearchError> {
         let key = words(text).join(" ");
+        use std::sync::atomic::Ordering::Relaxed;
         if let Some(hits) = self.cache.lock().get(&key) {
+            self.cache_hits.fetch_add(1, Relaxed);
             return Ok(hits.clone());
         }
+        self.cache_misses.fetch_add(1, Relaxed);
         let epoch = self.epoch.load(std::sync::atomic::Ordering::SeqCst);
         let mut list = self.run(&key)?;
         list.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));

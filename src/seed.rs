@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::auth::password::Passwords;
 use crate::error::ApiError;
-use crate::products::api::GENERATION;
+use crate::products::mirror::GENERATION;
 use crate::products::reviews::{REVIEWS, Review};
 use crate::products::{PRODUCTS, Product, blank};
 use crate::store::{Store, StoreError};

@@ -26,12 +26,13 @@ use crate::http::edge::{Catch, Edge};
 use crate::http::rate_limit::{GeneralLimit, RateLimiter, TrustProxy, UploadLimit};
 use crate::mail::Mailer;
 use crate::metrics::Metrics;
-use crate::notifications::NotificationsApi;
+use crate::notifications::api::NotificationsApi;
 use crate::orders::api::OrdersApi;
 use crate::payments::api::PaymentsApi;
 use crate::payments::provider::Payments;
-use crate::products::api::{GENERATION, ProductsApi};
+use crate::products::api::ProductsApi;
 use crate::products::catalog::Catalog;
+use crate::products::mirror::GENERATION;
 use crate::search::Search;
 use crate::seed;
 use crate::state::AppState;
@@ -174,7 +175,12 @@ impl App {
             .data(TrustProxy(s.trust_proxy))
             .with(Compression)
             .with(Cors::new(s.origins()))
-            .with(Edge { metrics: self.state.metrics.clone(), allowed, upload_limit })
+            .with(Edge {
+                metrics: self.state.metrics.clone(),
+                allowed,
+                upload_limit,
+                public_url: s.public_url.as_deref().map(|u| u.trim_end_matches('/').into()),
+            })
     }
 
     /// Binds the configured address (port 0 picks a free port).

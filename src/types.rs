@@ -329,6 +329,13 @@ mod tests {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Amount(pub Decimal);
 
+/// Lets the `Object` derive's numeric validators (`minimum`, `multiple_of`) describe amounts.
+impl num_traits::AsPrimitive<f64> for Amount {
+    fn as_(self) -> f64 {
+        self.0.to_f64().unwrap_or(f64::NAN)
+    }
+}
+
 impl<'de> Deserialize<'de> for Amount {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let n = serde_json::Number::deserialize(d)?;

@@ -42,6 +42,7 @@ for who in $RUNS; do
     --report junit,ndjson
     --report-dir "$REPORT_DIR/$who"
     --no-color
+    --generation-deterministic
   )
   [[ -n "${MAX_EXAMPLES:-}" ]] && args+=(--max-examples "$MAX_EXAMPLES")
   echo "=== schemathesis: $who run against $BASE_URL ==="

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::guard::Bearer;
 use super::tokens::{
-    Issued, ONE_TIME_INDEXES, ONE_TIME_TOKENS, OneTimeToken, Purpose, REFRESH_TOKENS, random_token, token_hash,
+    Issued, ONE_TIME_TOKENS, ONE_TIME_TOKENS_BY_USER, OneTimeToken, Purpose, REFRESH_TOKENS, random_token, token_hash,
 };
 use super::{locked_for, lockout_key, revoke_sessions, revoke_token};
 use crate::audit::{self, Actor, Event};
@@ -22,9 +22,10 @@ use crate::http::envelope::{CookieReply, Created, Nothing, Reply};
 use crate::http::json::{JsonBody, OptionalJson};
 use crate::http::rate_limit::client_key;
 use crate::mail::templates::{RESET_PASSWORD, VERIFY_EMAIL};
+use crate::metrics::SignIn;
 use crate::state::AppState;
 use crate::store::{StoreError, WriteTx};
-use crate::users::{Check, Role, USERS, User, UserView};
+use crate::users::{Check, NewPassword, Role, USERS, User, UserView};
 
 const VERIFY_TTL_HOURS: i64 = 24;
 const RESET_TTL_HOURS: i64 = 1;
@@ -33,21 +34,28 @@ const RESET_TTL_HOURS: i64 = 1;
 #[serde(rename_all = "camelCase")]
 #[oai(rename_all = "camelCase")]
 pub struct RegisterBody {
+    #[oai(validator(max_length = 254, pattern = r"^\s*[^@\s]+@[^@\s.]+(\.[^@\s.]+)+\s*$"))]
     pub email: String,
-    pub password: String,
+    pub password: NewPassword,
+    #[oai(validator(pattern = r"^\s*\S[\s\S]{0,48}\S\s*$"))]
     pub first_name: String,
+    #[oai(validator(pattern = r"^\s*\S[\s\S]{0,48}\S\s*$"))]
     pub last_name: String,
+    #[oai(validator(pattern = r"^\s*\S(?:[\s\S]{0,28}\S)?\s*$"))]
     pub phone: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Object)]
 pub struct LoginBody {
+    #[oai(validator(max_length = 254, pattern = r"^\s*[^@\s]+@[^@\s.]+(\.[^@\s.]+)+\s*$"))]
     pub email: String,
+    #[oai(validator(min_length = 1))]
     pub password: String,
 }
 
 #[derive(Debug, Deserialize, Object)]
 pub struct EmailBody {
+    #[oai(validator(max_length = 254, pattern = r"^\s*[^@\s]+@[^@\s.]+(\.[^@\s.]+)+\s*$"))]
     pub email: String,
 }
 
@@ -56,15 +64,16 @@ pub struct EmailBody {
 #[oai(rename_all = "camelCase")]
 pub struct ResetBody {
     pub token: String,
-    pub new_password: String,
+    pub new_password: NewPassword,
 }
 
 #[derive(Debug, Deserialize, Object)]
 #[serde(rename_all = "camelCase")]
 #[oai(rename_all = "camelCase")]
 pub struct ChangePasswordBody {
+    #[oai(validator(min_length = 1))]
     pub current_password: String,
-    pub new_password: String,
+    pub new_password: NewPassword,
 }
 
 #[derive(Debug, Deserialize, Object)]
@@ -179,7 +188,7 @@ pub(crate) async fn verify_counted(
 
 /// Issues a single-use token for `purpose`, replacing any earlier one; returns its value.
 pub fn issue_one_time(w: &mut WriteTx<'_>, user_id: u64, purpose: Purpose, hours: i64) -> Result<String, StoreError> {
-    for old in w.scan_index(&ONE_TIME_TOKENS, &ONE_TIME_INDEXES[0], &(user_id, purpose as u8), false, usize::MAX)? {
+    for old in w.scan_index(&ONE_TIME_TOKENS, ONE_TIME_TOKENS_BY_USER, &(user_id, purpose as u8), false, usize::MAX)? {
         w.delete(&ONE_TIME_TOKENS, old.hash.as_str())?;
     }
     let value = random_token();
@@ -311,12 +320,14 @@ impl AuthApi {
         // A locked account is told so (423) before the per-IP limit (429) is considered.
         let lock_key = lockout_key(&b.email, &client_key(req));
         if let Some(retry) = locked_for(&state.auth, &lock_key) {
+            state.metrics.sign_in(SignIn::Locked);
             return Err(locked(retry));
         }
         limited(&state, req, async {
             // Counted before the hash, like the IP limit; cleared on success.
             let quota = state.auth.lockout.hit(&lock_key);
             if quota.exceeded {
+                state.metrics.sign_in(SignIn::Locked);
                 return Err(locked(quota.reset_secs));
             }
             let user = User::find_by_email(&state.store.read()?, &b.email)?;
@@ -340,9 +351,11 @@ impl AuthApi {
                         Ok::<_, StoreError>(())
                     })
                     .await?;
+                state.metrics.sign_in(if now_locked { SignIn::Locked } else { SignIn::Failure });
                 return Err(if now_locked { locked(retry) } else { invalid_credentials() });
             };
             if !user.is_active {
+                state.metrics.sign_in(SignIn::Locked);
                 return Err(ApiError::new(ErrorCode::AccountLocked).with_message("This account is deactivated"));
             }
             state.auth.lockout.reset(&lock_key);
@@ -369,6 +382,7 @@ impl AuthApi {
                 token: access.token,
                 expires_at: crate::users::timestamp(&access.expires_at),
             };
+            state.metrics.sign_in(SignIn::Success);
             Ok(CookieReply::ok(data, "Login successful", state.auth.refresh_cookie(Some(&refresh))))
         })
         .await

@@ -18,7 +18,7 @@ use crate::config::Settings;
 use crate::http::rate_limit::RateLimiter;
 use crate::store::{Collection, Store, StoreError, WriteTx};
 use password::{Cost, Passwords};
-use tokens::{Claims, Jwt, REFRESH_INDEXES, REFRESH_TOKENS, RefreshToken, issued_ms, random_token, token_hash};
+use tokens::{Claims, Jwt, REFRESH_TOKENS, REFRESH_TOKENS_BY_USER, RefreshToken, issued_ms, random_token, token_hash};
 
 /// Access tokens revoked one by one (logout): jti → (jti, expiry in unix seconds).
 pub static REVOKED_TOKENS: Collection<Uuid, (Uuid, i64)> = Collection::new("revoked_tokens");
@@ -97,7 +97,7 @@ pub fn revoke_sessions(w: &mut WriteTx<'_>, user_id: u64) -> Result<i64, StoreEr
     // One millisecond ahead so that a token issued in this same millisecond is covered too.
     let cutoff = Utc::now().timestamp_millis() + 1;
     w.put(&SESSION_CUTOFFS, &user_id, &(user_id, cutoff))?;
-    let tokens = w.scan_index(&REFRESH_TOKENS, &REFRESH_INDEXES[0], &user_id, false, usize::MAX)?;
+    let tokens = w.scan_index(&REFRESH_TOKENS, REFRESH_TOKENS_BY_USER, &user_id, false, usize::MAX)?;
     for t in tokens {
         w.delete(&REFRESH_TOKENS, t.hash.as_str())?;
     }

@@ -153,6 +153,8 @@ fn refresh_by_user(t: &RefreshToken) -> Vec<Vec<u8>> {
 pub static REFRESH_INDEXES: [Index<RefreshToken>; 1] =
     [Index { name: "refresh_tokens.by_user", unique: false, keys: refresh_by_user }];
 pub static REFRESH_TOKENS: Collection<str, RefreshToken> = Collection::with_indexes("refresh_tokens", &REFRESH_INDEXES);
+/// A user's refresh tokens.
+pub static REFRESH_TOKENS_BY_USER: &Index<RefreshToken> = &REFRESH_INDEXES[0];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Purpose {
@@ -179,6 +181,8 @@ pub static ONE_TIME_INDEXES: [Index<OneTimeToken>; 1] =
     [Index { name: "one_time_tokens.by_user", unique: false, keys: one_time_by_user }];
 pub static ONE_TIME_TOKENS: Collection<str, OneTimeToken> =
     Collection::with_indexes("one_time_tokens", &ONE_TIME_INDEXES);
+/// A user's one-time tokens, by purpose.
+pub static ONE_TIME_TOKENS_BY_USER: &Index<OneTimeToken> = &ONE_TIME_INDEXES[0];
 
 #[cfg(test)]
 mod tests {

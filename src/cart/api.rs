@@ -26,12 +26,14 @@ pub const SESSION_COOKIE: &str = "sessionId";
 pub struct AddItem {
     pub product_id: u64,
     /// 1 or more.
+    #[oai(validator(minimum(value = "1"), maximum(value = "10000")))]
     pub quantity: i64,
 }
 
 #[derive(Debug, Deserialize, Object)]
 pub struct SetQuantity {
     /// 0 removes the line.
+    #[oai(validator(minimum(value = "0"), maximum(value = "10000")))]
     pub quantity: i64,
 }
 

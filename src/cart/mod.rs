@@ -126,7 +126,7 @@ pub fn view(cart: &Cart, catalog: &Catalog, expiry_days: u32) -> CartView {
                     title: p.title.clone(),
                     price: p.price,
                     discount_percentage: crate::types::number(p.discount_percentage),
-                    thumbnail: p.thumbnail.clone(),
+                    thumbnail: crate::http::envelope::public_url(&p.thumbnail),
                     stock: p.stock,
                     is_active: p.is_active,
                 }),

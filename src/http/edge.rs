@@ -17,7 +17,7 @@ use poem_openapi::error::{
 };
 use tracing::Instrument;
 
-use super::envelope::REQUEST_ID;
+use super::envelope::{PUBLIC_URL, REQUEST_ID};
 use super::json::JSON_LIMIT;
 use crate::error::{ApiError, ErrorCode};
 use crate::metrics::Metrics;
@@ -29,6 +29,8 @@ pub struct Edge {
     pub allowed: Arc<Allowed>,
     /// The most a multipart (upload) body may hold.
     pub upload_limit: u64,
+    /// `PUBLIC_URL`, for the URLs responses show.
+    pub public_url: Option<Arc<str>>,
 }
 
 impl<E: Endpoint> Middleware<E> for Edge {
@@ -40,6 +42,7 @@ impl<E: Endpoint> Middleware<E> for Edge {
             metrics: self.metrics.clone(),
             allowed: self.allowed.clone(),
             upload_limit: self.upload_limit,
+            public_url: self.public_url.clone(),
         }
     }
 }
@@ -49,6 +52,7 @@ pub struct EdgeEndpoint<E> {
     metrics: Arc<Metrics>,
     allowed: Arc<Allowed>,
     upload_limit: u64,
+    public_url: Option<Arc<str>>,
 }
 
 /// Echoes a client's id when it is sane (1–128 of `[A-Za-z0-9._-]`), else makes a new one.
@@ -72,28 +76,31 @@ impl<E: Endpoint> Endpoint for EdgeEndpoint<E> {
         let span = tracing::info_span!("request", id = %id, method = %method, path = %path);
 
         let handled = REQUEST_ID
-            .scope(id.clone(), async {
-                let mut req = req;
-                if let Some(too_big) = self.check_length(&req) {
-                    return (too_big.into_response(), None);
-                }
-                let overflowed = self.limit_streamed_body(&mut req);
-                let outcome = self.inner.call(req).await;
-                if overflowed.load(Ordering::SeqCst) {
-                    return (ApiError::new(ErrorCode::PayloadTooLarge).into_response(), None);
-                }
-                match outcome {
-                    Ok(out) => {
-                        let resp = out.into_response();
-                        let route = resp.data::<PathPattern>().map(|p| p.0.to_string());
-                        (resp, route)
+            .scope(
+                id.clone(),
+                PUBLIC_URL.scope(self.public_url.clone(), async {
+                    let mut req = req;
+                    if let Some(too_big) = self.check_length(&req) {
+                        return (too_big.into_response(), None);
                     }
-                    Err(err) => {
-                        let route = err.data::<PathPattern>().map(|p| p.0.to_string());
-                        (render(err, &method, &path, &self.allowed), route)
+                    let overflowed = self.limit_streamed_body(&mut req);
+                    let outcome = self.inner.call(req).await;
+                    if overflowed.load(Ordering::SeqCst) {
+                        return (ApiError::new(ErrorCode::PayloadTooLarge).into_response(), None);
                     }
-                }
-            })
+                    match outcome {
+                        Ok(out) => {
+                            let resp = out.into_response();
+                            let route = resp.data::<PathPattern>().map(|p| p.0.to_string());
+                            (resp, route)
+                        }
+                        Err(err) => {
+                            let route = err.data::<PathPattern>().map(|p| p.0.to_string());
+                            (render(err, &method, &path, &self.allowed), route)
+                        }
+                    }
+                }),
+            )
             .instrument(span.clone())
             .await;
 

@@ -12,7 +12,24 @@ use serde::Serialize;
 tokio::task_local! {
     /// The id of the request being handled; set by the edge middleware around every request.
     pub static REQUEST_ID: String;
+    /// The server's public URL (`PUBLIC_URL`), for the URLs a response shows; set by the edge.
+    pub static PUBLIC_URL: Option<std::sync::Arc<str>>;
 }
+
+/// A stored file's URL as a client sees it: the path (`/uploads/...`), or with `PUBLIC_URL` set,
+/// the absolute URL under it. A URL an admin gave (`https://cdn...`) is shown as given.
+pub fn public_url(url: &str) -> String {
+    if !url.starts_with('/') {
+        return url.to_string();
+    }
+    PUBLIC_URL
+        .try_with(|base| base.as_deref().map(|b| format!("{b}{url}")))
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| url.to_string())
+}
+
+/// An image kind recognised by its first bytes.
 
 /// `meta` of every envelope.
 #[derive(Debug, Clone, Serialize, Object)]

@@ -14,18 +14,19 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    HistoryEntry, Note, NoteView, ORDER_INDEXES, ORDER_ITEMS, ORDER_NOTES, ORDER_RETURNS, ORDERS, Order, OrderItem,
+    HistoryEntry, Note, NoteView, ORDER_ITEMS, ORDER_NOTES, ORDER_RETURNS, ORDERS, ORDERS_BY_USER, Order, OrderItem,
     OrderUser, OrderView, Return, ReturnItem, ReturnStatus, ReturnView, ShippingAddress, Status, totals,
 };
 use crate::audit::{self, Actor, Event};
 use crate::auth::guard::{Admin, Bearer, Principal};
 use crate::cart::CARTS;
+use crate::claims::{Claim, Purpose};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::events::Happened;
 use crate::http::envelope::{Created, Reply};
 use crate::http::json::JsonBody;
 use crate::idempotency::{IdempotencyKey, Scoped};
-use crate::products::api::write_published;
+use crate::products::mirror::write_published;
 use crate::products::{PRODUCTS, Product};
 use crate::state::AppState;
 use crate::store::{StoreError, WriteTx};
@@ -40,6 +41,7 @@ const MAX_LINES: usize = 100;
 pub struct LineInput {
     /// The product id.
     pub id: u64,
+    #[oai(validator(minimum(value = "1"), maximum(value = "10000")))]
     pub quantity: i64,
 }
 
@@ -48,6 +50,7 @@ pub struct LineInput {
 #[oai(rename_all = "camelCase")]
 pub struct CreateOrder {
     /// Without it, the caller's cart is ordered (and emptied).
+    #[oai(validator(min_items = 1, max_items = 100))]
     pub products: Option<Vec<LineInput>>,
     pub shipping_address: Option<ShippingAddress>,
     /// A saved address of the caller, instead of `shippingAddress`.
@@ -72,12 +75,15 @@ pub struct CancelBody {
 
 #[derive(Debug, Deserialize, Object)]
 pub struct NoteBody {
+    #[oai(validator(pattern = r"^\s*\S(?:[\s\S]{0,998}\S)?\s*$"))]
     pub note: String,
 }
 
 #[derive(Debug, Deserialize, Object)]
 pub struct ReturnBody {
+    #[oai(validator(pattern = r"^\s*\S(?:[\s\S]{0,998}\S)?\s*$"))]
     pub reason: String,
+    #[oai(validator(min_items = 1))]
     pub items: Vec<ReturnItem>,
 }
 
@@ -193,29 +199,6 @@ fn tracking_url(carrier: &str, number: &str) -> Option<String> {
         _ => return None,
     };
     Some(format!("{base}{number}"))
-}
-
-/// Orders being changed right now by a request that calls the payment provider before it writes
-/// (cancel, shop status change, return decision): a second such change waits its turn instead
-/// of interleaving with the first (a refund followed by a concurrent "shipped").
-static BUSY: std::sync::LazyLock<parking_lot::Mutex<std::collections::HashSet<Uuid>>> =
-    std::sync::LazyLock::new(Default::default);
-
-pub struct OrderClaim(Uuid);
-
-impl OrderClaim {
-    pub fn claim(order: Uuid) -> ApiResult<OrderClaim> {
-        if !BUSY.lock().insert(order) {
-            return Err(ApiError::new(ErrorCode::Conflict).with_header("retry-after", "1"));
-        }
-        Ok(OrderClaim(order))
-    }
-}
-
-impl Drop for OrderClaim {
-    fn drop(&mut self) {
-        BUSY.lock().remove(&self.0);
-    }
 }
 
 pub struct OrdersApi;
@@ -376,6 +359,7 @@ impl OrdersApi {
         .await?;
         match outcome {
             Outcome::Placed(order, _) => {
+                state.metrics.orders_placed.inc();
                 state.events.publish(Happened::OrderCreated(order.as_ref().clone()));
                 Ok(Created::new(order.view()))
             }
@@ -397,7 +381,7 @@ impl OrdersApi {
         let status = status.0;
         let r = state.store.read()?;
         let (list, total) = paging.page(
-            r.scan_index(&ORDERS, &ORDER_INDEXES[0], &(auth.0.user_id,), true)?,
+            r.scan_index(&ORDERS, ORDERS_BY_USER, &(auth.0.user_id,), true)?,
             |o| status.is_none_or(|s| s == o.status),
             |o| {
                 let mut view = o.view();
@@ -460,7 +444,7 @@ impl OrdersApi {
         body: JsonBody<StatusChange>,
     ) -> ApiResult<Reply<OrderView>> {
         let id = parse_id(&id.0)?;
-        let _claim = OrderClaim::claim(id)?;
+        let _claim = Claim::take(Purpose::OrderChange, id)?;
         let change = body.0;
         let actor = Actor::of(req, Some(admin.0.user_id));
         if change.status == Status::Cancelled {
@@ -519,7 +503,7 @@ impl OrdersApi {
         body: JsonBody<CancelBody>,
     ) -> ApiResult<Reply<OrderView>> {
         let id = parse_id(&id.0)?;
-        let _claim = OrderClaim::claim(id)?;
+        let _claim = Claim::take(Purpose::OrderChange, id)?;
         let user_id = auth.0.user_id;
         let reason = body.0.reason.map(|r| r.chars().take(500).collect::<String>());
         let actor = Actor::of(req, Some(user_id));
@@ -720,7 +704,7 @@ impl OrdersApi {
         body: JsonBody<ReturnDecision>,
     ) -> ApiResult<Reply<ReturnView>> {
         let id = parse_id(&id.0)?;
-        let _claim = OrderClaim::claim(id)?;
+        let _claim = Claim::take(Purpose::OrderChange, id)?;
         let (return_id, decision) = (return_id.0, body.0.status);
         if decision == ReturnStatus::Requested {
             return Err(ApiError::field("status", "status must be APPROVED or REJECTED"));
@@ -801,19 +785,5 @@ impl OrdersApi {
             approved: decision == ReturnStatus::Approved,
         });
         Ok(Reply::ok(ret.view()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_order_is_claimed_by_one_change_at_a_time() {
-        let id = Uuid::now_v7();
-        let first = OrderClaim::claim(id).unwrap();
-        assert_eq!(OrderClaim::claim(id).err().map(|e| e.code), Some(ErrorCode::Conflict));
-        drop(first);
-        assert!(OrderClaim::claim(id).is_ok(), "released when the change ends");
     }
 }

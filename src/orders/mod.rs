@@ -50,12 +50,19 @@ impl Status {
 #[serde(rename_all = "camelCase")]
 #[oai(rename = "ShippingAddress", rename_all = "camelCase")]
 pub struct ShippingAddress {
+    #[oai(validator(pattern = r"^\s*\S(?:[\s\S]{0,198}\S)?\s*$"))]
     pub first_name: String,
+    #[oai(validator(pattern = r"^\s*\S(?:[\s\S]{0,198}\S)?\s*$"))]
     pub last_name: String,
+    #[oai(validator(pattern = r"^\s*\S(?:[\s\S]{0,198}\S)?\s*$"))]
     pub address: String,
+    #[oai(validator(pattern = r"^\s*\S(?:[\s\S]{0,198}\S)?\s*$"))]
     pub city: String,
+    #[oai(validator(pattern = r"^\s*\S(?:[\s\S]{0,198}\S)?\s*$"))]
     pub state: String,
+    #[oai(validator(pattern = r"^\s*\S(?:[\s\S]{0,198}\S)?\s*$"))]
     pub zip_code: String,
+    #[oai(validator(pattern = r"^\s*\S(?:[\s\S]{0,198}\S)?\s*$"))]
     pub country: String,
     #[serde(default)]
     pub phone: Option<String>,
@@ -102,6 +109,7 @@ pub enum ReturnStatus {
 #[oai(rename = "ReturnItem", rename_all = "camelCase")]
 pub struct ReturnItem {
     pub order_item_id: u64,
+    #[oai(validator(minimum(value = "1")))]
     pub quantity: u32,
 }
 
@@ -149,6 +157,8 @@ fn by_user(o: &Order) -> Vec<Vec<u8>> {
 pub static ORDER_INDEXES: [Index<Order>; 1] = [Index { name: "orders.by_user", unique: false, keys: by_user }];
 /// Keyed by UUID v7, so the key order is the creation order.
 pub static ORDERS: Collection<Uuid, Order> = Collection::with_indexes("orders", &ORDER_INDEXES);
+/// A user's orders, oldest first.
+pub static ORDERS_BY_USER: &Index<Order> = &ORDER_INDEXES[0];
 /// Sequences for order item, note and return ids.
 pub static ORDER_ITEMS: Collection<u64, ()> = Collection::new("order_items");
 pub static ORDER_NOTES: Collection<u64, ()> = Collection::new("order_notes");
@@ -301,7 +311,11 @@ impl Order {
                     quantity: i.quantity,
                     price: i.price,
                     total: i.total,
-                    product: ItemProduct { id: i.product_id, title: i.title.clone(), thumbnail: i.thumbnail.clone() },
+                    product: ItemProduct {
+                        id: i.product_id,
+                        title: i.title.clone(),
+                        thumbnail: crate::http::envelope::public_url(&i.thumbnail),
+                    },
                 })
                 .collect(),
             address: self.address.clone(),

@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{PAYMENT_INDEXES, PAYMENTS, Payment, PaymentStatus, PaymentView, refund};
+use super::{PAYMENTS, PAYMENTS_BY_INTENT, PAYMENTS_BY_ORDER, Payment, PaymentStatus, PaymentView, refund};
 use crate::audit::{self, Actor, Event};
 use crate::auth::guard::{Admin, Bearer};
+use crate::claims::{Claim, Purpose};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::events::Happened;
 use crate::http::envelope::{Created, Reply};
@@ -30,11 +31,10 @@ pub static WEBHOOK_EVENTS: Collection<str, i64> = Collection::new("webhook_event
 #[derive(Debug, Deserialize, Object)]
 #[serde(rename_all = "camelCase")]
 #[oai(rename_all = "camelCase")]
+/// The amount is always the order's total: an `amount`, `currency` or `metadata` an older
+/// client sends is ignored, like any field this body does not have.
 pub struct CreateIntent {
     pub order_id: String,
-    /// Ignored: the amount is always the order's total.
-    #[serde(default)]
-    pub amount: Option<Amount>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
@@ -59,6 +59,7 @@ pub struct ConfirmBody {
 #[derive(Debug, Deserialize, Object)]
 pub struct RefundBody {
     /// Default: all that is left.
+    #[oai(validator(minimum(value = "0", exclusive), multiple_of = "0.01"))]
     pub amount: Option<Amount>,
 }
 
@@ -73,28 +74,6 @@ pub fn forwarded_key(scope: &str, user: u64, key: &str, what: &str) -> String {
     format!("shopd-{}", &fingerprint(&(scope, user, key, what))[..48])
 }
 
-/// Orders whose intent is being created right now (one at a time per order).
-static CREATING: std::sync::LazyLock<parking_lot::Mutex<std::collections::HashSet<Uuid>>> =
-    std::sync::LazyLock::new(Default::default);
-
-struct Creating(Uuid);
-
-impl Creating {
-    fn claim(order: Uuid) -> ApiResult<Creating> {
-        if !CREATING.lock().insert(order) {
-            return Err(ApiError::new(ErrorCode::OrderNotPayable)
-                .with_message("A payment for this order is being started; retry in a moment"));
-        }
-        Ok(Creating(order))
-    }
-}
-
-impl Drop for Creating {
-    fn drop(&mut self) {
-        CREATING.lock().remove(&self.0);
-    }
-}
-
 fn order_not_found() -> ApiError {
     ApiError::new(ErrorCode::OrderNotFound)
 }
@@ -104,7 +83,7 @@ fn payment_not_found() -> ApiError {
 }
 
 fn by_intent(state: &AppState, intent: &str) -> ApiResult<Payment> {
-    state.store.read()?.get_unique(&PAYMENTS, &PAYMENT_INDEXES[0], intent)?.ok_or_else(payment_not_found)
+    state.store.read()?.get_unique(&PAYMENTS, PAYMENTS_BY_INTENT, intent)?.ok_or_else(payment_not_found)
 }
 
 /// Whether a provider report may move a payment from `from` to `to`. A success is final (only
@@ -122,7 +101,7 @@ fn apply_status_in(
     status: PaymentStatus,
     actor: &Actor,
 ) -> ApiResult<Option<(Payment, Order)>> {
-    let Some(mut p) = w.get_unique(&PAYMENTS, &PAYMENT_INDEXES[0], intent)? else { return Ok(None) };
+    let Some(mut p) = w.get_unique(&PAYMENTS, PAYMENTS_BY_INTENT, intent)? else { return Ok(None) };
     if !may_move(p.status, status) {
         return Ok(None);
     }
@@ -200,7 +179,7 @@ impl PaymentsApi {
         let open = state
             .store
             .read()?
-            .scan_index(&PAYMENTS, &PAYMENT_INDEXES[1], &(order_id,), true)?
+            .scan_index(&PAYMENTS, PAYMENTS_BY_ORDER, &(order_id,), true)?
             .filter_map(Result::ok)
             .find(|p| {
                 matches!(
@@ -219,7 +198,7 @@ impl PaymentsApi {
                 status: p.status,
             }));
         }
-        let _creating = Creating::claim(order_id)?;
+        let _starting = Claim::take(Purpose::StartPayment, order_id)?;
         let forwarded = idem.as_ref().map(|k| forwarded_key("create", user_id, k.key(), &order_id.to_string()));
         let intent = state
             .payments
@@ -404,7 +383,7 @@ impl PaymentsApi {
                 match (status, intent) {
                     (Some(status), Some(intent)) => apply_status_in(w, &intent, status, &actor),
                     (None, Some(intent)) if kind == "charge.refunded" => {
-                        if let Some(mut p) = w.get_unique(&PAYMENTS, &PAYMENT_INDEXES[0], intent.as_str())? {
+                        if let Some(mut p) = w.get_unique(&PAYMENTS, PAYMENTS_BY_INTENT, intent.as_str())? {
                             let reported =
                                 Money::from_decimal(rust_decimal::Decimal::new(refunded_cents.unwrap_or(0), 2));
                             if reported > p.reported_refunded {

@@ -64,6 +64,10 @@ pub static PAYMENT_INDEXES: [Index<Payment>; 2] = [
     Index { name: "payments.by_order", unique: false, keys: by_order },
 ];
 pub static PAYMENTS: Collection<Uuid, Payment> = Collection::with_indexes("payments", &PAYMENT_INDEXES);
+/// An order's payments, oldest first.
+pub static PAYMENTS_BY_ORDER: &Index<Payment> = &PAYMENT_INDEXES[1];
+/// A payment by its provider intent id: unique.
+pub static PAYMENTS_BY_INTENT: &Index<Payment> = &PAYMENT_INDEXES[0];
 
 impl Payment {
     pub fn view(&self) -> PaymentView {
@@ -102,7 +106,7 @@ impl Payment {
 /// The order's succeeded (or partly refunded) payment, if any.
 pub fn paid(state: &AppState, order_id: Uuid) -> ApiResult<Option<Payment>> {
     let r = state.store.read()?;
-    for p in r.scan_index(&PAYMENTS, &PAYMENT_INDEXES[1], &(order_id,), true)? {
+    for p in r.scan_index(&PAYMENTS, PAYMENTS_BY_ORDER, &(order_id,), true)? {
         let p = p?;
         if matches!(p.status, PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded) {
             return Ok(Some(p));
@@ -196,7 +200,7 @@ pub async fn refund(
 pub async fn cancel_open(state: &AppState, order: &Order, actor: &Actor) -> ApiResult<()> {
     let open: Vec<Payment> = {
         let r = state.store.read()?;
-        r.scan_index(&PAYMENTS, &PAYMENT_INDEXES[1], &(order.id,), false)?
+        r.scan_index(&PAYMENTS, PAYMENTS_BY_ORDER, &(order.id,), false)?
             .collect::<Result<Vec<_>, _>>()?
             .into_iter()
             .filter(|p| {
@@ -237,7 +241,7 @@ pub async fn cancel_open(state: &AppState, order: &Order, actor: &Actor) -> ApiR
 /// The latest payment of an order, as the order view shows it; read in the caller's
 /// transaction, so a page of orders shares one snapshot.
 pub fn latest(r: &ReadTx, order_id: Uuid) -> ApiResult<Option<PaymentView>> {
-    match r.scan_index(&PAYMENTS, &PAYMENT_INDEXES[1], &(order_id,), true)?.next() {
+    match r.scan_index(&PAYMENTS, PAYMENTS_BY_ORDER, &(order_id,), true)?.next() {
         Some(p) => Ok(Some(p?.view())),
         None => Ok(None),
     }

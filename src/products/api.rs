@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::catalog::{Filter, ListQuery, Page, SortBy};
 use super::images::{ImagesForm, save_all};
+use super::mirror::{bump_generation, publish, write_published};
 use super::reviews::{self, REVIEWS, Review, ReviewView};
 use super::{PRODUCTS, Product, ProductInput, ProductView, blank, slug};
 use crate::audit::{self, Actor, Event};
@@ -22,13 +23,8 @@ use crate::http::envelope::{Created, Reply};
 use crate::http::json::JsonBody;
 use crate::search::Hits;
 use crate::state::AppState;
-use crate::store::{Collection, StoreError, WriteTx};
 use crate::types::{Count, Number, Paging};
 use crate::users::USERS;
-
-/// Bumped by every write that changes what the search index holds; the index's commit carries
-/// the value it has caught up to.
-pub static GENERATION: Collection<u8, u8> = Collection::new("catalog_generation");
 
 const SELECTABLE: [&str; 16] = [
     "id",
@@ -106,7 +102,9 @@ pub struct StockChange {
 #[derive(Debug, Deserialize, Object)]
 pub struct NewReview {
     /// 1 to 5.
+    #[oai(validator(minimum(value = "1"), maximum(value = "5")))]
     pub rating: i64,
+    #[oai(validator(max_length = 2000))]
     pub comment: Option<String>,
 }
 
@@ -268,48 +266,6 @@ fn audit_view(p: &Product) -> Value {
     p.view().to_json().unwrap_or(Value::Null)
 }
 
-/// Mirrors committed product writes into the catalog and the search index, before the write is
-/// answered. An index failure is logged: the index is rebuilt at the next start (its generation
-/// is behind the store's).
-pub async fn publish(state: &AppState, products: Vec<Product>, generation: Option<u64>) {
-    for p in &products {
-        state.catalog.put(p.clone());
-    }
-    if let Some(generation) = generation {
-        let search = state.search.clone();
-        let outcome = tokio::task::spawn_blocking(move || search.put(&products, generation)).await;
-        if !matches!(outcome, Ok(Ok(()))) {
-            tracing::error!("updating the search index failed; it will be rebuilt at the next start");
-        }
-    }
-}
-
-/// Runs a write and mirrors the products it changed into the catalog (and, with a generation,
-/// the search index), in a task of its own: a client that goes away meanwhile cannot leave them
-/// behind the store. Order writes use it too, since they change stock.
-pub async fn write_published<R, F>(
-    state: &AppState,
-    f: F,
-    changed: fn(&R) -> (Vec<Product>, Option<u64>),
-) -> ApiResult<R>
-where
-    F: FnOnce(&mut WriteTx<'_>) -> ApiResult<R> + Send + 'static,
-    R: Send + 'static,
-{
-    let state = state.clone();
-    crate::http::detached::detached(async move {
-        let out = state.store.write(f).await?;
-        let (products, generation) = changed(&out);
-        publish(&state, products, generation).await;
-        Ok(out)
-    })
-    .await
-}
-
-pub fn bump_generation(w: &mut WriteTx<'_>) -> Result<u64, StoreError> {
-    w.next_id(&GENERATION)
-}
-
 pub struct ProductsApi;
 
 #[OpenApi(prefix_path = "/api/v1/products", tag = "crate::openapi::Tag::Products")]
@@ -330,6 +286,10 @@ impl ProductsApi {
         brand: Query<Option<String>>,
         category: Query<Option<String>>,
         #[oai(name = "inStock")] in_stock: Query<Option<bool>>,
+        /// Comma-separated fields to return (with `id`), e.g. `title,price`.
+        #[oai(validator(
+            pattern = r"^\s*(?:(?:id|title|description|price|discountPercentage|rating|stock|brand|category|thumbnail|images|tags|sku|isActive|createdAt|updatedAt)\s*)?(?:,\s*(?:(?:id|title|description|price|discountPercentage|rating|stock|brand|category|thumbnail|images|tags|sku|isActive|createdAt|updatedAt)\s*)?)*$"
+        ))]
         select: Query<Option<String>>,
         cursor: Query<Option<String>>,
     ) -> ApiResult<Reply<ProductPage>> {
@@ -367,6 +327,10 @@ impl ProductsApi {
         brand: Query<Option<String>>,
         category: Query<Option<String>>,
         #[oai(name = "inStock")] in_stock: Query<Option<bool>>,
+        /// Comma-separated fields to return (with `id`), e.g. `title,price`.
+        #[oai(validator(
+            pattern = r"^\s*(?:(?:id|title|description|price|discountPercentage|rating|stock|brand|category|thumbnail|images|tags|sku|isActive|createdAt|updatedAt)\s*)?(?:,\s*(?:(?:id|title|description|price|discountPercentage|rating|stock|brand|category|thumbnail|images|tags|sku|isActive|createdAt|updatedAt)\s*)?)*$"
+        ))]
         select: Query<Option<String>>,
     ) -> ApiResult<Reply<SearchPage>> {
         let query = list_query(
@@ -441,6 +405,10 @@ impl ProductsApi {
         #[oai(name = "maxPrice")] max_price: Query<Option<Number>>,
         brand: Query<Option<String>>,
         #[oai(name = "inStock")] in_stock: Query<Option<bool>>,
+        /// Comma-separated fields to return (with `id`), e.g. `title,price`.
+        #[oai(validator(
+            pattern = r"^\s*(?:(?:id|title|description|price|discountPercentage|rating|stock|brand|category|thumbnail|images|tags|sku|isActive|createdAt|updatedAt)\s*)?(?:,\s*(?:(?:id|title|description|price|discountPercentage|rating|stock|brand|category|thumbnail|images|tags|sku|isActive|createdAt|updatedAt)\s*)?)*$"
+        ))]
         select: Query<Option<String>>,
         cursor: Query<Option<String>>,
     ) -> ApiResult<Reply<ProductPage>> {

@@ -234,6 +234,9 @@ fn bad_cursor() -> ApiError {
 
 pub struct Catalog {
     inner: RwLock<Inner>,
+    /// Searches whose facet counts were reused, and counted afresh (for /metrics).
+    facet_hits: std::sync::atomic::AtomicU64,
+    facet_misses: std::sync::atomic::AtomicU64,
 }
 
 impl Catalog {
@@ -245,7 +248,7 @@ impl Catalog {
             inner.index(&p, true);
             inner.products.insert(p.id, Arc::new(p));
         }
-        Ok(Catalog { inner: RwLock::new(inner) })
+        Ok(Catalog { inner: RwLock::new(inner), facet_hits: Default::default(), facet_misses: Default::default() })
     }
 
     /// Mirrors a committed write of a product.
@@ -277,6 +280,12 @@ impl Catalog {
         let mut all: Vec<Arc<Product>> = inner.products.values().cloned().collect();
         all.sort_by_key(|p| p.id);
         all
+    }
+
+    /// Searches whose facet counts were reused, and counted afresh.
+    pub fn facet_stats(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.facet_hits.load(Relaxed), self.facet_misses.load(Relaxed))
     }
 
     pub fn active_count(&self) -> usize {
@@ -337,12 +346,16 @@ impl Catalog {
             // deactivation empties the search cache), so the page is a slice of the hits and the
             // facets are counted once per query.
             let active = |id: &u64| inner.products.get(id).filter(|p| p.is_active);
+            let mut counted = false;
             let (category, brand, total) = hits.facets.get_or_init(|| {
+                counted = true;
                 let mut f = Facets::default();
                 let found: Vec<&Arc<Product>> = hits.list.iter().filter_map(|(id, _)| active(id)).collect();
                 count_facets(&mut f, found.iter().copied());
                 (f.category, f.brand, found.len())
             });
+            let tally = if counted { &self.facet_misses } else { &self.facet_hits };
+            tally.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let items = hits.list.iter().filter_map(|(id, _)| active(id)).skip(q.skip).take(q.limit).cloned().collect();
             let facets = Facets { category: category.clone(), brand: brand.clone() };
             return Ok(Page { items, total: *total, next_cursor: None, facets: Some(facets) });

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod catalog;
 pub mod images;
+pub mod mirror;
 pub mod reviews;
 
 use chrono::{DateTime, Utc};
@@ -81,8 +82,8 @@ impl Product {
             stock: self.stock,
             brand: self.brand.clone(),
             category: self.category.clone(),
-            thumbnail: self.thumbnail.clone(),
-            images: self.images.clone(),
+            thumbnail: crate::http::envelope::public_url(&self.thumbnail),
+            images: self.images.iter().map(|i| crate::http::envelope::public_url(i)).collect(),
             tags: self.tags.clone(),
             sku: self.sku.clone(),
             is_active: self.is_active,
@@ -120,15 +121,24 @@ pub struct ProductView {
 #[serde(rename_all = "camelCase")]
 #[oai(rename_all = "camelCase")]
 pub struct ProductInput {
+    #[oai(validator(max_length = 200, pattern = r"\S"))]
     pub title: Option<String>,
+    #[oai(validator(max_length = 5000))]
     pub description: Option<String>,
+    #[oai(validator(minimum(value = "0", exclusive), maximum(value = "10000000"), multiple_of = "0.01"))]
     pub price: Option<Amount>,
+    #[oai(validator(minimum(value = "0"), maximum(value = "100"), multiple_of = "0.01"))]
     pub discount_percentage: Option<Amount>,
+    #[oai(validator(minimum(value = "0")))]
     pub stock: Option<i64>,
+    #[oai(validator(max_length = 100, pattern = r"\S"))]
     pub brand: Option<String>,
+    /// Any text with a letter or digit; shown as its slug (`Smart Phones` → `smart-phones`).
+    #[oai(validator(max_length = 100, pattern = r"[^\W_]"))]
     pub category: Option<String>,
     pub thumbnail: Option<String>,
     pub images: Option<Vec<String>>,
+    #[oai(validator(max_items = 20, max_length = 50, pattern = r"\S"))]
     pub tags: Option<Vec<String>>,
     pub sku: Option<String>,
     pub is_active: Option<bool>,
@@ -189,7 +199,11 @@ impl ProductInput {
         if self.description.as_ref().is_some_and(|d| d.chars().count() > 5000) {
             c.add("description", "Description must be at most 5000 characters");
         }
-        if self.tags.as_ref().is_some_and(|t| t.len() > 20 || t.iter().any(|t| t.trim().is_empty() || t.len() > 50)) {
+        if self
+            .tags
+            .as_ref()
+            .is_some_and(|t| t.len() > 20 || t.iter().any(|t| t.trim().is_empty() || t.chars().count() > 50))
+        {
             c.add("tags", "At most 20 tags of 1 to 50 characters");
         }
         c.finish()

@@ -28,6 +28,8 @@ pub static REVIEW_INDEXES: [Index<Review>; 1] =
     [Index { name: "reviews.by_product_user", unique: true, keys: by_product_user }];
 /// Keyed (product id, review id): a product's reviews are one prefix, newest last.
 pub static REVIEWS: Collection<(u64, u64), Review> = Collection::with_indexes("reviews", &REVIEW_INDEXES);
+/// One review per product and user.
+pub static REVIEWS_BY_PRODUCT_USER: &Index<Review> = &REVIEW_INDEXES[0];
 
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "Review", rename_all = "camelCase")]

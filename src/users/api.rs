@@ -28,11 +28,17 @@ use crate::uploads;
 #[serde(rename_all = "camelCase")]
 #[oai(rename_all = "camelCase")]
 pub struct UpdateMe {
+    #[oai(validator(pattern = r"^\s*\S[\s\S]{0,48}\S\s*$"))]
     pub first_name: Option<String>,
+    #[oai(validator(pattern = r"^\s*\S[\s\S]{0,48}\S\s*$"))]
     pub last_name: Option<String>,
+    #[oai(validator(pattern = r"^\s*\S(?:[\s\S]{0,28}\S)?\s*$"))]
     pub phone: Option<String>,
+    #[oai(validator(pattern = r"^\s*\S(?:[\s\S]{0,28}\S)?\s*$"))]
     pub gender: Option<String>,
+    #[oai(validator(minimum(value = "1"), maximum(value = "150")))]
     pub age: Option<u32>,
+    #[oai(validator(max_length = 254, pattern = r"^\s*[^@\s]+@[^@\s.]+(\.[^@\s.]+)+\s*$"))]
     pub email: Option<String>,
     /// Required to change the email: a stolen access token must not be enough to take the
     /// account over through a password reset.
@@ -43,10 +49,13 @@ pub struct UpdateMe {
 #[serde(rename_all = "camelCase")]
 #[oai(rename_all = "camelCase")]
 pub struct UpdatePreferences {
+    #[oai(validator(pattern = r"^(light|dark|system)$"))]
     pub theme: Option<String>,
     pub notifications: Option<bool>,
     pub email_notifications: Option<bool>,
+    #[oai(validator(pattern = r"^[A-Za-z]{3}$"))]
     pub currency: Option<String>,
+    #[oai(validator(min_length = 2, max_length = 10))]
     pub language: Option<String>,
 }
 
@@ -54,14 +63,23 @@ pub struct UpdatePreferences {
 #[serde(rename_all = "camelCase")]
 #[oai(rename_all = "camelCase")]
 pub struct AddressInput {
+    #[oai(validator(pattern = r"^\s*\S(?:[\s\S]{0,48}\S)?\s*$"))]
     pub label: Option<String>,
+    #[oai(validator(pattern = r"^\s*\S(?:[\s\S]{0,198}\S)?\s*$"))]
     pub first_name: Option<String>,
+    #[oai(validator(pattern = r"^\s*\S(?:[\s\S]{0,198}\S)?\s*$"))]
     pub last_name: Option<String>,
+    #[oai(validator(pattern = r"^\s*\S(?:[\s\S]{0,198}\S)?\s*$"))]
     pub address: Option<String>,
+    #[oai(validator(pattern = r"^\s*\S(?:[\s\S]{0,198}\S)?\s*$"))]
     pub city: Option<String>,
+    #[oai(validator(pattern = r"^\s*\S(?:[\s\S]{0,198}\S)?\s*$"))]
     pub state: Option<String>,
+    #[oai(validator(pattern = r"^\s*\S(?:[\s\S]{0,198}\S)?\s*$"))]
     pub zip_code: Option<String>,
+    #[oai(validator(pattern = r"^\s*\S(?:[\s\S]{0,198}\S)?\s*$"))]
     pub country: Option<String>,
+    #[oai(validator(pattern = r"^\s*\S(?:[\s\S]{0,198}\S)?\s*$"))]
     pub phone: Option<String>,
     pub is_default: Option<bool>,
 }
@@ -267,7 +285,7 @@ impl UsersApi {
         if let Some(old) = old {
             uploads::remove(&state, &old);
         }
-        Ok(Reply::ok(AvatarView { image_url: stored.url }))
+        Ok(Reply::ok(AvatarView { image_url: crate::http::envelope::public_url(&stored.url) }))
     }
 
     /// The user's preferences (defaults: light, notifications on, USD, en).
@@ -434,11 +452,11 @@ impl UsersApi {
     /// Order count, money spent on delivered orders, the latest order, and membership.
     #[oai(path = "/me/stats", method = "get", operation_id = "getMyStats")]
     async fn stats(&self, state: Data<&AppState>, auth: Bearer) -> ApiResult<Reply<Stats>> {
-        use crate::orders::{ORDER_INDEXES, ORDERS, Status};
+        use crate::orders::{ORDERS, ORDERS_BY_USER, Status};
         let user = current(&state, auth.0.user_id)?;
         let r = state.store.read()?;
         let (mut total_orders, mut spent, mut last) = (0u64, rust_decimal::Decimal::ZERO, None);
-        for order in r.scan_index(&ORDERS, &ORDER_INDEXES[0], &(user.id,), true)? {
+        for order in r.scan_index(&ORDERS, ORDERS_BY_USER, &(user.id,), true)? {
             let order = order?;
             if last.is_none() {
                 last = Some(LastOrder {

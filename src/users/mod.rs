@@ -60,6 +60,8 @@ fn by_email(u: &User) -> Vec<Vec<u8>> {
 
 pub static USER_INDEXES: [Index<User>; 1] = [Index { name: "users.by_email", unique: true, keys: by_email }];
 pub static USERS: Collection<u64, User> = Collection::with_indexes("users", &USER_INDEXES);
+/// Users by their email (lowercase): unique.
+pub static USERS_BY_EMAIL: &Index<User> = &USER_INDEXES[0];
 
 /// Saved addresses, keyed (user id, address id): another user's address simply is not found.
 pub static ADDRESSES: Collection<(u64, u64), Address> = Collection::new("addresses");
@@ -89,11 +91,11 @@ impl User {
     }
 
     pub fn find_by_email(r: &ReadTx, email: &str) -> Result<Option<User>, StoreError> {
-        r.get_unique(&USERS, &USER_INDEXES[0], &email.trim().to_lowercase())
+        r.get_unique(&USERS, USERS_BY_EMAIL, &email.trim().to_lowercase())
     }
 
     pub fn find_by_email_w(w: &mut WriteTx<'_>, email: &str) -> Result<Option<User>, StoreError> {
-        w.get_unique(&USERS, &USER_INDEXES[0], &email.trim().to_lowercase())
+        w.get_unique(&USERS, USERS_BY_EMAIL, &email.trim().to_lowercase())
     }
 
     pub fn view(&self) -> UserView {
@@ -105,7 +107,7 @@ impl User {
             phone: self.phone.clone(),
             gender: self.gender.clone(),
             age: self.age,
-            image: self.image.clone(),
+            image: self.image.as_deref().map(crate::http::envelope::public_url),
             role: self.role,
             is_active: self.is_active,
             email_verified: self.email_verified,
@@ -226,6 +228,59 @@ pub fn addresses_of(r: &ReadTx, user_id: u64) -> Result<Vec<Address>, StoreError
     Ok(all)
 }
 
+/// A password a user chooses: at least 8 characters with an ASCII lowercase letter, an ASCII
+/// uppercase letter and a digit, at most 1024 characters ([`Check::password`] is the rule; the
+/// schema says the same as a pattern, which the `Object` derive cannot take: it has look-aheads).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub struct NewPassword(pub String);
+
+impl std::ops::Deref for NewPassword {
+    type Target = String;
+    fn deref(&self) -> &String {
+        &self.0
+    }
+}
+
+impl poem_openapi::types::Type for NewPassword {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> std::borrow::Cow<'static, str> {
+        "string_password".into()
+    }
+
+    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+        let mut schema = poem_openapi::registry::MetaSchema::new("string");
+        schema.format = Some("password");
+        schema.max_length = Some(1024);
+        schema.pattern = Some(r"^(?=[\s\S]*[a-z])(?=[\s\S]*[A-Z])(?=[\s\S]*[0-9])[\s\S]{8,}$".into());
+        schema.example = Some(serde_json::Value::String("Sunflower42".into()));
+        poem_openapi::registry::MetaSchemaRef::Inline(Box::new(schema))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl poem_openapi::types::ParseFromJSON for NewPassword {
+    fn parse_from_json(value: Option<serde_json::Value>) -> poem_openapi::types::ParseResult<Self> {
+        String::parse_from_json(value).map(NewPassword).map_err(poem_openapi::types::ParseError::propagate)
+    }
+}
+
+impl poem_openapi::types::ToJSON for NewPassword {
+    fn to_json(&self) -> Option<serde_json::Value> {
+        None
+    }
+}
+
 /// Collects field errors; `finish` turns them into one `VALIDATION_ERROR`.
 #[derive(Default)]
 pub struct Check(FieldErrors);
@@ -248,22 +303,23 @@ impl Check {
         }
     }
 
-    /// At least 8 characters with a lowercase letter, an uppercase letter and a digit.
+    /// At least 8 characters with a lowercase letter, an uppercase letter and a digit (ASCII,
+    /// as the plan's `[a-z]`, `[A-Z]`, `\d`).
     pub fn password(&mut self, field: &str, value: &str) {
         if value.chars().count() < 8 {
             self.add(field, "Password must be at least 8 characters");
         }
-        if !value.chars().any(|c| c.is_lowercase()) {
+        if !value.chars().any(|c| c.is_ascii_lowercase()) {
             self.add(field, "Password must contain at least one lowercase letter");
         }
-        if !value.chars().any(|c| c.is_uppercase()) {
+        if !value.chars().any(|c| c.is_ascii_uppercase()) {
             self.add(field, "Password must contain at least one uppercase letter");
         }
         if !value.chars().any(|c| c.is_ascii_digit()) {
             self.add(field, "Password must contain at least one number");
         }
-        if value.len() > 1024 {
-            self.add(field, "Password must be at most 1024 bytes");
+        if value.chars().count() > 1024 {
+            self.add(field, "Password must be at most 1024 characters");
         }
     }
 
@@ -286,7 +342,7 @@ pub fn is_email(value: &str) -> bool {
     let v = value.trim();
     let Some((local, domain)) = v.rsplit_once('@') else { return false };
     !local.is_empty()
-        && v.len() <= 254
+        && value.chars().count() <= 254
         && !v.chars().any(char::is_whitespace)
         && !local.contains('@')
         && domain.contains('.')

@@ -207,3 +207,51 @@ fn every_operation_is_named_and_lists_its_errors() {
     assert!(order["required"].as_array().unwrap().contains(&json!("carrier")));
     assert_eq!(order["properties"]["createdAt"]["format"], "date-time");
 }
+
+#[tokio::test]
+async fn metrics_count_orders_sign_ins_and_cache_hits_with_named_routes() {
+    let app = demo().await;
+    let s = app.user("metrics@shop.test").await;
+    assert_error(&app.login("metrics@shop.test", "Wrong1234").await, 400, "INVALID_CREDENTIALS");
+    place(&app, &s).await;
+    for _ in 0..2 {
+        assert_eq!(send(app.get("/api/v1/products/search?q=phone")).await.status, StatusCode::OK);
+    }
+    assert_eq!(send(app.get("/api/v1/products/7")).await.status, StatusCode::OK);
+    let text = send(app.get("/metrics")).await.text();
+    for line in [
+        "shopd_orders_placed_total 1",
+        "shopd_sign_ins_total{outcome=\"success\"} 1",
+        "shopd_sign_ins_total{outcome=\"failure\"} 1",
+        "shopd_cache_requests_total{cache=\"search\",result=\"hit\"} 1",
+        "shopd_cache_requests_total{cache=\"search\",result=\"miss\"} 1",
+        "# TYPE shopd_store_commits_total counter",
+        "# TYPE shopd_http_requests_total counter",
+        "shopd_build_info{version=\"0.1.0\"} 1",
+        "shopd_http_requests_total{method=\"GET\",route=\"/api/v1/products/{id}\",status=\"200\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+    }
+    assert!(text.lines().any(|l| l.starts_with("shopd_process_resident_memory_bytes ")), "{text}");
+}
+
+#[tokio::test]
+async fn public_url_makes_image_urls_absolute() {
+    let app = TestApp::with(
+        |s| {
+            s.seed_demo = true;
+            s.public_url = Some("https://api.shop.test/".into());
+        },
+        |r| r,
+    )
+    .await;
+    let p = send(app.get("/api/v1/products/1")).await.json();
+    let thumbnail = p["data"]["thumbnail"].as_str().unwrap();
+    assert!(thumbnail.starts_with("https://api.shop.test/uploads/"), "{thumbnail}");
+    let list = send(app.get("/api/v1/products?limit=1")).await.json();
+    assert!(list["data"]["products"][0]["thumbnail"].as_str().unwrap().starts_with("https://api.shop.test/uploads/"));
+    // Without it, paths.
+    let plain = demo().await;
+    let p = send(plain.get("/api/v1/products/1")).await.json();
+    assert!(p["data"]["thumbnail"].as_str().unwrap().starts_with("/uploads/"), "{p}");
+}

@@ -1,44 +1,17 @@
-//! In-app notifications and their endpoints.
+//! `/api/v1/notifications`: a user's notifications, marking them read.
 
-use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::{Object, OpenApi};
-use serde::{Deserialize, Serialize};
 
+use super::{NOTIFICATIONS, Notification};
 use crate::auth::guard::Bearer;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::envelope::Reply;
 use crate::state::AppState;
-use crate::store::{Collection, Store, StoreError};
+use crate::store::StoreError;
 use crate::types::{Count, Paging};
 use crate::users::timestamp;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Notification {
-    pub id: u64,
-    pub user_id: u64,
-    /// ORDER_CREATED, ORDER_SHIPPED, ...
-    pub kind: String,
-    pub title: String,
-    pub body: String,
-    pub read: bool,
-    pub created_at: DateTime<Utc>,
-}
-
-/// Keyed (user id, notification id): a user's notifications are one prefix.
-pub static NOTIFICATIONS: Collection<(u64, u64), Notification> = Collection::new("notifications");
-
-pub async fn notify(store: &Store, user_id: u64, kind: &str, title: String, body: String) -> Result<(), StoreError> {
-    let kind = kind.to_string();
-    store
-        .write(move |w| {
-            let id = w.next_id(&NOTIFICATIONS)?;
-            let n = Notification { id, user_id, kind, title, body, read: false, created_at: Utc::now() };
-            w.put(&NOTIFICATIONS, &(user_id, id), &n)
-        })
-        .await
-}
 
 #[derive(Debug, Object)]
 #[oai(rename = "Notification", rename_all = "camelCase")]
