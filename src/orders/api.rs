@@ -1,62 +1,35 @@
 //! `/api/v1/orders`: checkout, the order lists, status changes, cancellation, tracking,
 //! invoices, notes and returns.
 
-use std::collections::BTreeMap;
-
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Binary;
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
+use super::checkout::{self, CreateOrder, Placed};
+use super::restock;
+use super::returns::{self, ReturnBody, ReturnDecision};
 use super::{
-    HistoryEntry, Note, NoteView, ORDER_ITEMS, ORDER_NOTES, ORDER_RETURNS, ORDERS, ORDERS_BY_USER, Order, OrderItem,
-    OrderUser, OrderView, Return, ReturnItem, ReturnStatus, ReturnView, ShippingAddress, Status, totals,
+    Note, NoteView, ORDER_NOTES, ORDERS, ORDERS_BY_USER, Order, OrderUser, OrderView, ReturnStatus, ReturnView, Status,
 };
 use crate::audit::{self, Actor, Event};
 use crate::auth::guard::{Admin, Bearer, Principal};
-use crate::cart::CARTS;
 use crate::claims::{Claim, Purpose};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::events::Happened;
 use crate::http::envelope::{Created, Reply};
 use crate::http::json::JsonBody;
 use crate::idempotency::{IdempotencyKey, Scoped};
+use crate::products::Product;
 use crate::products::mirror::write_published;
-use crate::products::{PRODUCTS, Product};
 use crate::state::AppState;
-use crate::store::{StoreError, WriteTx};
-use crate::types::{Count, Money, Paging, fingerprint};
-use crate::users::{ADDRESSES, Check, USERS, timestamp};
-
-const RETURN_DAYS: i64 = 30;
-/// Lines per order: enough for any basket, small enough that one order cannot hold the writer.
-const MAX_LINES: usize = 100;
-
-#[derive(Debug, Clone, Serialize, Deserialize, Object)]
-pub struct LineInput {
-    /// The product id.
-    pub id: u64,
-    #[oai(validator(minimum(value = "1"), maximum(value = "10000")))]
-    pub quantity: i64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, Object)]
-#[serde(rename_all = "camelCase")]
-#[oai(rename_all = "camelCase")]
-pub struct CreateOrder {
-    /// Without it, the caller's cart is ordered (and emptied).
-    #[oai(validator(min_items = 1, max_items = 100))]
-    pub products: Option<Vec<LineInput>>,
-    pub shipping_address: Option<ShippingAddress>,
-    /// A saved address of the caller, instead of `shippingAddress`.
-    pub address_id: Option<u64>,
-    pub payment_intent_id: Option<String>,
-}
+use crate::types::{Count, Paging, fingerprint};
+use crate::users::{USERS, timestamp};
 
 #[derive(Debug, Deserialize, Object)]
 #[serde(rename_all = "camelCase")]
@@ -77,20 +50,6 @@ pub struct CancelBody {
 pub struct NoteBody {
     #[oai(validator(pattern = r"^\s*\S(?:[\s\S]{0,998}\S)?\s*$"))]
     pub note: String,
-}
-
-#[derive(Debug, Deserialize, Object)]
-pub struct ReturnBody {
-    #[oai(validator(pattern = r"^\s*\S(?:[\s\S]{0,998}\S)?\s*$"))]
-    pub reason: String,
-    #[oai(validator(min_items = 1))]
-    pub items: Vec<ReturnItem>,
-}
-
-#[derive(Debug, Deserialize, Object)]
-pub struct ReturnDecision {
-    /// APPROVED or REJECTED.
-    pub status: ReturnStatus,
 }
 
 #[derive(Debug, Object)]
@@ -132,58 +91,15 @@ fn not_found() -> ApiError {
     ApiError::new(ErrorCode::OrderNotFound)
 }
 
-fn parse_id(id: &str) -> ApiResult<Uuid> {
-    Uuid::parse_str(id).map_err(|_| not_found())
-}
 
 /// The order if the principal may see it (owner or admin); otherwise "not found", with no hint
 /// that it exists.
-fn visible(state: &AppState, id: &str, who: &Principal) -> ApiResult<Order> {
-    let order = state.store.read()?.get(&ORDERS, &parse_id(id)?)?.ok_or_else(not_found)?;
+fn visible(state: &AppState, id: Uuid, who: &Principal) -> ApiResult<Order> {
+    let order = state.store.read()?.get(&ORDERS, &id)?.ok_or_else(not_found)?;
     if order.user_id != who.user_id && !who.is_admin() {
         return Err(not_found());
     }
     Ok(order)
-}
-
-fn insufficient(p: &Product, requested: u64) -> ApiError {
-    ApiError::new(ErrorCode::InsufficientStock)
-        .with_message(format!("Insufficient stock for {}: available {}, requested {requested}", p.title, p.stock))
-}
-
-/// Puts units back on the shelf; returns the products changed.
-fn restock(w: &mut WriteTx<'_>, lines: &[(u64, u32)]) -> Result<Vec<Product>, StoreError> {
-    let mut changed: BTreeMap<u64, Product> = BTreeMap::new();
-    for (product_id, quantity) in lines {
-        let current = match changed.remove(product_id) {
-            Some(p) => Some(p),
-            None => w.get(&PRODUCTS, product_id)?,
-        };
-        if let Some(mut p) = current {
-            p.stock += *quantity as i64;
-            p.updated_at = Utc::now();
-            crate::products::save(w, &mut p)?;
-            changed.insert(*product_id, p);
-        }
-    }
-    Ok(changed.into_values().collect())
-}
-
-fn check_address(a: &ShippingAddress) -> ApiResult<()> {
-    let mut c = Check::default();
-    let fields = [
-        ("firstName", &a.first_name),
-        ("lastName", &a.last_name),
-        ("address", &a.address),
-        ("city", &a.city),
-        ("state", &a.state),
-        ("zipCode", &a.zip_code),
-        ("country", &a.country),
-    ];
-    for (name, value) in fields {
-        c.required(&format!("shippingAddress.{name}"), value, 200);
-    }
-    c.finish()
 }
 
 fn page_of(list: Vec<OrderView>, total: u64, paging: Paging) -> OrderPage {
@@ -218,152 +134,16 @@ impl OrdersApi {
     ) -> ApiResult<Created<OrderView>> {
         let input = body.0;
         let user_id = auth.0.user_id;
-        if let Some(a) = &input.shipping_address {
-            check_address(a)?;
-        } else if input.address_id.is_none() {
-            return Err(ApiError::field("shippingAddress", "A shipping address (or addressId) is required"));
-        }
-        if let Some(lines) = &input.products {
-            if lines.len() > MAX_LINES {
-                return Err(ApiError::field("products", format!("At most {MAX_LINES} lines per order")));
-            }
-            let mut c = Check::default();
-            for (i, l) in lines.iter().enumerate() {
-                if !(1..=10_000).contains(&l.quantity) {
-                    c.add(&format!("products.{i}.quantity"), "Quantity must be 1 to 10000");
-                }
-            }
-            c.finish()?;
-        }
+        checkout::check(&input)?;
         let idem = key.0.map(|k| Scoped::new("orders", user_id, &k, fingerprint(&input)));
-        let settings = state.settings.clone();
-        let actor = Actor::of(req, Some(user_id));
-        enum Outcome {
-            Placed(Box<Order>, Vec<Product>),
-            Replayed(Box<OrderView>),
-        }
-        let outcome = write_published(
-            &state,
-            move |w| {
-                if let Some(k) = &idem
-                    && let Some(first) = k.replay_in(w)?
-                {
-                    return Ok(Outcome::Replayed(Box::new(first)));
-                }
-                let address = match (input.shipping_address, input.address_id) {
-                    (Some(a), _) => a,
-                    (None, Some(id)) => {
-                        let a = w
-                            .get(&ADDRESSES, &(user_id, id))?
-                            .ok_or_else(|| ApiError::new(ErrorCode::AddressNotFound))?;
-                        ShippingAddress {
-                            first_name: a.first_name,
-                            last_name: a.last_name,
-                            address: a.address,
-                            city: a.city,
-                            state: a.state,
-                            zip_code: a.zip_code,
-                            country: a.country,
-                            phone: Some(a.phone),
-                        }
-                    }
-                    (None, None) => unreachable!("checked above"),
-                };
-                let cart_key = format!("u:{user_id}");
-                let from_cart = input.products.is_none();
-                let mut wanted: BTreeMap<u64, u64> = BTreeMap::new();
-                let requested: Vec<(u64, u64)> = match input.products {
-                    Some(lines) => lines.into_iter().map(|l| (l.id, l.quantity as u64)).collect(),
-                    None => w
-                        .get(&CARTS, cart_key.as_str())?
-                        .map(|c| c.items.into_iter().map(|l| (l.product_id, l.quantity as u64)).collect())
-                        .unwrap_or_default(),
-                };
-                for (id, q) in requested {
-                    *wanted.entry(id).or_default() += q;
-                }
-                if wanted.is_empty() {
-                    return Err(ApiError::new(ErrorCode::EmptyOrder));
-                }
-                let mut items = Vec::with_capacity(wanted.len());
-                let mut changed = Vec::with_capacity(wanted.len());
-                for (product_id, quantity) in wanted {
-                    let mut p = w.get(&PRODUCTS, &product_id)?.filter(|p| p.is_active).ok_or_else(|| {
-                        ApiError::new(ErrorCode::ProductNotFound)
-                            .with_message(format!("Product {product_id} not found"))
-                    })?;
-                    if (quantity as i64) > p.stock {
-                        return Err(insufficient(&p, quantity));
-                    }
-                    p.stock -= quantity as i64;
-                    p.updated_at = Utc::now();
-                    crate::products::save(w, &mut p)?;
-                    let price = p.discounted_price();
-                    items.push(OrderItem {
-                        id: w.next_id(&ORDER_ITEMS)?,
-                        product_id,
-                        quantity: quantity as u32,
-                        price,
-                        total: Money::from_decimal(price.amount() * rust_decimal::Decimal::from(quantity)),
-                        title: p.title.clone(),
-                        thumbnail: p.thumbnail.clone(),
-                    });
-                    changed.push(p);
-                }
-                let t = totals(&items, &settings);
-                let now = Utc::now();
-                let order = Order {
-                    id: Uuid::now_v7(),
-                    user_id,
-                    status: Status::Pending,
-                    subtotal: t.subtotal,
-                    tax: t.tax,
-                    shipping: t.shipping,
-                    total: t.total,
-                    currency: "USD".into(),
-                    tracking_number: None,
-                    carrier: None,
-                    estimated_delivery: None,
-                    delivered_at: None,
-                    cancelled_at: None,
-                    cancel_reason: None,
-                    created_at: now,
-                    updated_at: now,
-                    items,
-                    address,
-                    // Bound by the payments endpoints, never taken from the client.
-                    payment_intent_id: None,
-                    notes: Vec::new(),
-                    history: vec![HistoryEntry { status: Status::Pending, at: now, note: Some("Order placed".into()) }],
-                    returns: Vec::new(),
-                };
-                w.put(&ORDERS, &order.id, &order)?;
-                if from_cart {
-                    w.delete(&CARTS, cart_key.as_str())?;
-                }
-                if let Some(k) = &idem {
-                    k.record(w, &order.view())?;
-                }
-                audit::record(
-                    w,
-                    &actor,
-                    Event::new("ORDER_CREATE", "Order", order.id).metadata(json!({ "total": order.total.to_string() })),
-                )?;
-                Ok(Outcome::Placed(Box::new(order), changed))
-            },
-            |o: &Outcome| match o {
-                Outcome::Placed(_, changed) => (changed.clone(), None),
-                Outcome::Replayed(_) => (Vec::new(), None),
-            },
-        )
-        .await?;
-        match outcome {
-            Outcome::Placed(order, _) => {
+        match checkout::place(&state, user_id, input, idem, Actor::of(req, Some(user_id))).await? {
+            Placed::New(order) => {
                 state.metrics.orders_placed.inc();
-                state.events.publish(Happened::OrderCreated(order.as_ref().clone()));
-                Ok(Created::new(order.view()))
+                let view = order.view();
+                state.events.publish(Happened::OrderCreated(*order));
+                Ok(Created::new(view))
             }
-            Outcome::Replayed(first) => Ok(Created::new(*first)),
+            Placed::Replayed(first) => Ok(Created::new(*first)),
         }
     }
 
@@ -425,8 +205,8 @@ impl OrdersApi {
 
     /// One order (its owner or an admin).
     #[oai(path = "/:id", method = "get", operation_id = "getOrder")]
-    async fn get(&self, state: Data<&AppState>, auth: Bearer, id: Path<String>) -> ApiResult<Reply<OrderView>> {
-        let order = visible(&state, &id.0, &auth.0)?;
+    async fn get(&self, state: Data<&AppState>, auth: Bearer, id: Path<Uuid>) -> ApiResult<Reply<OrderView>> {
+        let order = visible(&state, id.0, &auth.0)?;
         let mut view = order.view();
         view.payment = crate::payments::latest(&state.store.read()?, order.id)?;
         Ok(Reply::ok(view))
@@ -440,10 +220,10 @@ impl OrdersApi {
         state: Data<&AppState>,
         req: &Request,
         admin: Admin,
-        id: Path<String>,
+        id: Path<Uuid>,
         body: JsonBody<StatusChange>,
     ) -> ApiResult<Reply<OrderView>> {
-        let id = parse_id(&id.0)?;
+        let id = id.0;
         let _claim = Claim::take(Purpose::OrderChange, id)?;
         let change = body.0;
         let actor = Actor::of(req, Some(admin.0.user_id));
@@ -499,10 +279,10 @@ impl OrdersApi {
         state: Data<&AppState>,
         req: &Request,
         auth: Bearer,
-        id: Path<String>,
+        id: Path<Uuid>,
         body: JsonBody<CancelBody>,
     ) -> ApiResult<Reply<OrderView>> {
-        let id = parse_id(&id.0)?;
+        let id = id.0;
         let _claim = Claim::take(Purpose::OrderChange, id)?;
         let user_id = auth.0.user_id;
         let reason = body.0.reason.map(|r| r.chars().take(500).collect::<String>());
@@ -542,8 +322,8 @@ impl OrdersApi {
 
     /// Where the parcel is, from the order's own status history.
     #[oai(path = "/:id/tracking", method = "get", operation_id = "getTracking")]
-    async fn tracking(&self, state: Data<&AppState>, auth: Bearer, id: Path<String>) -> ApiResult<Reply<Tracking>> {
-        let o = visible(&state, &id.0, &auth.0)?;
+    async fn tracking(&self, state: Data<&AppState>, auth: Bearer, id: Path<Uuid>) -> ApiResult<Reply<Tracking>> {
+        let o = visible(&state, id.0, &auth.0)?;
         let Some(number) = o.tracking_number.clone() else {
             return Err(ApiError::new(ErrorCode::TrackingUnavailable));
         };
@@ -564,8 +344,8 @@ impl OrdersApi {
 
     /// The invoice as a PDF.
     #[oai(path = "/:id/invoice", method = "get", operation_id = "getInvoice")]
-    async fn invoice(&self, state: Data<&AppState>, auth: Bearer, id: Path<String>) -> ApiResult<InvoiceReply> {
-        let o = visible(&state, &id.0, &auth.0)?;
+    async fn invoice(&self, state: Data<&AppState>, auth: Bearer, id: Path<Uuid>) -> ApiResult<InvoiceReply> {
+        let o = visible(&state, id.0, &auth.0)?;
         let customer = state.store.read()?.get(&USERS, &o.user_id)?;
         let name = format!("invoice-{}.pdf", o.id);
         let pdf = tokio::task::spawn_blocking(move || super::invoice::render(&o, customer.as_ref()))
@@ -580,7 +360,7 @@ impl OrdersApi {
         &self,
         state: Data<&AppState>,
         auth: Bearer,
-        id: Path<String>,
+        id: Path<Uuid>,
         body: JsonBody<NoteBody>,
     ) -> ApiResult<Created<NoteView>> {
         let text = body.0.note.trim().to_string();
@@ -588,7 +368,7 @@ impl OrdersApi {
             return Err(ApiError::field("note", "A note has 1 to 1000 characters"));
         }
         let who = auth.0;
-        let id = visible(&state, &id.0, &who)?.id;
+        let id = visible(&state, id.0, &who)?.id;
         let note = state
             .store
             .write(move |w| {
@@ -615,80 +395,13 @@ impl OrdersApi {
         state: Data<&AppState>,
         req: &Request,
         auth: Bearer,
-        id: Path<String>,
+        id: Path<Uuid>,
         body: JsonBody<ReturnBody>,
     ) -> ApiResult<Created<ReturnView>> {
-        let id = parse_id(&id.0)?;
-        let user_id = auth.0.user_id;
+        let id = id.0;
         let b = body.0;
-        let mut c = Check::default();
-        c.required("reason", &b.reason, 1000);
-        if b.items.is_empty() {
-            c.add("items", "Name at least one item to return");
-        }
-        for (i, item) in b.items.iter().enumerate() {
-            if item.quantity == 0 {
-                c.add(&format!("items.{i}.quantity"), "Quantity must be 1 or more");
-            }
-        }
-        c.finish()?;
-        let actor = Actor::of(req, Some(user_id));
-        let ret = state
-            .store
-            .write(move |w| {
-                let mut o = w.get(&ORDERS, &id)?.filter(|o| o.user_id == user_id).ok_or_else(not_found)?;
-                let not_allowed = |why: &str| ApiError::new(ErrorCode::ReturnNotAllowed).with_message(why.to_string());
-                let delivered = o
-                    .delivered_at
-                    .filter(|_| o.status == Status::Delivered)
-                    .ok_or_else(|| not_allowed("Only delivered orders can be returned"))?;
-                if Utc::now() - delivered > Duration::days(RETURN_DAYS) {
-                    return Err(not_allowed("Returns are accepted for 30 days after delivery"));
-                }
-                for item in &b.items {
-                    let line = o
-                        .items
-                        .iter()
-                        .find(|l| l.id == item.order_item_id)
-                        .ok_or_else(|| not_allowed("An item is not part of this order"))?;
-                    // Summed in u64: client quantities must not wrap around the check.
-                    let already: u64 = o
-                        .returns
-                        .iter()
-                        .filter(|r| r.status != ReturnStatus::Rejected)
-                        .flat_map(|r| &r.items)
-                        .filter(|i| i.order_item_id == item.order_item_id)
-                        .map(|i| i.quantity as u64)
-                        .sum();
-                    let asked: u64 = b
-                        .items
-                        .iter()
-                        .filter(|i| i.order_item_id == item.order_item_id)
-                        .map(|i| i.quantity as u64)
-                        .sum();
-                    if already + asked > line.quantity as u64 {
-                        return Err(not_allowed("More units than were ordered"));
-                    }
-                }
-                let ret = Return {
-                    id: w.next_id(&ORDER_RETURNS)?,
-                    status: ReturnStatus::Requested,
-                    items: b.items,
-                    reason: b.reason.trim().to_string(),
-                    created_at: Utc::now(),
-                    decided_at: None,
-                };
-                o.returns.push(ret.clone());
-                o.updated_at = Utc::now();
-                w.put(&ORDERS, &id, &o)?;
-                audit::record(
-                    w,
-                    &actor,
-                    Event::new("RETURN_REQUESTED", "Order", id).metadata(json!({ "returnId": ret.id })),
-                )?;
-                Ok(ret)
-            })
-            .await?;
+        returns::check(&b)?;
+        let ret = returns::request(&state, id, auth.0.user_id, b, Actor::of(req, Some(auth.0.user_id))).await?;
         Ok(Created::new(ret.view()))
     }
 
@@ -699,89 +412,17 @@ impl OrdersApi {
         state: Data<&AppState>,
         req: &Request,
         admin: Admin,
-        id: Path<String>,
+        id: Path<Uuid>,
         return_id: Path<u64>,
         body: JsonBody<ReturnDecision>,
     ) -> ApiResult<Reply<ReturnView>> {
-        let id = parse_id(&id.0)?;
-        let _claim = Claim::take(Purpose::OrderChange, id)?;
-        let (return_id, decision) = (return_id.0, body.0.status);
-        if decision == ReturnStatus::Requested {
-            return Err(ApiError::field("status", "status must be APPROVED or REJECTED"));
-        }
+        let id = id.0;
+        let decision = body.0.status;
         let actor = Actor::of(req, Some(admin.0.user_id));
-        if decision == ReturnStatus::Approved {
-            // The refund comes first: if the provider fails, the return stays REQUESTED.
-            let o = state.store.read()?.get(&ORDERS, &id)?.ok_or_else(not_found)?;
-            if let Some(ret) = o.returns.iter().find(|r| r.id == return_id && r.status == ReturnStatus::Requested) {
-                let amount: rust_decimal::Decimal = ret
-                    .items
-                    .iter()
-                    .filter_map(|i| {
-                        o.items
-                            .iter()
-                            .find(|l| l.id == i.order_item_id)
-                            .map(|l| l.price.amount() * rust_decimal::Decimal::from(i.quantity))
-                    })
-                    .sum();
-                // The returned lines with their share of the tax (shipping is not refunded).
-                let amount = amount * (rust_decimal::Decimal::ONE + state.settings.tax_rate);
-                let reason = format!("return-{return_id}");
-                crate::payments::refund_order(&state, &o, Some(Money::from_decimal(amount)), &reason, &actor).await?;
-            }
-        }
-        let (order, ret, _, _) = write_published(
-            &state,
-            move |w| {
-                let mut o = w.get(&ORDERS, &id)?.ok_or_else(not_found)?;
-                let lines = o.items.clone();
-                let ret = o
-                    .returns
-                    .iter_mut()
-                    .find(|r| r.id == return_id)
-                    .ok_or_else(|| ApiError::new(ErrorCode::NotFound).with_message("Return not found"))?;
-                if ret.status != ReturnStatus::Requested {
-                    return Err(
-                        ApiError::new(ErrorCode::ReturnNotAllowed).with_message("This return was already decided")
-                    );
-                }
-                ret.status = decision;
-                ret.decided_at = Some(Utc::now());
-                let ret = ret.clone();
-                let (changed, refund) = if decision == ReturnStatus::Approved {
-                    let back: Vec<(u64, u32)> = ret
-                        .items
-                        .iter()
-                        .filter_map(|i| {
-                            lines.iter().find(|l| l.id == i.order_item_id).map(|l| (l.product_id, i.quantity))
-                        })
-                        .collect();
-                    let refund: rust_decimal::Decimal = ret
-                        .items
-                        .iter()
-                        .filter_map(|i| {
-                            lines
-                                .iter()
-                                .find(|l| l.id == i.order_item_id)
-                                .map(|l| l.price.amount() * rust_decimal::Decimal::from(i.quantity))
-                        })
-                        .sum();
-                    (restock(w, &back)?, Some(Money::from_decimal(refund)))
-                } else {
-                    (Vec::new(), None)
-                };
-                o.updated_at = Utc::now();
-                w.put(&ORDERS, &id, &o)?;
-                let action = if decision == ReturnStatus::Approved { "RETURN_APPROVED" } else { "RETURN_REJECTED" };
-                audit::record(w, &actor, Event::new(action, "Order", id).metadata(json!({ "returnId": return_id })))?;
-                Ok((o, ret, changed, refund))
-            },
-            |r: &(Order, Return, Vec<Product>, Option<Money>)| (r.2.clone(), None),
-        )
-        .await?;
+        let (order, ret) = returns::decide(&state, id, return_id.0, decision, &actor).await?;
         state.events.publish(Happened::ReturnDecided {
             order,
-            return_id,
+            return_id: ret.id,
             approved: decision == ReturnStatus::Approved,
         });
         Ok(Reply::ok(ret.view()))

@@ -1,7 +1,11 @@
 //! Orders: the record, the money rules, the status machine, and the views.
 
 pub mod api;
+pub mod checkout;
 pub mod invoice;
+pub mod returns;
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object};
@@ -10,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::config::Settings;
-use crate::store::{Collection, Index, key};
+use crate::products::{PRODUCTS, Product};
+use crate::store::{Collection, Index, StoreError, WriteTx, key};
 use crate::types::Money;
 use crate::users::timestamp;
 
@@ -379,4 +384,22 @@ mod tests {
             }
         }
     }
+}
+
+/// Puts units back on the shelf; returns the products changed.
+pub(crate) fn restock(w: &mut WriteTx<'_>, lines: &[(u64, u32)]) -> Result<Vec<Product>, StoreError> {
+    let mut changed: BTreeMap<u64, Product> = BTreeMap::new();
+    for (product_id, quantity) in lines {
+        let current = match changed.remove(product_id) {
+            Some(p) => Some(p),
+            None => w.get(&PRODUCTS, product_id)?,
+        };
+        if let Some(mut p) = current {
+            p.stock += *quantity as i64;
+            p.updated_at = Utc::now();
+            crate::products::save(w, &mut p)?;
+            changed.insert(*product_id, p);
+        }
+    }
+    Ok(changed.into_values().collect())
 }

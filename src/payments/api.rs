@@ -34,7 +34,7 @@ pub static WEBHOOK_EVENTS: Collection<str, i64> = Collection::new("webhook_event
 /// The amount is always the order's total: an `amount`, `currency` or `metadata` an older
 /// client sends is ignored, like any field this body does not have.
 pub struct CreateIntent {
-    pub order_id: String,
+    pub order_id: Uuid,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
@@ -157,8 +157,8 @@ impl PaymentsApi {
         body: JsonBody<CreateIntent>,
     ) -> ApiResult<Created<IntentView>> {
         let user_id = auth.0.user_id;
-        let order_id = Uuid::parse_str(&body.0.order_id).map_err(|_| order_not_found())?;
-        let idem = key.0.map(|k| Scoped::new("payments.create", user_id, &k, fingerprint(&body.0.order_id)));
+        let order_id = body.0.order_id;
+        let idem = key.0.map(|k| Scoped::new("payments.create", user_id, &k, fingerprint(&order_id.to_string())));
         if let Some(k) = &idem
             && let Some(first) = k.replay(&state.store.read()?)?
         {
@@ -307,16 +307,16 @@ impl PaymentsApi {
         state: Data<&AppState>,
         req: &Request,
         admin: Admin,
-        payment_id: Path<String>,
+        payment_id: Path<Uuid>,
         #[oai(name = "Idempotency-Key")] key: Header<Option<IdempotencyKey>>,
         body: JsonBody<RefundBody>,
     ) -> ApiResult<Reply<PaymentView>> {
-        let id = Uuid::parse_str(&payment_id.0).map_err(|_| payment_not_found())?;
+        let id = payment_id.0;
         let amount = match body.0.amount {
             Some(a) => Some(Money::exact(a.0).map_err(|e| ApiError::field("amount", e))?),
             None => None,
         };
-        let request_hash = fingerprint(&(payment_id.0.clone(), body.0.amount.map(|a| a.0.to_string())));
+        let request_hash = fingerprint(&(id.to_string(), body.0.amount.map(|a| a.0.to_string())));
         let idem = key.0.map(|k| Scoped::new("payments.refund", admin.0.user_id, &k, request_hash));
         if let Some(k) = &idem
             && let Some(first) = k.replay(&state.store.read()?)?

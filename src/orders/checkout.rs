@@ -1,0 +1,236 @@
+//! Checkout: an order placed from the lines a customer sends or from their cart. The stock of
+//! every line is taken in one transaction or none is, the totals are computed there from the
+//! products as stored, and the order, the emptied cart and the idempotency record commit
+//! together.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use poem_openapi::Object;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{HistoryEntry, ORDER_ITEMS, ORDERS, Order, OrderItem, OrderView, ShippingAddress, Status, totals};
+use crate::audit::{self, Actor, Event};
+use crate::cart::CARTS;
+use crate::config::Settings;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::idempotency::Scoped;
+use crate::products::mirror::write_published;
+use crate::products::{PRODUCTS, Product};
+use crate::state::AppState;
+use crate::store::WriteTx;
+use crate::types::Money;
+use crate::users::{ADDRESSES, Check};
+
+/// Lines per order: enough for any basket, small enough that one order cannot hold the writer.
+const MAX_LINES: usize = 100;
+
+#[derive(Debug, Clone, Serialize, Deserialize, Object)]
+pub struct LineInput {
+    /// The product id.
+    pub id: u64,
+    #[oai(validator(minimum(value = "1"), maximum(value = "10000")))]
+    pub quantity: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[serde(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase")]
+pub struct CreateOrder {
+    /// Without it, the caller's cart is ordered (and emptied).
+    #[oai(validator(min_items = 1, max_items = 100))]
+    pub products: Option<Vec<LineInput>>,
+    pub shipping_address: Option<ShippingAddress>,
+    /// A saved address of the caller, instead of `shippingAddress`.
+    pub address_id: Option<u64>,
+    pub payment_intent_id: Option<String>,
+}
+
+/// What placing an order did.
+pub enum Placed {
+    New(Box<Order>),
+    /// The Idempotency-Key was seen with this request: the first answer, nothing placed.
+    Replayed(Box<OrderView>),
+}
+
+fn no_address() -> ApiError {
+    ApiError::field("shippingAddress", "A shipping address (or addressId) is required")
+}
+
+/// The checks that need no store: an address, quantities, the number of lines.
+pub fn check(input: &CreateOrder) -> ApiResult<()> {
+    if let Some(a) = &input.shipping_address {
+        check_address(a)?;
+    } else if input.address_id.is_none() {
+        return Err(no_address());
+    }
+    if let Some(lines) = &input.products {
+        if lines.len() > MAX_LINES {
+            return Err(ApiError::field("products", format!("At most {MAX_LINES} lines per order")));
+        }
+        let mut c = Check::default();
+        for (i, l) in lines.iter().enumerate() {
+            if !(1..=10_000).contains(&l.quantity) {
+                c.add(&format!("products.{i}.quantity"), "Quantity must be 1 to 10000");
+            }
+        }
+        c.finish()?;
+    }
+    Ok(())
+}
+
+/// Places the order of `user_id` (see the module) and mirrors the stock it took into the
+/// catalog before it returns.
+pub async fn place(
+    state: &AppState,
+    user_id: u64,
+    input: CreateOrder,
+    idem: Option<Scoped>,
+    actor: Actor,
+) -> ApiResult<Placed> {
+    let settings = state.settings.clone();
+    let (placed, _) = write_published(
+        state,
+        move |w| take(w, &settings, user_id, input, idem.as_ref(), &actor),
+        |(_, changed): &(Placed, Vec<Product>)| (changed.clone(), None),
+    )
+    .await?;
+    Ok(placed)
+}
+
+/// The transaction of a checkout: what it placed, and the products whose stock it took.
+fn take(
+    w: &mut WriteTx<'_>,
+    settings: &Settings,
+    user_id: u64,
+    input: CreateOrder,
+    idem: Option<&Scoped>,
+    actor: &Actor,
+) -> ApiResult<(Placed, Vec<Product>)> {
+    if let Some(k) = idem
+        && let Some(first) = k.replay_in(w)?
+    {
+        return Ok((Placed::Replayed(Box::new(first)), Vec::new()));
+    }
+    let address = match (input.shipping_address, input.address_id) {
+        (Some(a), _) => a,
+        (None, Some(id)) => {
+            let a = w.get(&ADDRESSES, &(user_id, id))?.ok_or_else(|| ApiError::new(ErrorCode::AddressNotFound))?;
+            ShippingAddress {
+                first_name: a.first_name,
+                last_name: a.last_name,
+                address: a.address,
+                city: a.city,
+                state: a.state,
+                zip_code: a.zip_code,
+                country: a.country,
+                phone: Some(a.phone),
+            }
+        }
+        (None, None) => return Err(no_address()),
+    };
+    let cart_key = format!("u:{user_id}");
+    let from_cart = input.products.is_none();
+    let mut wanted: BTreeMap<u64, u64> = BTreeMap::new();
+    let requested: Vec<(u64, u64)> = match input.products {
+        Some(lines) => lines.into_iter().map(|l| (l.id, l.quantity as u64)).collect(),
+        None => w
+            .get(&CARTS, cart_key.as_str())?
+            .map(|c| c.items.into_iter().map(|l| (l.product_id, l.quantity as u64)).collect())
+            .unwrap_or_default(),
+    };
+    for (id, q) in requested {
+        *wanted.entry(id).or_default() += q;
+    }
+    if wanted.is_empty() {
+        return Err(ApiError::new(ErrorCode::EmptyOrder));
+    }
+    let mut items = Vec::with_capacity(wanted.len());
+    let mut changed = Vec::with_capacity(wanted.len());
+    for (product_id, quantity) in wanted {
+        let mut p = w.get(&PRODUCTS, &product_id)?.filter(|p| p.is_active).ok_or_else(|| {
+            ApiError::new(ErrorCode::ProductNotFound).with_message(format!("Product {product_id} not found"))
+        })?;
+        if (quantity as i64) > p.stock {
+            return Err(insufficient(&p, quantity));
+        }
+        p.stock -= quantity as i64;
+        p.updated_at = Utc::now();
+        crate::products::save(w, &mut p)?;
+        let price = p.discounted_price();
+        items.push(OrderItem {
+            id: w.next_id(&ORDER_ITEMS)?,
+            product_id,
+            quantity: quantity as u32,
+            price,
+            total: Money::from_decimal(price.amount() * rust_decimal::Decimal::from(quantity)),
+            title: p.title.clone(),
+            thumbnail: p.thumbnail.clone(),
+        });
+        changed.push(p);
+    }
+    let t = totals(&items, settings);
+    let now = Utc::now();
+    let order = Order {
+        id: Uuid::now_v7(),
+        user_id,
+        status: Status::Pending,
+        subtotal: t.subtotal,
+        tax: t.tax,
+        shipping: t.shipping,
+        total: t.total,
+        currency: "USD".into(),
+        tracking_number: None,
+        carrier: None,
+        estimated_delivery: None,
+        delivered_at: None,
+        cancelled_at: None,
+        cancel_reason: None,
+        created_at: now,
+        updated_at: now,
+        items,
+        address,
+        // Bound by the payments endpoints, never taken from the client.
+        payment_intent_id: None,
+        notes: Vec::new(),
+        history: vec![HistoryEntry { status: Status::Pending, at: now, note: Some("Order placed".into()) }],
+        returns: Vec::new(),
+    };
+    w.put(&ORDERS, &order.id, &order)?;
+    if from_cart {
+        w.delete(&CARTS, cart_key.as_str())?;
+    }
+    if let Some(k) = idem {
+        k.record(w, &order.view())?;
+    }
+    audit::record(
+        w,
+        actor,
+        Event::new("ORDER_CREATE", "Order", order.id).metadata(json!({ "total": order.total.to_string() })),
+    )?;
+    Ok((Placed::New(Box::new(order)), changed))
+}
+
+fn insufficient(p: &Product, requested: u64) -> ApiError {
+    ApiError::new(ErrorCode::InsufficientStock)
+        .with_message(format!("Insufficient stock for {}: available {}, requested {requested}", p.title, p.stock))
+}
+
+fn check_address(a: &ShippingAddress) -> ApiResult<()> {
+    let mut c = Check::default();
+    let fields = [
+        ("firstName", &a.first_name),
+        ("lastName", &a.last_name),
+        ("address", &a.address),
+        ("city", &a.city),
+        ("state", &a.state),
+        ("zipCode", &a.zip_code),
+        ("country", &a.country),
+    ];
+    for (name, value) in fields {
+        c.required(&format!("shippingAddress.{name}"), value, 200);
+    }
+    c.finish()
+}
