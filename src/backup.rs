@@ -10,6 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
+use anyhow::{Context, anyhow, bail};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
 use tokio::net::UnixListener;
 
@@ -69,38 +70,38 @@ async fn answer(stream: tokio::net::UnixStream, store: Store) {
 }
 
 /// `shopd backup --out FILE`: through the running server if there is one, else directly.
-pub fn backup(data_dir: &Path, out: &Path) -> Result<BackupInfo, String> {
+pub fn backup(data_dir: &Path, out: &Path) -> anyhow::Result<BackupInfo> {
     if !data_dir.join(STORE_FILE).exists() {
-        return Err(format!("there is no store in {}", data_dir.display()));
+        bail!("there is no store in {}", data_dir.display());
     }
     let out = absolute(out)?;
     match Store::open(data_dir) {
         Ok(store) => {
-            let info = store.backup_to(&out).map_err(|e| e.to_string());
+            let info = store.backup_to(&out);
             store.close();
-            info
+            Ok(info?)
         }
         Err(StoreError::Locked(_)) => ask_server(data_dir, &out),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(e.into()),
     }
 }
 
-fn absolute(out: &Path) -> Result<PathBuf, String> {
-    let out = std::path::absolute(out).map_err(|e| format!("{}: {e}", out.display()))?;
+fn absolute(out: &Path) -> anyhow::Result<PathBuf> {
+    let out = std::path::absolute(out).with_context(|| out.display().to_string())?;
     match out.parent() {
         Some(dir) if dir.is_dir() => Ok(out),
-        _ => Err(format!("{}: the folder does not exist", out.display())),
+        _ => bail!("{}: the folder does not exist", out.display()),
     }
 }
 
-fn ask_server(data_dir: &Path, out: &Path) -> Result<BackupInfo, String> {
+fn ask_server(data_dir: &Path, out: &Path) -> anyhow::Result<BackupInfo> {
     let socket = data_dir.join(SOCKET_FILE);
-    let mut stream = UnixStream::connect(&socket).map_err(|e| {
-        format!("the store is in use but the server's backup socket {} does not answer: {e}", socket.display())
+    let mut stream = UnixStream::connect(&socket).with_context(|| {
+        format!("the store is in use but the server's backup socket {} does not answer", socket.display())
     })?;
-    writeln!(stream, "backup {}", out.display()).map_err(|e| e.to_string())?;
+    writeln!(stream, "backup {}", out.display())?;
     let mut reply = String::new();
-    BufReader::new(stream).read_line(&mut reply).map_err(|e| e.to_string())?;
+    BufReader::new(stream).read_line(&mut reply)?;
     let mut words = reply.split_whitespace();
     match words.next() {
         Some("ok") => {
@@ -108,11 +109,11 @@ fn ask_server(data_dir: &Path, out: &Path) -> Result<BackupInfo, String> {
             let records = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
             Ok(BackupInfo { bytes, records })
         }
-        _ => Err(reply.trim().trim_start_matches("error ").to_string()),
+        _ => Err(anyhow!("{}", reply.trim().trim_start_matches("error "))),
     }
 }
 
 /// `shopd restore FILE`: into an empty (or missing) data dir only.
-pub fn restore(data_dir: &Path, file: &Path) -> Result<(), String> {
-    store::restore(file, data_dir).map_err(|e| e.to_string())
+pub fn restore(data_dir: &Path, file: &Path) -> anyhow::Result<()> {
+    Ok(store::restore(file, data_dir)?)
 }

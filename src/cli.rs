@@ -12,7 +12,7 @@ use crate::products::mirror::GENERATION;
 use crate::search::Search;
 use crate::startup::{App, shutdown_signal};
 use crate::store::{Store, StoreError};
-use crate::users::admin::ensure_admin;
+use crate::users::admin::{InvalidAdmin, ensure_admin};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -97,7 +97,7 @@ pub fn run(command: Option<Command>, settings: Settings) -> ExitCode {
                 println!("backup written to {} ({} bytes, {} records)", out.display(), info.bytes, info.records);
                 ExitCode::SUCCESS
             }
-            Err(e) => fail(&format!("backup failed: {e}")),
+            Err(e) => fail(&format!("backup failed: {e:#}")),
         },
         Command::Seed { generate } => {
             let s = settings.clone();
@@ -115,7 +115,7 @@ pub fn run(command: Option<Command>, settings: Settings) -> ExitCode {
                 println!("restored {} into {}", file.display(), settings.data_dir.display());
                 ExitCode::SUCCESS
             }
-            Err(e) => fail(&format!("restore failed: {e}")),
+            Err(e) => fail(&format!("restore failed: {e:#}")),
         },
     }
 }
@@ -169,7 +169,7 @@ fn admin_create(settings: &Settings, email: &str, password: &str) -> ExitCode {
         };
         let passwords = match Passwords::start(cost, 1, 4) {
             Ok(p) => p,
-            Err(e) => return fail(&e),
+            Err(e) => return fail(&format!("{e:#}")),
         };
         let outcome = ensure_admin(&store, &passwords, email, password).await;
         store.close();
@@ -182,11 +182,11 @@ fn admin_create(settings: &Settings, email: &str, password: &str) -> ExitCode {
                 println!("{email} (id {id}) is an active admin with the given password");
                 ExitCode::SUCCESS
             }
-            Err(e) if e.contains("Validation failed") => {
-                eprintln!("shopd: admin create: {e}");
+            Err(e) if e.is::<InvalidAdmin>() => {
+                eprintln!("shopd: admin create: {e:#}");
                 ExitCode::from(2)
             }
-            Err(e) => fail(&format!("admin create failed: {e}")),
+            Err(e) => fail(&format!("admin create failed: {e:#}")),
         }
     })
 }
@@ -206,7 +206,7 @@ fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
 fn offline<F, Fut>(settings: &Settings, work: F) -> ExitCode
 where
     F: FnOnce(Store, Passwords) -> Fut,
-    Fut: std::future::Future<Output = Result<String, String>>,
+    Fut: std::future::Future<Output = anyhow::Result<String>>,
 {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -225,7 +225,7 @@ where
         };
         let passwords = match Passwords::start(cost, 1, 4) {
             Ok(p) => p,
-            Err(e) => return fail(&e),
+            Err(e) => return fail(&format!("{e:#}")),
         };
         let outcome = work(store.clone(), passwords).await;
         store.close();
@@ -234,7 +234,7 @@ where
                 println!("{message}");
                 ExitCode::SUCCESS
             }
-            Err(e) => fail(&e),
+            Err(e) => fail(&format!("{e:#}")),
         }
     })
 }
@@ -244,11 +244,11 @@ async fn seed(
     store: Store,
     passwords: Passwords,
     generate: Option<u64>,
-) -> Result<String, String> {
+) -> anyhow::Result<String> {
     let message = match generate {
         Some(n) => {
             let bar = progress_bar(n, "generating products");
-            crate::seed::generate(&store, n, |done| bar.set_position(done)).await.map_err(|e| e.to_string())?;
+            crate::seed::generate(&store, n, |done| bar.set_position(done)).await?;
             bar.finish();
             format!("added {n} generated products")
         }
@@ -267,15 +267,13 @@ async fn seed(
     Ok(format!("{message}\n{indexed}"))
 }
 
-async fn reindex(settings: &Settings, store: Store) -> Result<String, String> {
-    let catalog = Catalog::load(&store).map_err(|e| e.to_string())?;
-    let search = Search::open(&settings.data_dir.join("search")).map_err(|e| e.to_string())?;
-    let generation = store.read().and_then(|r| r.last_id(&GENERATION)).map_err(|e| e.to_string())?;
+async fn reindex(settings: &Settings, store: Store) -> anyhow::Result<String> {
+    let catalog = Catalog::load(&store)?;
+    let search = Search::open(&settings.data_dir.join("search"))?;
+    let generation = store.read().and_then(|r| r.last_id(&GENERATION))?;
     let products = catalog.all();
     let bar = progress_bar(products.len() as u64, "indexing products");
-    let n = search
-        .rebuild(products.iter().map(|p| p.as_ref()), generation, |done| bar.set_position(done))
-        .map_err(|e| e.to_string())?;
+    let n = search.rebuild(products.iter().map(|p| p.as_ref()), generation, |done| bar.set_position(done))?;
     bar.finish();
     Ok(format!("search index rebuilt: {n} products, {} searchable", search.doc_count()))
 }

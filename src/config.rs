@@ -392,22 +392,33 @@ fn parse_env_value(raw: &str) -> figment::value::Value {
     raw.to_string().into()
 }
 
+/// Why a duration setting is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("`{0}` is not a duration like 15m, 7d or 3600")]
+    NotADuration(String),
+    #[error("`{text}`: unknown unit `{unit}` (use s, m, h or d)")]
+    UnknownUnit { text: String, unit: String },
+    #[error("`{0}` must be between 1 second and 366 days")]
+    OutOfRange(String),
+}
+
 /// Parses `900`, `30s`, `15m`, `24h` or `7d`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().map_err(|_| format!("`{text}` is not a duration like 15m, 7d or 3600"))?;
+    let n: u64 = number.parse().map_err(|_| DurationError::NotADuration(text.to_string()))?;
     let unit_secs = match unit {
         "" | "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
-        _ => return Err(format!("`{text}`: unknown unit `{unit}` (use s, m, h or d)")),
+        _ => return Err(DurationError::UnknownUnit { text: text.to_string(), unit: unit.to_string() }),
     };
     let secs = n.checked_mul(unit_secs).filter(|s| *s > 0 && *s <= 366 * 86_400);
     let Some(secs) = secs else {
-        return Err(format!("`{text}` must be between 1 second and 366 days"));
+        return Err(DurationError::OutOfRange(text.to_string()));
     };
     Ok(Duration::from_secs(secs))
 }

@@ -39,7 +39,7 @@ impl Events {
                 let (store, mailer) = (store.clone(), mailer.clone());
                 tokio::spawn(async move {
                     if let Err(e) = handle(&store, &mailer, &event).await {
-                        tracing::error!(error = %e, ?event, "an event handler failed");
+                        tracing::error!(error = %format!("{e:#}"), ?event, "an event handler failed");
                     }
                     drop(slot);
                 });
@@ -63,7 +63,7 @@ fn short(order: &Order) -> String {
     order.id.to_string()[..8].to_string()
 }
 
-async fn handle(store: &Store, mailer: &Mailer, event: &Happened) -> Result<(), String> {
+async fn handle(store: &Store, mailer: &Mailer, event: &Happened) -> anyhow::Result<()> {
     let (order, kind, title, body, mail): (&Order, &str, String, String, Option<&Template>) = match event {
         Happened::OrderCreated(o) => (
             o,
@@ -130,9 +130,9 @@ async fn handle(store: &Store, mailer: &Mailer, event: &Happened) -> Result<(), 
             (o, "PAYMENT_FAILED", "Payment failed".into(), format!("The payment for order {} failed.", short(o)), None)
         }
     };
-    notify(store, order.user_id, kind, title, body).await.map_err(|e| e.to_string())?;
+    notify(store, order.user_id, kind, title, body).await?;
     let Some(template) = mail else { return Ok(()) };
-    let user = store.read().and_then(|r| r.get(&USERS, &order.user_id)).map_err(|e| e.to_string())?;
+    let user = store.read().and_then(|r| r.get(&USERS, &order.user_id))?;
     let Some(user) = user.filter(|u| u.is_active && u.preferences.email_notifications) else { return Ok(()) };
     let lines: String = order.items.iter().map(|i| format!("{} x {}  {}\n", i.quantity, i.title, i.total)).collect();
     let (total, id) = (order.total.to_string(), order.id.to_string());

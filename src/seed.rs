@@ -4,6 +4,7 @@
 //! The demo data is our own (scripts/demo_catalog.py made it) and is compiled into the binary,
 //! so a downloaded `shopd` fills a shop with nothing else at hand.
 
+use anyhow::{Context, bail};
 use chrono::{Duration, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -91,15 +92,15 @@ pub fn is_empty(store: &Store) -> Result<bool, StoreError> {
 
 /// Loads the demo catalog, its placeholder images and the two demo accounts. Returns the number
 /// of products. Refuses a store that already has products.
-pub async fn demo(store: &Store, passwords: &Passwords, data_dir: &std::path::Path) -> Result<usize, String> {
-    if store.read().and_then(|r| r.count(&PRODUCTS)).map_err(|e| e.to_string())? > 0 {
-        return Err("the store already has products; seed only an empty shop".into());
+pub async fn demo(store: &Store, passwords: &Passwords, data_dir: &std::path::Path) -> anyhow::Result<usize> {
+    if store.read().and_then(|r| r.count(&PRODUCTS))? > 0 {
+        bail!("the store already has products; seed only an empty shop");
     }
-    let demo: Demo = serde_json::from_str(CATALOG).map_err(|e| format!("the demo catalog is broken: {e}"))?;
+    let demo: Demo = serde_json::from_str(CATALOG).context("the demo catalog is broken")?;
     let images = data_dir.join("uploads").join("demo");
-    std::fs::create_dir_all(&images).map_err(|e| format!("{}: {e}", images.display()))?;
+    std::fs::create_dir_all(&images).with_context(|| images.display().to_string())?;
     for (name, bytes) in IMAGES {
-        std::fs::write(images.join(name), bytes).map_err(|e| e.to_string())?;
+        std::fs::write(images.join(name), bytes)?;
     }
     let count = demo.products.len();
     store
@@ -146,15 +147,14 @@ pub async fn demo(store: &Store, passwords: &Passwords, data_dir: &std::path::Pa
             w.next_id(&GENERATION)?;
             Ok::<_, StoreError>(())
         })
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     ensure_admin(store, passwords, DEMO_ADMIN.0, DEMO_ADMIN.1).await?;
     demo_customer(store, passwords).await?;
     Ok(count)
 }
 
-async fn demo_customer(store: &Store, passwords: &Passwords) -> Result<(), String> {
-    let hash = passwords.hash(DEMO_CUSTOMER.1).await.map_err(|e| e.message)?;
+async fn demo_customer(store: &Store, passwords: &Passwords) -> anyhow::Result<()> {
+    let hash = passwords.hash(DEMO_CUSTOMER.1).await.map_err(|e| anyhow::Error::msg(e.message))?;
     store
         .write(move |w| {
             if User::find_by_email_w(w, DEMO_CUSTOMER.0)?.is_some() {
@@ -166,8 +166,8 @@ async fn demo_customer(store: &Store, passwords: &Passwords) -> Result<(), Strin
             let user = User { email_verified: true, ..customer };
             w.put(&USERS, &id, &user).map_err(ApiError::from)
         })
-        .await
-        .map_err(|e| e.to_string())
+        .await?;
+    Ok(())
 }
 
 const NOUNS: [&str; 24] = [

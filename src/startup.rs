@@ -45,8 +45,9 @@ use crate::wishlist::WishlistApi;
 pub enum StartupError {
     #[error("cannot open the store: {0}")]
     Store(#[from] StoreError),
-    #[error("{0}")]
-    Setup(String),
+    /// With its context chain: `path: error`.
+    #[error("{0:#}")]
+    Setup(#[from] anyhow::Error),
 }
 
 /// In-flight requests get this long to finish after a shutdown signal.
@@ -69,10 +70,10 @@ impl App {
     /// admin exists. Must run inside the runtime.
     pub async fn build(settings: Settings) -> Result<App, StartupError> {
         let store = Store::open(&settings.data_dir)?;
-        let auth = Auth::new(&settings, &store).map_err(StartupError::Setup)?;
-        let mailer = Mailer::start(&settings).map_err(StartupError::Setup)?;
+        let auth = Auth::new(&settings, &store)?;
+        let mailer = Mailer::start(&settings)?;
         if settings.seed_demo && seed::is_empty(&store)? {
-            let n = seed::demo(&store, &auth.passwords, &settings.data_dir).await.map_err(StartupError::Setup)?;
+            let n = seed::demo(&store, &auth.passwords, &settings.data_dir).await?;
             tracing::info!(products = n, "a new shop: loaded the demo catalog");
         }
         let catalog = Catalog::load(&store)?;
@@ -85,7 +86,7 @@ impl App {
         let upload_limit =
             Arc::new(RateLimiter::new(settings.upload_rate_limit_max, window(settings.upload_rate_limit_window_ms)));
         let events = Events::start(store.clone(), mailer.clone());
-        let payments = Payments::from_settings(&settings).map_err(StartupError::Setup)?;
+        let payments = Payments::from_settings(&settings)?;
         let state = AppState {
             events,
             settings: Arc::new(settings),
@@ -102,9 +103,7 @@ impl App {
             started: Instant::now(),
         };
         if let (Some(email), Some(password)) = (&state.settings.admin_email, &state.settings.admin_password) {
-            let (id, created) = ensure_admin(&state.store, &state.auth.passwords, email, password.expose())
-                .await
-                .map_err(StartupError::Setup)?;
+            let (id, created) = ensure_admin(&state.store, &state.auth.passwords, email, password.expose()).await?;
             tracing::info!(id, created, email = %email, "the configured admin account is ready");
         }
         if let Ok(Some(_)) = state.store.read().and_then(|r| crate::users::User::find_by_email(&r, seed::DEMO_ADMIN.0))
@@ -234,18 +233,16 @@ impl App {
 /// Opens the search index and brings it up to date with the store: a missing, damaged or
 /// lagging index (its generation is not the store's) is rebuilt from the catalog.
 pub async fn open_search(data_dir: &std::path::Path, store: &Store, catalog: &Catalog) -> Result<Search, StartupError> {
-    let search = Search::open(&data_dir.join("search")).map_err(|e| StartupError::Setup(e.to_string()))?;
+    let search = Search::open(&data_dir.join("search")).map_err(anyhow::Error::from)?;
     let generation = store.read()?.last_id(&GENERATION)?;
     if search.generation() != Some(generation) {
         tracing::info!(products = catalog.active_count(), "rebuilding the search index from the store");
         let products = catalog.all();
         let started = Instant::now();
-        search
-            .rebuild(products.iter().map(|p| p.as_ref()), generation, |_| {})
-            .map_err(|e| StartupError::Setup(e.to_string()))?;
+        search.rebuild(products.iter().map(|p| p.as_ref()), generation, |_| {}).map_err(anyhow::Error::from)?;
         tracing::info!(ms = started.elapsed().as_millis() as u64, "search index rebuilt");
     } else {
-        search.learn_from_index().map_err(|e| StartupError::Setup(e.to_string()))?;
+        search.learn_from_index().map_err(anyhow::Error::from)?;
     }
     Ok(search)
 }

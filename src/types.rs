@@ -28,9 +28,9 @@ impl Money {
     }
 
     /// An amount as given by a client: refused when it has more than 2 decimals, not rounded.
-    pub fn exact(value: Decimal) -> Result<Money, String> {
+    pub fn exact(value: Decimal) -> Result<Money, MoneyError> {
         if value.normalize().scale() > 2 {
-            return Err(format!("{value} has more than 2 decimals"));
+            return Err(MoneyError::TooManyDecimals(value));
         }
         Ok(Money(value.normalize()))
     }
@@ -55,10 +55,19 @@ impl fmt::Display for Money {
     }
 }
 
+/// Why an amount given by a client is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MoneyError {
+    #[error("{0} has more than 2 decimals")]
+    TooManyDecimals(Decimal),
+    #[error("`{0}` is not an amount")]
+    NotAnAmount(String),
+}
+
 impl FromStr for Money {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Money, String> {
-        let value = Decimal::from_str(s.trim()).map_err(|_| format!("`{s}` is not an amount"))?;
+    type Err = MoneyError;
+    fn from_str(s: &str) -> Result<Money, MoneyError> {
+        let value = Decimal::from_str(s.trim()).map_err(|_| MoneyError::NotAnAmount(s.to_string()))?;
         Money::exact(value)
     }
 }

@@ -14,6 +14,7 @@ use crate::state::AppState;
 
 pub const URL_PREFIX: &str = "/uploads";
 
+/// An image kind recognised by its first bytes.
 pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
     if bytes.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]) {
         Some("png")

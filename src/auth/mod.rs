@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 use parking_lot::RwLock;
 use uuid::Uuid;
@@ -118,7 +119,7 @@ pub struct Auth {
 }
 
 impl Auth {
-    pub fn new(settings: &Settings, store: &Store) -> Result<Auth, String> {
+    pub fn new(settings: &Settings, store: &Store) -> anyhow::Result<Auth> {
         let secret = jwt_secret(settings)?;
         let ttl = |s: &str| crate::config::parse_duration(s).expect("validated with the settings");
         let threads = match settings.password_hash_threads {
@@ -133,7 +134,7 @@ impl Auth {
         Ok(Auth {
             jwt: Jwt::new(secret.as_bytes(), ttl(&settings.jwt_expires_in)),
             refresh_ttl: ttl(&settings.jwt_refresh_expires_in),
-            revocations: Revocations::load(store).map_err(|e| e.to_string())?,
+            revocations: Revocations::load(store)?,
             passwords: Passwords::start(cost, threads, 256)?,
             lockout: RateLimiter::new(LOCKOUT_FAILURES, LOCKOUT_WINDOW),
             limiter: RateLimiter::new(
@@ -177,7 +178,7 @@ impl Auth {
 
 /// The signing secret: configured, or (outside production) generated once and kept in the data
 /// dir so that tokens survive restarts.
-fn jwt_secret(settings: &Settings) -> Result<String, String> {
+fn jwt_secret(settings: &Settings) -> anyhow::Result<String> {
     if let Some(s) = &settings.jwt_secret {
         return Ok(s.expose().to_string());
     }
@@ -185,10 +186,10 @@ fn jwt_secret(settings: &Settings) -> Result<String, String> {
     load_or_create_secret(&path)
 }
 
-fn load_or_create_secret(path: &Path) -> Result<String, String> {
+fn load_or_create_secret(path: &Path) -> anyhow::Result<String> {
     match std::fs::read_to_string(path) {
         Ok(s) if s.trim().len() >= 32 => return Ok(s.trim().to_string()),
-        Ok(_) | Err(_) if path.exists() => return Err(format!("{} is unreadable or too short", path.display())),
+        Ok(_) | Err(_) if path.exists() => anyhow::bail!("{} is unreadable or too short", path.display()),
         _ => {}
     }
     let secret = format!("{}{}", random_token(), random_token());
@@ -197,8 +198,8 @@ fn load_or_create_secret(path: &Path) -> Result<String, String> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     use std::io::Write;
-    let mut file = options.open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    file.write_all(secret.as_bytes()).and_then(|_| file.sync_all()).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut file = options.open(path).with_context(|| path.display().to_string())?;
+    file.write_all(secret.as_bytes()).and_then(|_| file.sync_all()).with_context(|| path.display().to_string())?;
     tracing::info!(path = %path.display(), "generated a JWT signing secret for this data dir");
     Ok(secret)
 }

@@ -10,6 +10,7 @@
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use anyhow::Context;
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::RngExt;
@@ -52,20 +53,18 @@ impl Hasher {
         &mut self.memory[..n]
     }
 
-    fn hash(&mut self, password: &[u8]) -> Result<String, String> {
+    fn hash(&mut self, password: &[u8]) -> anyhow::Result<String> {
         let params = self.params.clone();
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
         let salt: [u8; 16] = rand::rng().random();
         let mut out = [0u8; 32];
-        argon
-            .hash_password_into_with_memory(password, &salt, &mut out, self.blocks(&params))
-            .map_err(|e| e.to_string())?;
+        argon.hash_password_into_with_memory(password, &salt, &mut out, self.blocks(&params))?;
         let phc = PasswordHash {
             algorithm: Algorithm::Argon2id.ident(),
             version: Some(Version::V0x13.into()),
-            params: ParamsString::try_from(&params).map_err(|e| e.to_string())?,
-            salt: Some(Salt::new(&salt).map_err(|e| e.to_string())?),
-            hash: Some(Output::new(&out).map_err(|e| e.to_string())?),
+            params: ParamsString::try_from(&params)?,
+            salt: Some(Salt::new(&salt)?),
+            hash: Some(Output::new(&out)?),
         };
         Ok(phc.to_string())
     }
@@ -103,30 +102,27 @@ pub struct Passwords {
 
 impl Passwords {
     /// Starts `threads` hashing threads with room for `queue` waiting jobs.
-    pub fn start(cost: Cost, threads: usize, queue: usize) -> Result<Passwords, String> {
+    pub fn start(cost: Cost, threads: usize, queue: usize) -> anyhow::Result<Passwords> {
         let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
-            .map_err(|e| format!("invalid argon2 parameters: {e}"))?;
+            .context("invalid argon2 parameters")?;
         let (tx, rx) = sync_channel::<Job>(queue);
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..threads.max(1) {
             let (rx, params) = (rx.clone(), params.clone());
-            std::thread::Builder::new()
-                .name(format!("password-{i}"))
-                .spawn(move || {
-                    lower_priority();
-                    let mut hasher = Hasher { params, memory: Vec::new() };
-                    loop {
-                        let job = match rx.lock() {
-                            Ok(rx) => rx.recv(),
-                            Err(_) => return,
-                        };
-                        match job {
-                            Ok(job) => job(&mut hasher),
-                            Err(_) => return, // the pool was dropped
-                        }
+            std::thread::Builder::new().name(format!("password-{i}")).spawn(move || {
+                lower_priority();
+                let mut hasher = Hasher { params, memory: Vec::new() };
+                loop {
+                    let job = match rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(&mut hasher),
+                        Err(_) => return, // the pool was dropped
                     }
-                })
-                .map_err(|e| e.to_string())?;
+                }
+            })?;
         }
         Ok(Passwords { queue: tx, decoy: Arc::new(OnceLock::new()) })
     }
@@ -155,7 +151,7 @@ impl Passwords {
     /// The PHC string (`$argon2id$v=19$m=...`) of a new password.
     pub async fn hash(&self, password: &str) -> Result<String, ApiError> {
         let password = password.to_string();
-        self.run(move |h| h.hash(password.as_bytes())).await?.map_err(|e| ApiError::internal(format!("argon2: {e}")))
+        self.run(move |h| h.hash(password.as_bytes())).await?.map_err(|e| ApiError::internal(format!("argon2: {e:#}")))
     }
 
     /// Whether `password` matches `hash`; with `None` (no such account) checks the decoy, so

@@ -29,8 +29,6 @@ pub fn public_url(url: &str) -> String {
         .unwrap_or_else(|| url.to_string())
 }
 
-/// An image kind recognised by its first bytes.
-
 /// `meta` of every envelope.
 #[derive(Debug, Clone, Serialize, Object)]
 #[serde(rename_all = "camelCase")]

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use anyhow::{Context, anyhow};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -49,8 +50,8 @@ pub struct Mailer {
 
 impl Mailer {
     /// Starts the delivery task on the current runtime.
-    pub fn start(settings: &Settings) -> Result<Mailer, String> {
-        let from: Mailbox = settings.from_email.parse().map_err(|e| format!("from_email: {e}"))?;
+    pub fn start(settings: &Settings) -> anyhow::Result<Mailer> {
+        let from: Mailbox = settings.from_email.parse().context("from_email")?;
         let outbox = settings.data_dir.join("outbox");
         let transport = match &settings.smtp_host {
             None => Transport::Outbox,
@@ -60,7 +61,9 @@ impl Mailer {
                     SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host),
                     SmtpTls::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)),
                 }
-                .map_err(|e| format!("smtp_host: {e}"))?;
+                // Flattened: lettre's message already ends with its source, which `{:#}` would
+                // print a second time.
+                .map_err(|e| anyhow!("smtp_host: {e}"))?;
                 let mut builder = builder.port(settings.smtp_port).timeout(Some(Duration::from_secs(20)));
                 if let (Some(user), Some(pass)) = (&settings.smtp_user, &settings.smtp_pass) {
                     builder = builder.credentials(Credentials::new(user.clone(), pass.expose().to_string()));
@@ -126,14 +129,14 @@ impl Mailer {
     }
 }
 
-fn build(from: &Mailbox, mail: &Mail) -> Result<Message, String> {
-    let to: Mailbox = mail.to.parse().map_err(|e| format!("recipient {}: {e}", mail.to))?;
-    Message::builder()
+fn build(from: &Mailbox, mail: &Mail) -> anyhow::Result<Message> {
+    let to: Mailbox = mail.to.parse().with_context(|| format!("recipient {}", mail.to))?;
+    let message = Message::builder()
         .from(from.clone())
         .to(to)
         .subject(mail.subject.clone())
-        .multipart(MultiPart::alternative_plain_html(mail.text.clone(), mail.html.clone()))
-        .map_err(|e| e.to_string())
+        .multipart(MultiPart::alternative_plain_html(mail.text.clone(), mail.html.clone()))?;
+    Ok(message)
 }
 
 fn render_fallback(mail: &Mail) -> Vec<u8> {
@@ -144,7 +147,7 @@ async fn deliver(transport: &Transport, from: &Mailbox, outbox: &Path, mail: Mai
     let message = match build(from, &mail) {
         Ok(m) => m,
         Err(e) => {
-            tracing::error!(error = %e, "a mail could not be built; kept in outbox/failed");
+            tracing::error!(error = %format!("{e:#}"), "a mail could not be built; kept in outbox/failed");
             keep_failed(outbox, render_fallback(&mail)).await;
             return;
         }
@@ -154,7 +157,7 @@ async fn deliver(transport: &Transport, from: &Mailbox, outbox: &Path, mail: Mai
         let result = match transport {
             Transport::Outbox => {
                 let (dir, bytes) = (outbox.to_path_buf(), message.formatted());
-                tokio::task::spawn_blocking(move || save(&dir, &bytes).map(drop))
+                tokio::task::spawn_blocking(move || save(&dir, &bytes).map(drop).map_err(|e| format!("{e:#}")))
                     .await
                     .unwrap_or_else(|e| Err(e.to_string()))
             }
@@ -179,18 +182,18 @@ async fn deliver(transport: &Transport, from: &Mailbox, outbox: &Path, mail: Mai
 async fn keep_failed(outbox: &Path, bytes: Vec<u8>) {
     let dir = outbox.join("failed");
     if let Ok(Err(e)) = tokio::task::spawn_blocking(move || save(&dir, &bytes)).await {
-        tracing::error!(error = %e, "could not keep an undelivered mail");
+        tracing::error!(error = %format!("{e:#}"), "could not keep an undelivered mail");
     }
 }
 
 /// Writes one `.eml` file, complete or not at all (written aside, then renamed).
-fn save(dir: &Path, bytes: &[u8]) -> Result<PathBuf, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+fn save(dir: &Path, bytes: &[u8]) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
     let name = format!("{}-{}.eml", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"), uuid::Uuid::now_v7());
     let path = dir.join(&name);
     let partial = dir.join(format!(".{name}.partial"));
     std::fs::write(&partial, bytes)
         .and_then(|_| std::fs::rename(&partial, &path))
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .with_context(|| path.display().to_string())?;
     Ok(path)
 }

@@ -91,7 +91,6 @@ fn not_found() -> ApiError {
     ApiError::new(ErrorCode::OrderNotFound)
 }
 
-
 /// The order if the principal may see it (owner or admin); otherwise "not found", with no hint
 /// that it exists.
 fn visible(state: &AppState, id: Uuid, who: &Principal) -> ApiResult<Order> {

@@ -364,6 +364,24 @@ impl Order {
     }
 }
 
+/// Puts units back on the shelf; returns the products changed.
+pub(crate) fn restock(w: &mut WriteTx<'_>, lines: &[(u64, u32)]) -> Result<Vec<Product>, StoreError> {
+    let mut changed: BTreeMap<u64, Product> = BTreeMap::new();
+    for (product_id, quantity) in lines {
+        let current = match changed.remove(product_id) {
+            Some(p) => Some(p),
+            None => w.get(&PRODUCTS, product_id)?,
+        };
+        if let Some(mut p) = current {
+            p.stock += *quantity as i64;
+            p.updated_at = Utc::now();
+            crate::products::save(w, &mut p)?;
+            changed.insert(*product_id, p);
+        }
+    }
+    Ok(changed.into_values().collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,22 +402,4 @@ mod tests {
             }
         }
     }
-}
-
-/// Puts units back on the shelf; returns the products changed.
-pub(crate) fn restock(w: &mut WriteTx<'_>, lines: &[(u64, u32)]) -> Result<Vec<Product>, StoreError> {
-    let mut changed: BTreeMap<u64, Product> = BTreeMap::new();
-    for (product_id, quantity) in lines {
-        let current = match changed.remove(product_id) {
-            Some(p) => Some(p),
-            None => w.get(&PRODUCTS, product_id)?,
-        };
-        if let Some(mut p) = current {
-            p.stock += *quantity as i64;
-            p.updated_at = Utc::now();
-            crate::products::save(w, &mut p)?;
-            changed.insert(*product_id, p);
-        }
-    }
-    Ok(changed.into_values().collect())
 }

@@ -313,7 +313,7 @@ impl PaymentsApi {
     ) -> ApiResult<Reply<PaymentView>> {
         let id = payment_id.0;
         let amount = match body.0.amount {
-            Some(a) => Some(Money::exact(a.0).map_err(|e| ApiError::field("amount", e))?),
+            Some(a) => Some(Money::exact(a.0).map_err(|e| ApiError::field("amount", e.to_string()))?),
             None => None,
         };
         let request_hash = fingerprint(&(id.to_string(), body.0.amount.map(|a| a.0.to_string())));

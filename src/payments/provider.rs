@@ -40,7 +40,7 @@ fn cause_text(e: &ApiError) -> String {
 }
 
 impl Payments {
-    pub fn from_settings(settings: &Settings) -> Result<Payments, String> {
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Payments> {
         match &settings.stripe_secret_key {
             None => Ok(Payments::Offline),
             Some(key) => Ok(Payments::Stripe(Box::new(stripe::StripeProvider::new(
@@ -114,6 +114,7 @@ pub mod stripe {
     use std::time::Duration;
 
     use ::stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+    use anyhow::Context;
     use stripe_core::PaymentIntentStatus;
     use stripe_core::payment_intent::{
         CancelPaymentIntent, CreatePaymentIntent, CreatePaymentIntentAutomaticPaymentMethods, RetrievePaymentIntent,
@@ -168,7 +169,7 @@ pub mod stripe {
 
     impl StripeProvider {
         /// Every call gives up after `timeout` (the client then gets a 502).
-        pub fn new(key: &str, base: &str, timeout: Duration) -> Result<StripeProvider, String> {
+        pub fn new(key: &str, base: &str, timeout: Duration) -> anyhow::Result<StripeProvider> {
             let mut base = base.trim().to_string();
             if !base.ends_with('/') {
                 base.push('/');
@@ -178,7 +179,7 @@ pub mod stripe {
                 .timeout(timeout)
                 .request_strategy(RequestStrategy::Once)
                 .build()
-                .map_err(|e| format!("stripe client: {e}"))?;
+                .context("stripe client")?;
             Ok(StripeProvider { client })
         }
 

@@ -541,7 +541,7 @@ impl ProductsApi {
         let p = write_published(
             &state,
             move |w| {
-                let mut p = w.get(&PRODUCTS, &id)?.filter(|p| p.is_active).ok_or_else(not_found)?;
+                let mut p = w.get(&PRODUCTS, &id)?.ok_or_else(not_found)?;
                 let new = p.stock.checked_add(delta).filter(|s| *s >= 0).ok_or_else(|| {
                     ApiError::new(ErrorCode::InsufficientStock).with_message(format!(
                         "Insufficient stock for {}: available {}, requested {}",
@@ -578,14 +578,14 @@ impl ProductsApi {
         form: ImagesForm,
     ) -> ApiResult<Reply<ProductView>> {
         let id = id.0;
-        state.catalog.get(id).filter(|p| p.is_active).ok_or_else(not_found)?;
+        state.store.read()?.get(&PRODUCTS, &id)?.ok_or_else(not_found)?;
         let saved = save_all(&state, id, form).await?;
         let actor = Actor::of(req, Some(admin.0.user_id));
         let (urls, thumb) = (saved.urls.clone(), saved.thumbnail.clone());
         let written = state
             .store
             .write(move |w| {
-                let mut p = w.get(&PRODUCTS, &id)?.filter(|p| p.is_active).ok_or_else(not_found)?;
+                let mut p = w.get(&PRODUCTS, &id)?.ok_or_else(not_found)?;
                 p.images.extend(urls.iter().cloned());
                 if let Some(t) = thumb.filter(|_| p.thumbnail.is_empty() || p.thumbnail.starts_with("/uploads/demo/")) {
                     p.thumbnail = t;
@@ -701,7 +701,8 @@ async fn update(
     let (p, _) = write_published(
         state,
         move |w| {
-            let mut p = w.get(&PRODUCTS, &id)?.filter(|p| p.is_active).ok_or_else(not_found)?;
+            // Admins change inactive (draft or deleted) products too: that is how one comes back.
+            let mut p = w.get(&PRODUCTS, &id)?.ok_or_else(not_found)?;
             let before = audit_view(&p);
             input.apply(&mut p);
             p.updated_at = Utc::now();

@@ -64,6 +64,8 @@ pub async fn save_all(state: &AppState, product_id: u64, form: ImagesForm) -> Ap
             for s in &stored {
                 uploads::remove(state, &s.url);
             }
+            // `{e}`, not `{e:#}`: the message is the image error's own, which already ends with
+            // its cause (`{e:#}` would repeat it).
             return Err(ApiError::field("images", format!("The image could not be read: {e}")));
         }
     };
@@ -71,17 +73,18 @@ pub async fn save_all(state: &AppState, product_id: u64, form: ImagesForm) -> Ap
 }
 
 /// Writes a JPEG of at most 400×400 px. Refuses images over 40 megapixels (decompression bombs).
-fn thumbnail(source: &std::path::Path, target: &std::path::Path) -> Result<(), String> {
-    let bytes = std::fs::read(source).map_err(|e| e.to_string())?;
-    let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| e.to_string())?;
+fn thumbnail(source: &std::path::Path, target: &std::path::Path) -> anyhow::Result<()> {
+    let bytes = std::fs::read(source)?;
+    let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format()?;
     let mut limits = Limits::default();
     limits.max_image_width = Some(10_000);
     limits.max_image_height = Some(10_000);
     limits.max_alloc = Some(256 * 1024 * 1024);
     reader.limits(limits);
-    let image = reader.decode().map_err(|e| e.to_string())?;
+    let image = reader.decode()?;
     let thumb = image.thumbnail(THUMB_SIZE, THUMB_SIZE).to_rgb8();
     let mut out = Cursor::new(Vec::new());
-    thumb.write_to(&mut out, ImageFormat::Jpeg).map_err(|e| e.to_string())?;
-    std::fs::write(target, out.into_inner()).map_err(|e| e.to_string())
+    thumb.write_to(&mut out, ImageFormat::Jpeg)?;
+    std::fs::write(target, out.into_inner())?;
+    Ok(())
 }

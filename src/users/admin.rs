@@ -128,6 +128,11 @@ impl AdminUsersApi {
     }
 }
 
+/// The email or password given for an admin account is refused (`shopd admin create` exits 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidAdmin(String);
+
 /// Makes sure an active admin with this email and password exists: creates it, or promotes,
 /// reactivates and sets the password of the account that has the email. Returns its id and
 /// whether it was created.
@@ -136,12 +141,14 @@ pub async fn ensure_admin(
     passwords: &Passwords,
     email: &str,
     password: &str,
-) -> Result<(u64, bool), String> {
+) -> anyhow::Result<(u64, bool)> {
     let mut check = Check::default();
     check.email("email", email);
     check.password("password", password);
-    check.finish().map_err(|e| format!("{}: {}", e.message, e.details.map(|d| d.to_string()).unwrap_or_default()))?;
-    let hash = passwords.hash(password).await.map_err(|e| e.message)?;
+    check.finish().map_err(|e| {
+        InvalidAdmin(format!("{}: {}", e.message, e.details.map(|d| d.to_string()).unwrap_or_default()))
+    })?;
+    let hash = passwords.hash(password).await.map_err(|e| anyhow::Error::msg(e.message))?;
     let email = email.trim().to_string();
     store
         .write(move |w| {
@@ -167,5 +174,5 @@ pub async fn ensure_admin(
             Ok::<_, ApiError>((user.id, created))
         })
         .await
-        .map_err(|e| e.to_string())
+        .map_err(Into::into)
 }

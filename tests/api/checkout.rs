@@ -3,15 +3,7 @@
 use poem::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Reply, Session, TestApp, assert_error, send};
-
-async fn shop() -> TestApp {
-    TestApp::with(|s| s.seed_demo = true, |r| r).await
-}
-
-async fn admin(app: &TestApp) -> Session {
-    app.session(shopd::seed::DEMO_ADMIN.0, shopd::seed::DEMO_ADMIN.1).await
-}
+use crate::helpers::{Reply, Session, TestApp, assert_error, send, shipping_address};
 
 /// A product with a known price, discount and stock.
 async fn product(app: &TestApp, admin: &Session, price: f64, discount: f64, stock: i64) -> u64 {
@@ -23,21 +15,6 @@ async fn product(app: &TestApp, admin: &Session, price: f64, discount: f64, stoc
 
 async fn stock(app: &TestApp, id: u64) -> i64 {
     send(app.get(&format!("/api/v1/products/{id}"))).await.json()["data"]["stock"].as_i64().unwrap()
-}
-
-fn address() -> Value {
-    json!({"firstName": "Ann", "lastName": "Smith", "address": "1 Main St", "city": "Oslo", "state": "Oslo", "zipCode": "0150", "country": "NO"})
-}
-
-async fn order(app: &TestApp, s: &Session, lines: &[(u64, u32)]) -> Reply {
-    let products: Vec<Value> = lines.iter().map(|(id, q)| json!({"id": id, "quantity": q})).collect();
-    send(app.post_as("/api/v1/orders", s).body_json(&json!({"products": products, "shippingAddress": address()}))).await
-}
-
-async fn placed(app: &TestApp, s: &Session, lines: &[(u64, u32)]) -> Value {
-    let r = order(app, s, lines).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-    r.json()["data"].clone()
 }
 
 async fn set_status(app: &TestApp, admin: &Session, id: &str, body: Value) -> Reply {
@@ -52,8 +29,8 @@ async fn set_status(app: &TestApp, admin: &Session, id: &str, body: Value) -> Re
 
 #[tokio::test]
 async fn a_guest_gets_a_session_and_a_private_cart_priced_to_the_cent() {
-    let app = shop().await;
-    let admin = admin(&app).await;
+    let app = TestApp::demo().await;
+    let admin = app.demo_admin().await;
     let id = product(&app, &admin, 19.99, 12.5, 5).await;
     let r = send(app.get("/api/v1/cart")).await;
     assert_eq!(r.status, StatusCode::OK);
@@ -135,8 +112,8 @@ async fn a_guest_gets_a_session_and_a_private_cart_priced_to_the_cent() {
 
 #[tokio::test]
 async fn merging_adds_the_guest_cart_capped_at_stock_and_deletes_it() {
-    let app = shop().await;
-    let admin = admin(&app).await;
+    let app = TestApp::demo().await;
+    let admin = app.demo_admin().await;
     let a = product(&app, &admin, 10.0, 0.0, 4).await;
     let b = product(&app, &admin, 5.0, 0.0, 10).await;
     let user = app.user("merge@shop.test").await;
@@ -168,13 +145,13 @@ async fn merging_adds_the_guest_cart_capped_at_stock_and_deletes_it() {
 
 #[tokio::test]
 async fn an_order_takes_stock_for_every_line_or_none_and_totals_exactly() {
-    let app = shop().await;
-    let admin = admin(&app).await;
+    let app = TestApp::demo().await;
+    let admin = app.demo_admin().await;
     let cheap = product(&app, &admin, 19.99, 12.5, 10).await;
     let pricey = product(&app, &admin, 60.0, 0.0, 2).await;
     let s = app.user("buyer@shop.test").await;
 
-    let o = placed(&app, &s, &[(cheap, 3)]).await;
+    let o = app.placed(&s, &[(cheap, 3)]).await;
     // 3 × 17.49 = 52.47; tax 8% = 4.1976 → 4.20; under 100: shipping 9.99.
     assert_eq!(
         (o["subtotal"].as_f64(), o["tax"].as_f64(), o["shipping"].as_f64(), o["total"].as_f64()),
@@ -190,7 +167,7 @@ async fn an_order_takes_stock_for_every_line_or_none_and_totals_exactly() {
     assert!(o["payment"].is_null());
     assert_eq!(stock(&app, cheap).await, 7);
 
-    let big = placed(&app, &s, &[(pricey, 2)]).await;
+    let big = app.placed(&s, &[(pricey, 2)]).await;
     assert_eq!(
         (big["subtotal"].as_f64(), big["tax"].as_f64(), big["shipping"].as_f64(), big["total"].as_f64()),
         (Some(120.0), Some(9.6), Some(0.0), Some(129.6)),
@@ -198,7 +175,7 @@ async fn an_order_takes_stock_for_every_line_or_none_and_totals_exactly() {
     );
 
     // All or nothing: the second line fails, the first keeps its stock.
-    let r = order(&app, &s, &[(cheap, 1), (pricey, 1)]).await;
+    let r = app.place_order(&s, &[(cheap, 1), (pricey, 1)]).await;
     let err = assert_error(&r, 400, "INSUFFICIENT_STOCK");
     assert!(
         err["message"].as_str().unwrap().contains("Test item 60")
@@ -206,11 +183,11 @@ async fn an_order_takes_stock_for_every_line_or_none_and_totals_exactly() {
         "{err}"
     );
     assert_eq!(stock(&app, cheap).await, 7);
-    assert_error(&order(&app, &s, &[(99999, 1)]).await, 404, "PRODUCT_NOT_FOUND");
+    assert_error(&app.place_order(&s, &[(99999, 1)]).await, 404, "PRODUCT_NOT_FOUND");
     let r =
         send(app.post_as("/api/v1/orders", &s).body_json(&json!({"products": [{"id": cheap, "quantity": 1}]}))).await;
     assert_error(&r, 400, "VALIDATION_ERROR");
-    let mut bad = address();
+    let mut bad = shipping_address();
     bad["zipCode"] = json!("");
     let r = send(
         app.post_as("/api/v1/orders", &s)
@@ -221,7 +198,7 @@ async fn an_order_takes_stock_for_every_line_or_none_and_totals_exactly() {
     assert!(err["details"]["shippingAddress.zipCode"].is_array(), "{err}");
     let r = send(
         app.post_as("/api/v1/orders", &s)
-            .body_json(&json!({"products": [{"id": cheap, "quantity": 0}], "shippingAddress": address()})),
+            .body_json(&json!({"products": [{"id": cheap, "quantity": 0}], "shippingAddress": shipping_address()})),
     )
     .await;
     assert!(assert_error(&r, 400, "VALIDATION_ERROR")["details"]["products.0.quantity"].is_array());
@@ -230,14 +207,14 @@ async fn an_order_takes_stock_for_every_line_or_none_and_totals_exactly() {
 
 #[tokio::test]
 async fn an_order_from_the_cart_empties_it_and_saved_addresses_work() {
-    let app = shop().await;
-    let admin = admin(&app).await;
+    let app = TestApp::demo().await;
+    let admin = app.demo_admin().await;
     let id = product(&app, &admin, 10.0, 0.0, 5).await;
     let s = app.user("cart@shop.test").await;
-    let r = send(app.post_as("/api/v1/orders", &s).body_json(&json!({"shippingAddress": address()}))).await;
+    let r = send(app.post_as("/api/v1/orders", &s).body_json(&json!({"shippingAddress": shipping_address()}))).await;
     assert_error(&r, 400, "EMPTY_ORDER");
     send(app.post_as("/api/v1/cart/items", &s).body_json(&json!({"productId": id, "quantity": 2}))).await;
-    let mut saved = address();
+    let mut saved = shipping_address();
     saved["label"] = json!("Home");
     saved["phone"] = json!("+47 1");
     let a = send(app.post_as("/api/v1/users/me/addresses", &s).body_json(&saved)).await.json()["data"]["id"]
@@ -260,18 +237,18 @@ async fn an_order_from_the_cart_empties_it_and_saved_addresses_work() {
 
 #[tokio::test]
 async fn an_idempotency_key_places_an_order_once() {
-    let app = shop().await;
-    let admin = admin(&app).await;
+    let app = TestApp::demo().await;
+    let admin = app.demo_admin().await;
     let id = product(&app, &admin, 10.0, 0.0, 5).await;
     let s = app.user("idem@shop.test").await;
-    let body = json!({"products": [{"id": id, "quantity": 2}], "shippingAddress": address()});
+    let body = json!({"products": [{"id": id, "quantity": 2}], "shippingAddress": shipping_address()});
     let first = send(app.post_as("/api/v1/orders", &s).header("Idempotency-Key", "k-1").body_json(&body)).await;
     assert_eq!(first.status, StatusCode::CREATED);
     let again = send(app.post_as("/api/v1/orders", &s).header("Idempotency-Key", "k-1").body_json(&body)).await;
     assert_eq!(again.status, StatusCode::CREATED);
     assert_eq!(again.json()["data"], first.json()["data"], "the first answer again");
     assert_eq!(stock(&app, id).await, 3, "stock taken once");
-    let changed = json!({"products": [{"id": id, "quantity": 1}], "shippingAddress": address()});
+    let changed = json!({"products": [{"id": id, "quantity": 1}], "shippingAddress": shipping_address()});
     let r = send(app.post_as("/api/v1/orders", &s).header("Idempotency-Key", "k-1").body_json(&changed)).await;
     assert_error(&r, 422, "IDEMPOTENCY_KEY_REUSED");
     // Keys belong to their user.
@@ -285,14 +262,14 @@ async fn an_idempotency_key_places_an_order_once() {
 
 #[tokio::test]
 async fn lists_and_details_show_only_what_the_caller_may_see() {
-    let app = shop().await;
-    let admin = admin(&app).await;
+    let app = TestApp::demo().await;
+    let admin = app.demo_admin().await;
     let id = product(&app, &admin, 5.0, 0.0, 50).await;
     let a = app.user("a@shop.test").await;
     let b = app.user("b@shop.test").await;
-    let first = placed(&app, &a, &[(id, 1)]).await;
-    let second = placed(&app, &a, &[(id, 2)]).await;
-    placed(&app, &b, &[(id, 3)]).await;
+    let first = app.placed(&a, &[(id, 1)]).await;
+    let second = app.placed(&a, &[(id, 2)]).await;
+    app.placed(&b, &[(id, 3)]).await;
     let mine = send(app.get_as("/api/v1/orders", &a)).await.json()["data"].clone();
     assert_eq!(mine["total"], 2);
     assert_eq!(mine["orders"][0]["id"], second["id"], "newest first");
@@ -321,11 +298,11 @@ async fn lists_and_details_show_only_what_the_caller_may_see() {
 
 #[tokio::test]
 async fn the_status_machine_history_tracking_and_the_shops_cancel() {
-    let app = shop().await;
-    let admin = admin(&app).await;
+    let app = TestApp::demo().await;
+    let admin = app.demo_admin().await;
     let id = product(&app, &admin, 5.0, 0.0, 10).await;
     let s = app.user("status@shop.test").await;
-    let o = placed(&app, &s, &[(id, 2)]).await;
+    let o = app.placed(&s, &[(id, 2)]).await;
     let oid = o["id"].as_str().unwrap().to_string();
     assert_error(&send(app.get_as(&format!("/api/v1/orders/{oid}/tracking"), &s)).await, 404, "TRACKING_UNAVAILABLE");
     for bad in ["SHIPPED", "DELIVERED", "PENDING"] {
@@ -367,7 +344,7 @@ async fn the_status_machine_history_tracking_and_the_shops_cancel() {
     assert_error(&set_status(&app, &admin, &oid, json!({"status": "SHIPPED"})).await, 422, "INVALID_STATUS_TRANSITION");
     assert_error(&set_status(&app, &admin, &oid, json!({"status": "LOST"})).await, 400, "VALIDATION_ERROR");
 
-    let other = placed(&app, &s, &[(id, 3)]).await;
+    let other = app.placed(&s, &[(id, 3)]).await;
     assert_eq!(stock(&app, id).await, 5);
     let r = set_status(&app, &admin, other["id"].as_str().unwrap(), json!({"status": "CANCELLED"})).await;
     assert_eq!(r.json()["data"]["status"], "CANCELLED");
@@ -379,11 +356,11 @@ async fn the_status_machine_history_tracking_and_the_shops_cancel() {
 
 #[tokio::test]
 async fn owners_cancel_open_orders_and_get_their_stock_back() {
-    let app = shop().await;
-    let admin = admin(&app).await;
+    let app = TestApp::demo().await;
+    let admin = app.demo_admin().await;
     let id = product(&app, &admin, 5.0, 0.0, 10).await;
     let s = app.user("cancel@shop.test").await;
-    let o = placed(&app, &s, &[(id, 4)]).await;
+    let o = app.placed(&s, &[(id, 4)]).await;
     let oid = o["id"].as_str().unwrap().to_string();
     let stranger = app.user("stranger@shop.test").await;
     assert_error(
@@ -405,7 +382,7 @@ async fn owners_cancel_open_orders_and_get_their_stock_back() {
         422,
         "ORDER_CANNOT_CANCEL",
     );
-    let shipped = placed(&app, &s, &[(id, 1)]).await;
+    let shipped = app.placed(&s, &[(id, 1)]).await;
     let sid = shipped["id"].as_str().unwrap().to_string();
     set_status(&app, &admin, &sid, json!({"status": "PROCESSING"})).await;
     set_status(&app, &admin, &sid, json!({"status": "SHIPPED"})).await;
@@ -418,11 +395,11 @@ async fn owners_cancel_open_orders_and_get_their_stock_back() {
 
 #[tokio::test]
 async fn the_invoice_is_a_pdf_with_the_order_id_and_total() {
-    let app = shop().await;
-    let admin = admin(&app).await;
+    let app = TestApp::demo().await;
+    let admin = app.demo_admin().await;
     let id = product(&app, &admin, 19.99, 12.5, 10).await;
     let s = app.user("pdf@shop.test").await;
-    let o = placed(&app, &s, &[(id, 3)]).await;
+    let o = app.placed(&s, &[(id, 3)]).await;
     let oid = o["id"].as_str().unwrap();
     let r = send(app.get_as(&format!("/api/v1/orders/{oid}/invoice"), &s)).await;
     assert_eq!(r.status, StatusCode::OK);
@@ -449,11 +426,11 @@ async fn the_invoice_is_a_pdf_with_the_order_id_and_total() {
 
 #[tokio::test]
 async fn notes_and_returns() {
-    let app = shop().await;
-    let admin = admin(&app).await;
+    let app = TestApp::demo().await;
+    let admin = app.demo_admin().await;
     let id = product(&app, &admin, 5.0, 0.0, 10).await;
     let s = app.user("ret@shop.test").await;
-    let o = placed(&app, &s, &[(id, 3)]).await;
+    let o = app.placed(&s, &[(id, 3)]).await;
     let oid = o["id"].as_str().unwrap().to_string();
     let item = o["items"][0]["id"].as_u64().unwrap();
 
@@ -530,11 +507,11 @@ async fn notes_and_returns() {
 
 #[tokio::test]
 async fn events_notify_and_mail_and_stats_follow_orders() {
-    let app = shop().await;
-    let admin = admin(&app).await;
+    let app = TestApp::demo().await;
+    let admin = app.demo_admin().await;
     let id = product(&app, &admin, 50.0, 0.0, 10).await;
     let s = app.user("events@shop.test").await;
-    let o = placed(&app, &s, &[(id, 1)]).await;
+    let o = app.placed(&s, &[(id, 1)]).await;
     let oid = o["id"].as_str().unwrap().to_string();
     for next in ["PROCESSING", "SHIPPED", "DELIVERED"] {
         set_status(&app, &admin, &oid, json!({"status": next, "trackingNumber": "T1", "carrier": "DHL"})).await;
@@ -589,7 +566,7 @@ async fn events_notify_and_mail_and_stats_follow_orders() {
 
 #[tokio::test]
 async fn the_wishlist() {
-    let app = shop().await;
+    let app = TestApp::demo().await;
     let s = app.user("wish@shop.test").await;
     let r = send(app.post_as("/api/v1/wishlist", &s).body_json(&json!({"productId": 1}))).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
@@ -661,15 +638,15 @@ async fn idle_carts_are_reminded_once_and_old_guest_carts_swept() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_buyers_for_ten_units_make_exactly_ten_orders() {
-    let app = shop().await;
-    let admin = admin(&app).await;
+    let app = TestApp::demo().await;
+    let admin = app.demo_admin().await;
     let id = product(&app, &admin, 5.0, 0.0, 10).await;
     let mut buyers = Vec::new();
     for i in 0..5 {
         buyers.push(app.user(&format!("rush{i}@shop.test")).await);
     }
     let line = [(id, 1)];
-    let attempts = (0..50).map(|i| order(&app, &buyers[i % 5], &line));
+    let attempts = (0..50).map(|i| app.place_order(&buyers[i % 5], &line));
     let replies = futures_util::future::join_all(attempts).await;
     let created = replies.iter().filter(|r| r.status == StatusCode::CREATED).count();
     let refused = replies
@@ -684,16 +661,17 @@ async fn fifty_buyers_for_ten_units_make_exactly_ten_orders() {
 
 #[tokio::test]
 async fn hostile_quantities_are_refused_cleanly() {
-    let app = shop().await;
-    let admin = admin(&app).await;
+    let app = TestApp::demo().await;
+    let admin = app.demo_admin().await;
     let id = product(&app, &admin, 5.0, 0.0, 10).await;
     let s = app.user("hostile@shop.test").await;
     let lines: Vec<Value> = (0..101).map(|_| json!({"id": id, "quantity": 1})).collect();
-    let r =
-        send(app.post_as("/api/v1/orders", &s).body_json(&json!({"products": lines, "shippingAddress": address()})))
-            .await;
+    let r = send(
+        app.post_as("/api/v1/orders", &s).body_json(&json!({"products": lines, "shippingAddress": shipping_address()})),
+    )
+    .await;
     assert!(assert_error(&r, 400, "VALIDATION_ERROR")["details"]["products"].is_array());
-    let o = placed(&app, &s, &[(id, 2)]).await;
+    let o = app.placed(&s, &[(id, 2)]).await;
     let oid = o["id"].as_str().unwrap().to_string();
     let item = o["items"][0]["id"].as_u64().unwrap();
     for next in ["PROCESSING", "SHIPPED", "DELIVERED"] {
@@ -719,8 +697,8 @@ async fn hostile_quantities_are_refused_cleanly() {
 
 #[tokio::test]
 async fn deleted_products_do_not_count_in_carts_and_vanish_from_wishlists() {
-    let app = shop().await;
-    let admin = admin(&app).await;
+    let app = TestApp::demo().await;
+    let admin = app.demo_admin().await;
     let keep = product(&app, &admin, 10.0, 0.0, 5).await;
     let gone = product(&app, &admin, 7.0, 0.0, 5).await;
     let s = app.user("gone@shop.test").await;

@@ -3,30 +3,15 @@
 //! and the OpenAPI document itself (a snapshot, so that every change to it shows in review).
 
 use poem::http::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::helpers::{Session, TestApp, assert_error, send};
-
-fn address() -> Value {
-    json!({"firstName": "Ann", "lastName": "Smith", "address": "1 Main St", "city": "Oslo", "state": "Oslo", "zipCode": "0150", "country": "NO"})
-}
-
-async fn demo() -> TestApp {
-    TestApp::with(|s| s.seed_demo = true, |r| r).await
-}
-
-async fn place(app: &TestApp, s: &Session) -> Value {
-    let body = json!({"products": [{"id": 1, "quantity": 1}], "shippingAddress": address()});
-    let r = send(app.post_as("/api/v1/orders", s).body_json(&body)).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-    r.json()["data"].clone()
-}
+use crate::helpers::{TestApp, assert_error, send, shipping_address};
 
 #[tokio::test]
 async fn unknown_body_fields_are_ignored_and_never_stored() {
-    let app = demo().await;
+    let app = TestApp::demo().await;
     let s = app.user("extra@shop.test").await;
-    let order = place(&app, &s).await;
+    let order = app.placed(&s, &[(1, 1)]).await;
     // An older storefront sends amount, currency and metadata to create-intent.
     let body = json!({"orderId": order["id"], "amount": 0.01, "currency": "eur", "metadata": {"x": 1}});
     let r = send(app.post_as("/api/v1/payments/create-intent", &s).body_json(&body)).await;
@@ -58,12 +43,12 @@ async fn bodies_that_are_not_utf8_or_not_objects_are_refused() {
 
 #[tokio::test]
 async fn an_idempotency_key_over_255_characters_is_refused_everywhere() {
-    let app = demo().await;
+    let app = TestApp::demo().await;
     let s = app.user("keys@shop.test").await;
     let admin = app.admin().await;
-    let order = place(&app, &s).await;
+    let order = app.placed(&s, &[(1, 1)]).await;
     let long = "k".repeat(256);
-    let body = json!({"products": [{"id": 1, "quantity": 1}], "shippingAddress": address()});
+    let body = json!({"products": [{"id": 1, "quantity": 1}], "shippingAddress": shipping_address()});
     let r = send(app.post_as("/api/v1/orders", &s).header("Idempotency-Key", &long).body_json(&body)).await;
     let err = assert_error(&r, 400, "VALIDATION_ERROR");
     assert!(err["details"]["Idempotency-Key"].is_array(), "{err}");
@@ -210,10 +195,10 @@ fn every_operation_is_named_and_lists_its_errors() {
 
 #[tokio::test]
 async fn metrics_count_orders_sign_ins_and_cache_hits_with_named_routes() {
-    let app = demo().await;
+    let app = TestApp::demo().await;
     let s = app.user("metrics@shop.test").await;
     assert_error(&app.login("metrics@shop.test", "Wrong1234").await, 400, "INVALID_CREDENTIALS");
-    place(&app, &s).await;
+    app.placed(&s, &[(1, 1)]).await;
     for _ in 0..2 {
         assert_eq!(send(app.get("/api/v1/products/search?q=phone")).await.status, StatusCode::OK);
     }
@@ -251,7 +236,7 @@ async fn public_url_makes_image_urls_absolute() {
     let list = send(app.get("/api/v1/products?limit=1")).await.json();
     assert!(list["data"]["products"][0]["thumbnail"].as_str().unwrap().starts_with("https://api.shop.test/uploads/"));
     // Without it, paths.
-    let plain = demo().await;
+    let plain = TestApp::demo().await;
     let p = send(plain.get("/api/v1/products/1")).await.json();
     assert!(p["data"]["thumbnail"].as_str().unwrap().starts_with("/uploads/"), "{p}");
 }

@@ -243,3 +243,34 @@ pub fn link_token(mail: &str, path: &str) -> String {
         plain.find(&format!("/{path}?token=")).unwrap_or_else(|| panic!("a {path} link in {plain}")) + path.len() + 8;
     plain[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
 }
+
+/// The shipping address the tests order to.
+pub fn shipping_address() -> Value {
+    serde_json::json!({"firstName": "Ann", "lastName": "Smith", "address": "1 Main St", "city": "Oslo", "state": "Oslo", "zipCode": "0150", "country": "NO"})
+}
+
+impl TestApp {
+    /// An app with the demo catalog (201 products) and its two accounts.
+    pub async fn demo() -> TestApp {
+        TestApp::with(|s| s.seed_demo = true, |r| r).await
+    }
+
+    /// The demo catalog's admin, signed in.
+    pub async fn demo_admin(&self) -> Session {
+        self.session(shopd::seed::DEMO_ADMIN.0, shopd::seed::DEMO_ADMIN.1).await
+    }
+
+    /// `POST /api/v1/orders` of `lines` (product id, quantity) to [`shipping_address`].
+    pub async fn place_order(&self, s: &Session, lines: &[(u64, u32)]) -> Reply {
+        let products: Vec<Value> = lines.iter().map(|(id, q)| serde_json::json!({"id": id, "quantity": q})).collect();
+        let body = serde_json::json!({"products": products, "shippingAddress": shipping_address()});
+        send(self.post_as("/api/v1/orders", s).body_json(&body)).await
+    }
+
+    /// [`TestApp::place_order`] that must succeed: the order's `data`.
+    pub async fn placed(&self, s: &Session, lines: &[(u64, u32)]) -> Value {
+        let r = self.place_order(s, lines).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        r.json()["data"].clone()
+    }
+}

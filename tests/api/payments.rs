@@ -14,23 +14,9 @@ use crate::helpers::{Session, TestApp, assert_error, send};
 
 const WHSEC: &str = "whsec_test_secret";
 
-async fn admin(app: &TestApp) -> Session {
-    app.session(shopd::seed::DEMO_ADMIN.0, shopd::seed::DEMO_ADMIN.1).await
-}
-
-fn address() -> Value {
-    json!({"firstName": "Ann", "lastName": "Smith", "address": "1 Main St", "city": "Oslo", "state": "Oslo", "zipCode": "0150", "country": "NO"})
-}
-
 /// An order of 2 × product 1 of the demo catalog (999.00 with 9.25% off → 906.59 each).
 async fn order(app: &TestApp, s: &Session) -> Value {
-    let r = send(
-        app.post_as("/api/v1/orders", s)
-            .body_json(&json!({"products": [{"id": 1, "quantity": 2}], "shippingAddress": address()})),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-    r.json()["data"].clone()
+    app.placed(s, &[(1, 2)]).await
 }
 
 async fn intent(app: &TestApp, s: &Session, order_id: &str) -> crate::helpers::Reply {
@@ -76,7 +62,7 @@ async fn offline_intents_take_the_order_total_and_succeed_on_confirm() {
         (Some("SUCCEEDED"), Some("offline"), Some(total))
     );
     assert_eq!(send(app.get_as(&format!("/api/v1/orders/{oid}"), &s)).await.json()["data"]["status"], "PROCESSING");
-    let admin = admin(&app).await;
+    let admin = app.demo_admin().await;
     assert_eq!(
         send(app.get_as(&format!("/api/v1/payments/{id}/status"), &admin)).await.json()["data"]["status"],
         "SUCCEEDED"
@@ -88,7 +74,7 @@ async fn offline_intents_take_the_order_total_and_succeed_on_confirm() {
 async fn refunds_are_partial_or_full_and_never_more_than_paid() {
     let app = offline_shop().await;
     let s = app.user("refund@shop.test").await;
-    let admin = admin(&app).await;
+    let admin = app.demo_admin().await;
     let o = order(&app, &s).await;
     let pi = intent(&app, &s, o["id"].as_str().unwrap()).await.json()["data"].clone();
     let p = send(app.post_as("/api/v1/payments/confirm", &s).body_json(&json!({"paymentIntentId": pi["id"]})))
@@ -133,7 +119,7 @@ async fn refunds_are_partial_or_full_and_never_more_than_paid() {
 async fn two_refunds_at_once_cannot_refund_more_than_was_paid() {
     let app = offline_shop().await;
     let s = app.user("race@shop.test").await;
-    let admin = admin(&app).await;
+    let admin = app.demo_admin().await;
     let o = order(&app, &s).await;
     let pi = intent(&app, &s, o["id"].as_str().unwrap()).await.json()["data"]["id"].as_str().unwrap().to_string();
     let p = send(app.post_as("/api/v1/payments/confirm", &s).body_json(&json!({"paymentIntentId": pi}))).await.json()["data"].clone();
@@ -392,7 +378,7 @@ async fn the_stripe_provider_sends_the_order_total_in_cents_and_forwards_the_ide
         (r.json()["data"]["status"].as_str(), r.json()["data"]["provider"].as_str()),
         (Some("SUCCEEDED"), Some("stripe"))
     );
-    let admin = admin(&app).await;
+    let admin = app.demo_admin().await;
     let pid = r.json()["data"]["id"].as_str().unwrap().to_string();
     let r = send(
         app.post_as(&format!("/api/v1/payments/{pid}/refund"), &admin)
@@ -426,7 +412,7 @@ async fn stripe_failures_are_502_and_leave_nothing_half_done() {
         }
         assert_eq!(seen.lock().unwrap().requests.len(), before + 1, "{mode}: one attempt, no retries");
     }
-    let admin = admin(&app).await;
+    let admin = app.demo_admin().await;
     let payments = send(app.get_as(&format!("/api/v1/orders/{oid}"), &admin)).await.json();
     assert_eq!(payments["data"]["status"], "PENDING", "no payment was recorded for the failed attempts");
     seen.lock().unwrap().mode = String::new();

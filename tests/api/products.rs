@@ -4,11 +4,7 @@ use poem::http::StatusCode;
 use poem::test::{TestForm, TestFormField};
 use serde_json::{Value, json};
 
-use crate::helpers::{Session, TestApp, assert_error, send};
-
-async fn shop() -> TestApp {
-    TestApp::with(|s| s.seed_demo = true, |r| r).await
-}
+use crate::helpers::{TestApp, assert_error, send};
 
 async fn get(app: &TestApp, path: &str) -> Value {
     let r = send(app.get(path)).await;
@@ -24,13 +20,9 @@ fn ids(page: &Value) -> Vec<u64> {
     page["products"].as_array().unwrap().iter().map(|p| p["id"].as_u64().unwrap()).collect()
 }
 
-async fn admin(app: &TestApp) -> Session {
-    app.session(shopd::seed::DEMO_ADMIN.0, shopd::seed::DEMO_ADMIN.1).await
-}
-
 #[tokio::test]
 async fn the_list_pages_sorts_filters_and_selects() {
-    let app = shop().await;
+    let app = TestApp::demo().await;
     let page = get(&app, "/api/v1/products").await;
     assert_eq!((page["total"].as_u64(), page["skip"].as_u64(), page["limit"].as_u64()), (Some(201), Some(0), Some(10)));
     assert_eq!(ids(&page), (192..=201).rev().collect::<Vec<_>>(), "newest first (createdAt desc) by default");
@@ -100,16 +92,26 @@ async fn the_list_pages_sorts_filters_and_selects() {
         );
     }
 
+    // Each filter gives exactly the demo products that pass it, all of them on the page.
+    let catalog = app.state.catalog.all();
+    let expect = |keep: &dyn Fn(&shopd::products::Product) -> bool| {
+        let mut ids: Vec<u64> = catalog.iter().filter(|p| p.is_active && keep(p)).map(|p| p.id).collect();
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        ids
+    };
+    let hundred = rust_decimal::Decimal::from(100);
+    let in_range = expect(&|p| p.price.amount() >= hundred && p.price.amount() <= hundred * rust_decimal::Decimal::TWO);
     let page = get(&app, "/api/v1/products?minPrice=100&maxPrice=200&limit=100").await;
-    assert!(page["total"].as_u64().unwrap() > 0);
-    assert!(
-        page["products"].as_array().unwrap().iter().all(|p| (100.0..=200.0).contains(&p["price"].as_f64().unwrap()))
-    );
+    assert!(!in_range.is_empty());
+    assert_eq!((ids(&page), page["total"].as_u64()), (in_range.clone(), Some(in_range.len() as u64)));
     let apple = get(&app, "/api/v1/products?brand=aPPLE&limit=100").await;
-    assert!(apple["total"].as_u64().unwrap() >= 2);
-    assert!(apple["products"].as_array().unwrap().iter().all(|p| p["brand"] == "Apple"));
+    let apples = expect(&|p| p.brand == "Apple");
+    assert!(apples.len() >= 2);
+    assert_eq!(ids(&apple), apples);
     let out = get(&app, "/api/v1/products?inStock=false&limit=100").await;
-    assert!(out["total"].as_u64().unwrap() > 0 && out["products"].as_array().unwrap().iter().all(|p| p["stock"] == 0));
+    let sold_out = expect(&|p| p.stock == 0);
+    assert!(!sold_out.is_empty());
+    assert_eq!(ids(&out), sold_out);
     let inside = get(&app, "/api/v1/products?inStock=true&limit=1").await;
     assert_eq!(inside["total"].as_u64().unwrap() + out["total"].as_u64().unwrap(), 201);
 
@@ -120,7 +122,7 @@ async fn the_list_pages_sorts_filters_and_selects() {
 
 #[tokio::test]
 async fn cursors_walk_the_whole_list_once() {
-    let app = shop().await;
+    let app = TestApp::demo().await;
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -145,21 +147,24 @@ async fn cursors_walk_the_whole_list_once() {
 
 #[tokio::test]
 async fn categories_and_a_category_list() {
-    let app = shop().await;
+    let app = TestApp::demo().await;
     let cats: Vec<String> = serde_json::from_value(get(&app, "/api/v1/products/categories").await).unwrap();
     assert_eq!(cats.len(), 20);
     let mut sorted = cats.clone();
     sorted.sort();
     assert_eq!(cats, sorted);
     let phones = get(&app, "/api/v1/products/category/smartphones?limit=100").await;
-    assert!(phones["total"].as_u64().unwrap() >= 8);
-    assert!(phones["products"].as_array().unwrap().iter().all(|p| p["category"] == "smartphones"));
+    let mut expected: Vec<u64> =
+        app.state.catalog.all().iter().filter(|p| p.is_active && p.category == "smartphones").map(|p| p.id).collect();
+    expected.sort_unstable_by(|a, b| b.cmp(a));
+    assert!(expected.len() >= 8);
+    assert_eq!(ids(&phones), expected);
     assert_eq!(get(&app, "/api/v1/products/category/nothing-here").await["total"], 0);
 }
 
 #[tokio::test]
 async fn a_product_shows_its_latest_reviews_and_missing_ones_are_404() {
-    let app = shop().await;
+    let app = TestApp::demo().await;
     let p = get(&app, "/api/v1/products/1").await;
     assert_eq!(p["id"], 1);
     let reviews = p["reviews"].as_array().unwrap();
@@ -176,8 +181,8 @@ async fn a_product_shows_its_latest_reviews_and_missing_ones_are_404() {
 
 #[tokio::test]
 async fn admins_write_products_and_everyone_sees_it_at_once() {
-    let app = shop().await;
-    let admin = admin(&app).await;
+    let app = TestApp::demo().await;
+    let admin = app.demo_admin().await;
     let user = app.user("shopper@shop.test").await;
     let body = json!({"title": "Zyxquark Phone Zeta", "description": "A test phone", "price": 19.99, "discountPercentage": 12.5,
                       "stock": 5, "brand": "Zeta", "category": "Smart Phones", "tags": ["Test"]});
@@ -241,17 +246,49 @@ async fn admins_write_products_and_everyone_sees_it_at_once() {
     assert!(!get(&app, "/api/v1/products/categories").await.as_array().unwrap().contains(&json!("smart-phones")));
     let r = send(app.client.delete(format!("/api/v1/products/{id}")).header("Authorization", admin.bearer())).await;
     assert_error(&r, 404, "PRODUCT_NOT_FOUND");
+    // An admin brings a deleted (inactive) product back, and changes its stock meanwhile.
+    let stock = send(
+        app.client
+            .patch(format!("/api/v1/products/{id}/stock"))
+            .header("Authorization", admin.bearer())
+            .body_json(&json!({"quantity": 2})),
+    )
+    .await;
+    assert_eq!((stock.status, stock.json()["data"]["stock"].as_i64()), (StatusCode::OK, Some(10)), "{}", stock.text());
+    assert_error(&send(app.get(&format!("/api/v1/products/{id}"))).await, 404, "PRODUCT_NOT_FOUND");
+    let back = send(
+        app.client
+            .patch(format!("/api/v1/products/{id}"))
+            .header("Authorization", admin.bearer())
+            .body_json(&json!({"isActive": true})),
+    )
+    .await;
+    assert_eq!(back.status, StatusCode::OK, "{}", back.text());
+    assert_eq!(get(&app, &format!("/api/v1/products/{id}")).await["stock"], 10);
+    assert_eq!(ids(&get(&app, "/api/v1/products/search?q=xylographix").await), [id]);
+    assert_eq!(get(&app, "/api/v1/products").await["total"], 202);
 
     let audit = send(app.get_as("/api/v1/admin/audit-logs?entity=Product&limit=100", &admin)).await.json();
     let actions: Vec<&str> =
         audit["data"]["logs"].as_array().unwrap().iter().map(|l| l["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["PRODUCT_DELETE", "PRODUCT_UPDATE", "PRODUCT_UPDATE", "PRODUCT_UPDATE", "PRODUCT_CREATE"]);
+    assert_eq!(
+        actions,
+        [
+            "PRODUCT_UPDATE",
+            "PRODUCT_STOCK",
+            "PRODUCT_DELETE",
+            "PRODUCT_UPDATE",
+            "PRODUCT_UPDATE",
+            "PRODUCT_UPDATE",
+            "PRODUCT_CREATE"
+        ]
+    );
 }
 
 #[tokio::test]
 async fn stock_changes_never_go_below_zero() {
-    let app = shop().await;
-    let admin = admin(&app).await;
+    let app = TestApp::demo().await;
+    let admin = app.demo_admin().await;
     let stock = get(&app, "/api/v1/products/1").await["stock"].as_i64().unwrap();
     let patch = |q: i64| {
         app.client
@@ -272,7 +309,7 @@ async fn stock_changes_never_go_below_zero() {
 
 #[tokio::test]
 async fn search_finds_parts_of_words_tolerates_a_typo_and_ranks_whole_words_first() {
-    let app = shop().await;
+    let app = TestApp::demo().await;
     let phone = get(&app, "/api/v1/products/search?q=phone&limit=100").await;
     let found = titles(&phone);
     for expected in
@@ -318,7 +355,7 @@ async fn search_finds_parts_of_words_tolerates_a_typo_and_ranks_whole_words_firs
 
 #[tokio::test]
 async fn a_rebuilt_index_gives_the_same_results() {
-    let app = shop().await;
+    let app = TestApp::demo().await;
     let queries = ["phone", "iphnoe", "wireless%20headphones", "kitchen", "apple"];
     let mut before = Vec::new();
     for q in queries {
@@ -336,10 +373,10 @@ async fn a_rebuilt_index_gives_the_same_results() {
 
 #[tokio::test]
 async fn reviews_are_one_per_user_and_move_the_rating() {
-    let app = shop().await;
+    let app = TestApp::demo().await;
     let a = app.user("rev1@shop.test").await;
     let b = app.user("rev2@shop.test").await;
-    let admin = admin(&app).await;
+    let admin = app.demo_admin().await;
     let fresh = send(
         app.post_as("/api/v1/products", &admin)
             .body_json(&json!({"title": "Review Me", "price": 10, "stock": 1, "brand": "B", "category": "c"})),
@@ -405,8 +442,8 @@ fn encoded(format: image::ImageFormat) -> Vec<u8> {
 
 #[tokio::test]
 async fn images_are_checked_by_content_stored_with_a_thumbnail_and_served() {
-    let app = shop().await;
-    let admin = admin(&app).await;
+    let app = TestApp::demo().await;
+    let admin = app.demo_admin().await;
     let form = TestForm::new()
         .field(TestFormField::bytes(encoded(image::ImageFormat::Png)).name("images").filename("a.png"))
         .field(TestFormField::bytes(encoded(image::ImageFormat::Jpeg)).name("images").filename("../b.jpeg"))
@@ -470,8 +507,8 @@ async fn the_index_survives_a_restart_and_a_damaged_one_is_rebuilt() {
 
 #[tokio::test]
 async fn a_cursor_keeps_its_place_when_the_last_product_changes() {
-    let app = shop().await;
-    let admin = admin(&app).await;
+    let app = TestApp::demo().await;
+    let admin = app.demo_admin().await;
     let first = get(&app, "/api/v1/products?limit=50&sortBy=stock").await;
     let last = *ids(&first).last().unwrap();
     // The page boundary product jumps to the far end of the order.

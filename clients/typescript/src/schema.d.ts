@@ -1048,21 +1048,21 @@ export interface components {
         };
         /** AddressInput */
         AddressInput: {
-            address?: string;
-            city?: string;
-            country?: string;
-            firstName?: string;
-            isDefault?: boolean;
-            label?: string;
-            lastName?: string;
-            phone?: string;
-            state?: string;
-            zipCode?: string;
+            address?: string | null;
+            city?: string | null;
+            country?: string | null;
+            firstName?: string | null;
+            isDefault?: boolean | null;
+            label?: string | null;
+            lastName?: string | null;
+            phone?: string | null;
+            state?: string | null;
+            zipCode?: string | null;
         };
         /** AdminPatch */
         AdminPatch: {
-            isActive?: boolean;
-            role?: components["schemas"]["Role"];
+            isActive?: boolean | null;
+            role?: (string & components["schemas"]["Role"]) | null;
         };
         /** AuditLog */
         AuditLog: {
@@ -1109,7 +1109,7 @@ export interface components {
         };
         /** CancelBody */
         CancelBody: {
-            reason?: string;
+            reason?: string | null;
         };
         /** Cart */
         Cart: {
@@ -1165,16 +1165,23 @@ export interface components {
         /** ChangePasswordBody */
         ChangePasswordBody: {
             currentPassword: string;
+            /**
+             * Format: password
+             * @example Sunflower42
+             */
             newPassword: string;
         };
         /** ConfirmBody */
         ConfirmBody: {
             paymentIntentId: string;
         };
-        /** CreateIntent */
+        /**
+         * CreateIntent
+         * @description The amount is always the order's total: an `amount`, `currency` or `metadata` an older
+         *     client sends is ignored, like any field this body does not have.
+         */
         CreateIntent: {
-            /** @description Ignored: the amount is always the order's total. */
-            amount?: number;
+            /** Format: uuid */
             orderId: string;
         };
         /** CreateOrder */
@@ -1184,15 +1191,15 @@ export interface components {
              * @description A saved address of the caller, instead of `shippingAddress`.
              */
             addressId?: number;
-            paymentIntentId?: string;
+            paymentIntentId?: string | null;
             /** @description Without it, the caller's cart is ordered (and emptied). */
-            products?: components["schemas"]["LineInput"][];
+            products?: components["schemas"]["LineInput"][] | null;
             shippingAddress?: components["schemas"]["ShippingAddress"];
-        };
+        } | unknown | unknown;
         /** DeleteMe */
         DeleteMe: {
             password: string;
-            reason?: string;
+            reason?: string | null;
         };
         /** Deleted */
         Deleted: {
@@ -1780,9 +1787,43 @@ export interface components {
              */
             timestamp: string;
         };
+        /** AddressInput */
+        NewAddressInput: {
+            address: string;
+            city: string;
+            country: string;
+            firstName: string;
+            isDefault?: boolean | null;
+            label?: string | null;
+            lastName: string;
+            phone: string;
+            state: string;
+            zipCode: string;
+        };
+        /**
+         * ProductInput
+         * @description A product as an admin writes it: every field optional (PATCH/PUT are partial; POST checks
+         *     that the required ones are there).
+         */
+        NewProductInput: {
+            brand: string;
+            /** @description Any text with a letter or digit; shown as its slug (`Smart Phones` → `smart-phones`). */
+            category: string;
+            description?: string | null;
+            discountPercentage?: number | null;
+            images?: string[] | null;
+            isActive?: boolean | null;
+            price: number;
+            sku?: string | null;
+            /** Format: int64 */
+            stock: number;
+            tags?: string[] | null;
+            thumbnail?: string | null;
+            title: string;
+        };
         /** NewReview */
         NewReview: {
-            comment?: string;
+            comment?: string | null;
             /**
              * Format: int64
              * @description 1 to 5.
@@ -2071,19 +2112,20 @@ export interface components {
          *     that the required ones are there).
          */
         ProductInput: {
-            brand?: string;
-            category?: string;
-            description?: string;
-            discountPercentage?: number;
-            images?: string[];
-            isActive?: boolean;
-            price?: number;
-            sku?: string;
+            brand?: string | null;
+            /** @description Any text with a letter or digit; shown as its slug (`Smart Phones` → `smart-phones`). */
+            category?: string | null;
+            description?: string | null;
+            discountPercentage?: number | null;
+            images?: string[] | null;
+            isActive?: boolean | null;
+            price?: number | null;
+            sku?: string | null;
             /** Format: int64 */
-            stock?: number;
-            tags?: string[];
-            thumbnail?: string;
-            title?: string;
+            stock?: number | null;
+            tags?: string[] | null;
+            thumbnail?: string | null;
+            title?: string | null;
         };
         /** ProductPage */
         ProductPage: {
@@ -2113,7 +2155,7 @@ export interface components {
         };
         /** RefreshBody */
         RefreshBody: {
-            refreshToken?: string;
+            refreshToken?: string | null;
         };
         /** Refreshed */
         Refreshed: {
@@ -2127,15 +2169,19 @@ export interface components {
         /** RefundBody */
         RefundBody: {
             /** @description Default: all that is left. */
-            amount?: number;
+            amount?: number | null;
         };
         /** RegisterBody */
         RegisterBody: {
             email: string;
             firstName: string;
             lastName: string;
+            /**
+             * Format: password
+             * @example Sunflower42
+             */
             password: string;
-            phone?: string;
+            phone?: string | null;
         };
         /** Registered */
         Registered: {
@@ -2151,6 +2197,10 @@ export interface components {
         };
         /** ResetBody */
         ResetBody: {
+            /**
+             * Format: password
+             * @example Sunflower42
+             */
             newPassword: string;
             token: string;
         };
@@ -2276,7 +2326,7 @@ export interface components {
             country: string;
             firstName: string;
             lastName: string;
-            phone?: string;
+            phone?: string | null;
             state: string;
             zipCode: string;
         };
@@ -2329,10 +2379,10 @@ export interface components {
         Status: "PENDING" | "PROCESSING" | "SHIPPED" | "DELIVERED" | "CANCELLED";
         /** StatusChange */
         StatusChange: {
-            carrier?: string;
-            estimatedDelivery?: string;
+            carrier?: string | null;
+            estimatedDelivery?: string | null;
             status: components["schemas"]["Status"];
-            trackingNumber?: string;
+            trackingNumber?: string | null;
         };
         /** StockChange */
         StockChange: {
@@ -2373,25 +2423,25 @@ export interface components {
          */
         UpdateMe: {
             /** Format: uint32 */
-            age?: number;
+            age?: number | null;
             /**
              * @description Required to change the email: a stolen access token must not be enough to take the
              *     account over through a password reset.
              */
-            currentPassword?: string;
-            email?: string;
-            firstName?: string;
-            gender?: string;
-            lastName?: string;
-            phone?: string;
+            currentPassword?: string | null;
+            email?: string | null;
+            firstName?: string | null;
+            gender?: string | null;
+            lastName?: string | null;
+            phone?: string | null;
         };
         /** UpdatePreferences */
         UpdatePreferences: {
-            currency?: string;
-            emailNotifications?: boolean;
-            language?: string;
-            notifications?: boolean;
-            theme?: string;
+            currency?: string | null;
+            emailNotifications?: boolean | null;
+            language?: string | null;
+            notifications?: boolean | null;
+            theme?: string | null;
         };
         /**
          * User
@@ -3296,7 +3346,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["Envelope_Nothing"];
                 };
             };
-            /** @description INVALID_JSON, VALIDATION_ERROR */
+            /** @description INVALID_JSON, INVALID_TOKEN, VALIDATION_ERROR */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3304,19 +3354,7 @@ export interface operations {
                 content: {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
-                        code: "INVALID_JSON" | "VALIDATION_ERROR";
-                    } & WithRequired<components["schemas"]["Error"], "code">;
-                };
-            };
-            /** @description INVALID_TOKEN */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json; charset=utf-8": {
-                        /** @enum {string} */
-                        code: "INVALID_TOKEN";
+                        code: "INVALID_JSON" | "INVALID_TOKEN" | "VALIDATION_ERROR";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
@@ -3472,7 +3510,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["Envelope_Nothing"];
                 };
             };
-            /** @description INVALID_JSON, VALIDATION_ERROR */
+            /** @description INVALID_JSON, INVALID_TOKEN, VALIDATION_ERROR */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3480,19 +3518,7 @@ export interface operations {
                 content: {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
-                        code: "INVALID_JSON" | "VALIDATION_ERROR";
-                    } & WithRequired<components["schemas"]["Error"], "code">;
-                };
-            };
-            /** @description INVALID_TOKEN */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json; charset=utf-8": {
-                        /** @enum {string} */
-                        code: "INVALID_TOKEN";
+                        code: "INVALID_JSON" | "INVALID_TOKEN" | "VALIDATION_ERROR";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
@@ -5971,6 +5997,18 @@ export interface operations {
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
+            /** @description CONFLICT */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "CONFLICT";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
             /** @description PAYLOAD_TOO_LARGE */
             413: {
                 headers: {
@@ -6090,6 +6128,18 @@ export interface operations {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
                         code: "INVALID_WEBHOOK" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
@@ -6409,6 +6459,7 @@ export interface operations {
                 brand?: string;
                 category?: string;
                 inStock?: boolean;
+                /** @description Comma-separated fields to return (with `id`), e.g. `title,price`. */
                 select?: string;
                 cursor?: string;
             };
@@ -6486,7 +6537,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["ProductInput"];
+                "application/json": components["schemas"]["NewProductInput"];
             };
         };
         responses: {
@@ -6664,6 +6715,7 @@ export interface operations {
                 maxPrice?: number;
                 brand?: string;
                 inStock?: boolean;
+                /** @description Comma-separated fields to return (with `id`), e.g. `title,price`. */
                 select?: string;
                 cursor?: string;
             };
@@ -6747,6 +6799,7 @@ export interface operations {
                 brand?: string;
                 category?: string;
                 inStock?: boolean;
+                /** @description Comma-separated fields to return (with `id`), e.g. `title,price`. */
                 select?: string;
             };
             header?: never;
@@ -8386,7 +8439,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["AddressInput"];
+                "application/json": components["schemas"]["NewAddressInput"];
             };
         };
         responses: {
