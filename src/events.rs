@@ -6,7 +6,7 @@ use tokio::sync::mpsc;
 
 use crate::mail::Mailer;
 use crate::mail::templates::{ORDER_CANCELLED, ORDER_CONFIRMATION, ORDER_DELIVERED, ORDER_SHIPPED, Template};
-use crate::notifications::notify;
+use crate::notifications::{Kind, notify};
 use crate::orders::{Order, Status};
 use crate::store::Store;
 use crate::users::USERS;
@@ -64,10 +64,10 @@ fn short(order: &Order) -> String {
 }
 
 async fn handle(store: &Store, mailer: &Mailer, event: &Happened) -> anyhow::Result<()> {
-    let (order, kind, title, body, mail): (&Order, &str, String, String, Option<&Template>) = match event {
+    let (order, kind, title, body, mail): (&Order, Kind, String, String, Option<&Template>) = match event {
         Happened::OrderCreated(o) => (
             o,
-            "ORDER_CREATED",
+            Kind::OrderCreated,
             "Order placed".into(),
             format!("Your order {} of {} {} was placed.", short(o), o.total, o.currency),
             Some(&ORDER_CONFIRMATION),
@@ -75,28 +75,28 @@ async fn handle(store: &Store, mailer: &Mailer, event: &Happened) -> anyhow::Res
         Happened::StatusChanged { order: o, from } => match o.status {
             Status::Shipped => (
                 o,
-                "ORDER_SHIPPED",
+                Kind::OrderShipped,
                 "Order shipped".into(),
                 format!("Your order {} is on its way.", short(o)),
                 Some(&ORDER_SHIPPED),
             ),
             Status::Delivered => (
                 o,
-                "ORDER_DELIVERED",
+                Kind::OrderDelivered,
                 "Order delivered".into(),
                 format!("Your order {} was delivered.", short(o)),
                 Some(&ORDER_DELIVERED),
             ),
             Status::Cancelled => (
                 o,
-                "ORDER_CANCELLED",
+                Kind::OrderCancelled,
                 "Order cancelled".into(),
                 format!("Your order {} was cancelled.", short(o)),
                 Some(&ORDER_CANCELLED),
             ),
             s => (
                 o,
-                "ORDER_STATUS",
+                Kind::OrderStatus,
                 "Order update".into(),
                 format!("Your order {} went from {} to {}.", short(o), from.as_str(), s.as_str()),
                 None,
@@ -104,7 +104,7 @@ async fn handle(store: &Store, mailer: &Mailer, event: &Happened) -> anyhow::Res
         },
         Happened::Cancelled(o) => (
             o,
-            "ORDER_CANCELLED",
+            Kind::OrderCancelled,
             "Order cancelled".into(),
             format!("Your order {} was cancelled.", short(o)),
             Some(&ORDER_CANCELLED),
@@ -113,7 +113,7 @@ async fn handle(store: &Store, mailer: &Mailer, event: &Happened) -> anyhow::Res
             let verdict = if *approved { "approved" } else { "rejected" };
             (
                 o,
-                "RETURN_DECIDED",
+                Kind::ReturnDecided,
                 format!("Return {verdict}"),
                 format!("Your return {return_id} for order {} was {verdict}.", short(o)),
                 None,
@@ -121,14 +121,18 @@ async fn handle(store: &Store, mailer: &Mailer, event: &Happened) -> anyhow::Res
         }
         Happened::PaymentSucceeded(o) => (
             o,
-            "PAYMENT_SUCCEEDED",
+            Kind::PaymentSucceeded,
             "Payment received".into(),
             format!("We received the payment for order {}.", short(o)),
             None,
         ),
-        Happened::PaymentFailed(o) => {
-            (o, "PAYMENT_FAILED", "Payment failed".into(), format!("The payment for order {} failed.", short(o)), None)
-        }
+        Happened::PaymentFailed(o) => (
+            o,
+            Kind::PaymentFailed,
+            "Payment failed".into(),
+            format!("The payment for order {} failed.", short(o)),
+            None,
+        ),
     };
     notify(store, order.user_id, kind, title, body).await?;
     let Some(template) = mail else { return Ok(()) };

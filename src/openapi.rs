@@ -207,6 +207,7 @@ pub fn document(generated: &str) -> Value {
             always_present(name, schema);
         }
         timestamps(schema);
+        examples(schema);
     }
     if let Some(details) = schemas.get_mut("Error").and_then(|e| e.pointer_mut("/properties/details")) {
         *details = json!({
@@ -510,6 +511,58 @@ fn typed_wrappers(schemas: &mut Map<String, Value>) {
             {
                 obj.insert("type".into(), ty);
             }
+        }
+    }
+}
+
+/// Real values for the string fields Swagger UI and generated clients show, instead of
+/// `"string"`; each one passes its field's own rules.
+const EXAMPLES: &[(&str, &str)] = &[
+    ("email", "ann.smith@example.com"),
+    ("password", "Sunflower42"),
+    ("currentPassword", "Sunflower42"),
+    ("firstName", "Ann"),
+    ("lastName", "Smith"),
+    ("phone", "+47 22 12 34 56"),
+    ("gender", "female"),
+    ("address", "1 Main St"),
+    ("city", "Oslo"),
+    ("state", "Oslo"),
+    ("zipCode", "0150"),
+    ("country", "NO"),
+    ("label", "Home"),
+    ("title", "iPhone 15 Pro"),
+    ("description", "A 6.1-inch phone with a titanium frame."),
+    ("brand", "Apple"),
+    ("category", "smartphones"),
+    ("sku", "SKU-000001"),
+    ("thumbnail", "/uploads/demo/iphone-15-pro.jpg"),
+    ("note", "Please leave the parcel at the door."),
+    ("reason", "It arrived damaged."),
+    ("comment", "Works great."),
+    ("orderId", "01930c5e-4b7a-7c3d-9e2f-1a2b3c4d5e6f"),
+    ("paymentIntentId", "pi_3QdemoIntent0001"),
+    ("clientSecret", "pi_3QdemoIntent0001_secret_demo"),
+    ("currency", "USD"),
+    ("theme", "light"),
+    ("language", "en"),
+    ("trackingNumber", "1Z999AA10123456784"),
+    ("carrier", "UPS"),
+    ("estimatedDelivery", "2026-12-05"),
+    ("message", "Success"),
+    ("requestId", "4f1c2b9e-7d3a-4e5b-8c6d-0a1b2c3d4e5f"),
+];
+
+fn examples(schema: &mut Value) {
+    let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else { return };
+    for (name, prop) in props.iter_mut() {
+        let Some(obj) = prop.as_object_mut() else { continue };
+        let plain = obj.get("type").and_then(Value::as_str) == Some("string")
+            && !obj.contains_key("example")
+            && !obj.contains_key("enum")
+            && !obj.contains_key("format");
+        if let Some((_, example)) = EXAMPLES.iter().find(|(n, _)| n == name).filter(|_| plain) {
+            obj.insert("example".into(), Value::String((*example).into()));
         }
     }
 }

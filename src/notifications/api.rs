@@ -4,7 +4,7 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::{Object, OpenApi};
 
-use super::{NOTIFICATIONS, Notification};
+use super::{Kind, NOTIFICATIONS, Notification};
 use crate::auth::guard::Bearer;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::envelope::Reply;
@@ -18,7 +18,7 @@ use crate::users::timestamp;
 pub struct NotificationView {
     pub id: u64,
     #[oai(rename = "type")]
-    pub kind: String,
+    pub kind: Kind,
     pub title: String,
     pub body: String,
     pub read: bool,
@@ -44,7 +44,7 @@ pub struct Marked {
 fn view(n: &Notification) -> NotificationView {
     NotificationView {
         id: n.id,
-        kind: n.kind.clone(),
+        kind: Kind::of(&n.kind),
         title: n.title.clone(),
         body: n.body.clone(),
         read: n.read,

@@ -3,9 +3,57 @@
 pub mod api;
 
 use chrono::{DateTime, Utc};
+use poem_openapi::Enum;
 use serde::{Deserialize, Serialize};
 
 use crate::store::{Collection, Store, StoreError};
+
+/// What a notification is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Kind {
+    OrderCreated,
+    OrderShipped,
+    OrderDelivered,
+    OrderCancelled,
+    /// Any other status change.
+    OrderStatus,
+    ReturnDecided,
+    PaymentSucceeded,
+    PaymentFailed,
+}
+
+impl Kind {
+    const ALL: [Kind; 8] = [
+        Kind::OrderCreated,
+        Kind::OrderShipped,
+        Kind::OrderDelivered,
+        Kind::OrderCancelled,
+        Kind::OrderStatus,
+        Kind::ReturnDecided,
+        Kind::PaymentSucceeded,
+        Kind::PaymentFailed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::OrderCreated => "ORDER_CREATED",
+            Kind::OrderShipped => "ORDER_SHIPPED",
+            Kind::OrderDelivered => "ORDER_DELIVERED",
+            Kind::OrderCancelled => "ORDER_CANCELLED",
+            Kind::OrderStatus => "ORDER_STATUS",
+            Kind::ReturnDecided => "RETURN_DECIDED",
+            Kind::PaymentSucceeded => "PAYMENT_SUCCEEDED",
+            Kind::PaymentFailed => "PAYMENT_FAILED",
+        }
+    }
+
+    /// The kind a record names (records keep the name, so a later version can add kinds);
+    /// a name this version does not know reads as a status change.
+    pub fn of(name: &str) -> Kind {
+        Kind::ALL.into_iter().find(|k| k.as_str() == name).unwrap_or(Kind::OrderStatus)
+    }
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Notification {
@@ -22,8 +70,8 @@ pub struct Notification {
 /// Keyed (user id, notification id): a user's notifications are one prefix.
 pub static NOTIFICATIONS: Collection<(u64, u64), Notification> = Collection::new("notifications");
 
-pub async fn notify(store: &Store, user_id: u64, kind: &str, title: String, body: String) -> Result<(), StoreError> {
-    let kind = kind.to_string();
+pub async fn notify(store: &Store, user_id: u64, kind: Kind, title: String, body: String) -> Result<(), StoreError> {
+    let kind = kind.as_str().to_string();
     store
         .write(move |w| {
             let id = w.next_id(&NOTIFICATIONS)?;

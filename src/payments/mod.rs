@@ -80,7 +80,7 @@ impl Payment {
             currency: self.currency.clone(),
             status: self.status,
             method: self.method.clone(),
-            provider: self.provider.clone(),
+            provider: view::ProviderName::of(&self.provider),
             created_at: timestamp(&self.created_at),
             updated_at: timestamp(&self.updated_at),
         }

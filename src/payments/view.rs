@@ -32,7 +32,23 @@ pub struct PaymentView {
     pub currency: String,
     pub status: PaymentStatus,
     pub method: Option<String>,
-    pub provider: String,
+    pub provider: ProviderName,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// Which provider moves a payment's money.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum ProviderName {
+    /// Simulated, for development and demos.
+    Offline,
+    Stripe,
+}
+
+impl ProviderName {
+    /// The provider a payment record names.
+    pub fn of(name: &str) -> ProviderName {
+        if name == "stripe" { ProviderName::Stripe } else { ProviderName::Offline }
+    }
 }

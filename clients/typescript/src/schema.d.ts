@@ -1023,40 +1023,58 @@ export interface components {
         };
         /** Address */
         Address: {
+            /** @example 1 Main St */
             address: string;
+            /** @example Oslo */
             city: string;
+            /** @example NO */
             country: string;
             /**
              * Format: date-time
              * @example 2026-12-01T09:30:00.000Z
              */
             createdAt: string;
+            /** @example Ann */
             firstName: string;
             /** Format: uint64 */
             id: number;
             isDefault: boolean;
+            /** @example Home */
             label: string;
+            /** @example Smith */
             lastName: string;
+            /** @example +47 22 12 34 56 */
             phone: string;
+            /** @example Oslo */
             state: string;
             /**
              * Format: date-time
              * @example 2026-12-01T09:30:00.000Z
              */
             updatedAt: string;
+            /** @example 0150 */
             zipCode: string;
         };
         /** AddressInput */
         AddressInput: {
+            /** @example 1 Main St */
             address?: string | null;
+            /** @example Oslo */
             city?: string | null;
+            /** @example NO */
             country?: string | null;
+            /** @example Ann */
             firstName?: string | null;
             isDefault?: boolean | null;
+            /** @example Home */
             label?: string | null;
+            /** @example Smith */
             lastName?: string | null;
+            /** @example +47 22 12 34 56 */
             phone?: string | null;
+            /** @example Oslo */
             state?: string | null;
+            /** @example 0150 */
             zipCode?: string | null;
         };
         /** AdminPatch */
@@ -1100,15 +1118,19 @@ export interface components {
         };
         /** BriefUser */
         BriefUser: {
+            /** @example ann.smith@example.com */
             email: string;
+            /** @example Ann */
             firstName: string;
             /** Format: uint64 */
             id: number;
+            /** @example Smith */
             lastName: string;
             role: components["schemas"]["Role"];
         };
         /** CancelBody */
         CancelBody: {
+            /** @example It arrived damaged. */
             reason?: string | null;
         };
         /** Cart */
@@ -1159,11 +1181,14 @@ export interface components {
             price: number;
             /** Format: int64 */
             stock: number;
+            /** @example /uploads/demo/iphone-15-pro.jpg */
             thumbnail: string;
+            /** @example iPhone 15 Pro */
             title: string;
         };
         /** ChangePasswordBody */
         ChangePasswordBody: {
+            /** @example Sunflower42 */
             currentPassword: string;
             /**
              * Format: password
@@ -1173,6 +1198,7 @@ export interface components {
         };
         /** ConfirmBody */
         ConfirmBody: {
+            /** @example pi_3QdemoIntent0001 */
             paymentIntentId: string;
         };
         /**
@@ -1191,6 +1217,7 @@ export interface components {
              * @description A saved address of the caller, instead of `shippingAddress`.
              */
             addressId?: number;
+            /** @example pi_3QdemoIntent0001 */
             paymentIntentId?: string | null;
             /** @description Without it, the caller's cart is ordered (and emptied). */
             products?: components["schemas"]["LineInput"][] | null;
@@ -1198,7 +1225,9 @@ export interface components {
         } | unknown | unknown;
         /** DeleteMe */
         DeleteMe: {
+            /** @example Sunflower42 */
             password: string;
+            /** @example It arrived damaged. */
             reason?: string | null;
         };
         /** Deleted */
@@ -1215,6 +1244,7 @@ export interface components {
         };
         /** EmailBody */
         EmailBody: {
+            /** @example ann.smith@example.com */
             email: string;
         };
         /**
@@ -1223,6 +1253,7 @@ export interface components {
          */
         Envelope_Address: {
             data: components["schemas"]["Address"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1234,6 +1265,7 @@ export interface components {
          */
         Envelope_AuditPage: {
             data: components["schemas"]["AuditPage"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1245,6 +1277,7 @@ export interface components {
          */
         Envelope_AvatarView: {
             data: components["schemas"]["AvatarView"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1256,6 +1289,7 @@ export interface components {
          */
         Envelope_Cart: {
             data: components["schemas"]["Cart"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1267,6 +1301,7 @@ export interface components {
          */
         Envelope_Deleted: {
             data: components["schemas"]["Deleted"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1278,6 +1313,7 @@ export interface components {
          */
         Envelope_DeletedProduct: {
             data: components["schemas"]["DeletedProduct"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1289,6 +1325,7 @@ export interface components {
          */
         Envelope_Health: {
             data: components["schemas"]["Health"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1300,6 +1337,7 @@ export interface components {
          */
         Envelope_Marked: {
             data: components["schemas"]["Marked"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1311,6 +1349,7 @@ export interface components {
          */
         Envelope_Me: {
             data: components["schemas"]["Me"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1326,6 +1365,7 @@ export interface components {
              * @enum {object|null}
              */
             data: never | null;
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1337,6 +1377,7 @@ export interface components {
          */
         Envelope_Notification: {
             data: components["schemas"]["Notification"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1348,6 +1389,7 @@ export interface components {
          */
         Envelope_NotificationPage: {
             data: components["schemas"]["NotificationPage"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1359,6 +1401,7 @@ export interface components {
          */
         Envelope_Order: {
             data: components["schemas"]["Order"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1370,6 +1413,7 @@ export interface components {
          */
         Envelope_OrderNote: {
             data: components["schemas"]["OrderNote"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1381,6 +1425,7 @@ export interface components {
          */
         Envelope_OrderPage: {
             data: components["schemas"]["OrderPage"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1392,6 +1437,7 @@ export interface components {
          */
         Envelope_OrderReturn: {
             data: components["schemas"]["OrderReturn"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1403,6 +1449,7 @@ export interface components {
          */
         Envelope_Payment: {
             data: components["schemas"]["Payment"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1414,6 +1461,7 @@ export interface components {
          */
         Envelope_PaymentIntent: {
             data: components["schemas"]["PaymentIntent"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1425,6 +1473,7 @@ export interface components {
          */
         Envelope_Preferences: {
             data: components["schemas"]["Preferences"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1436,6 +1485,7 @@ export interface components {
          */
         Envelope_Product: {
             data: components["schemas"]["Product"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1447,6 +1497,7 @@ export interface components {
          */
         Envelope_ProductDetail: {
             data: components["schemas"]["ProductDetail"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1458,6 +1509,7 @@ export interface components {
          */
         Envelope_ProductPage: {
             data: components["schemas"]["ProductPage"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1469,6 +1521,7 @@ export interface components {
          */
         Envelope_Readiness: {
             data: components["schemas"]["Readiness"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1480,6 +1533,7 @@ export interface components {
          */
         Envelope_Received: {
             data: components["schemas"]["Received"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1491,6 +1545,7 @@ export interface components {
          */
         Envelope_Refreshed: {
             data: components["schemas"]["Refreshed"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1502,6 +1557,7 @@ export interface components {
          */
         Envelope_Registered: {
             data: components["schemas"]["Registered"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1513,6 +1569,7 @@ export interface components {
          */
         Envelope_Removed: {
             data: components["schemas"]["Removed"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1524,6 +1581,7 @@ export interface components {
          */
         Envelope_Review: {
             data: components["schemas"]["Review"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1535,6 +1593,7 @@ export interface components {
          */
         Envelope_ReviewPage: {
             data: components["schemas"]["ReviewPage"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1546,6 +1605,7 @@ export interface components {
          */
         Envelope_SearchPage: {
             data: components["schemas"]["SearchPage"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1557,6 +1617,7 @@ export interface components {
          */
         Envelope_SignedIn: {
             data: components["schemas"]["SignedIn"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1568,6 +1629,7 @@ export interface components {
          */
         Envelope_Stats: {
             data: components["schemas"]["Stats"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1579,6 +1641,7 @@ export interface components {
          */
         Envelope_Tracking: {
             data: components["schemas"]["Tracking"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1590,6 +1653,7 @@ export interface components {
          */
         Envelope_User: {
             data: components["schemas"]["User"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1601,6 +1665,7 @@ export interface components {
          */
         Envelope_UserPage: {
             data: components["schemas"]["UserPage"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1612,6 +1677,7 @@ export interface components {
          */
         Envelope_Validity: {
             data: components["schemas"]["Validity"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1623,6 +1689,7 @@ export interface components {
          */
         Envelope_WishlistItem: {
             data: components["schemas"]["WishlistItem"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1634,6 +1701,7 @@ export interface components {
          */
         Envelope_WishlistView: {
             data: components["schemas"]["WishlistView"];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1645,6 +1713,7 @@ export interface components {
          */
         Envelope_list_Address: {
             data: components["schemas"]["Address"][];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1656,6 +1725,7 @@ export interface components {
          */
         Envelope_list_string: {
             data: string[];
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1678,6 +1748,7 @@ export interface components {
             details?: {
                 [key: string]: string[] | string;
             };
+            /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
             /** Format: uint16 */
@@ -1708,6 +1779,11 @@ export interface components {
             version: string;
         };
         /**
+         * @description What a notification is about.
+         * @enum {string}
+         */
+        Kind: "ORDER_CREATED" | "ORDER_SHIPPED" | "ORDER_DELIVERED" | "ORDER_CANCELLED" | "ORDER_STATUS" | "RETURN_DECIDED" | "PAYMENT_SUCCEEDED" | "PAYMENT_FAILED";
+        /**
          * LastOrder
          * @description The newest order, in brief.
          */
@@ -1734,7 +1810,9 @@ export interface components {
         };
         /** LoginBody */
         LoginBody: {
+            /** @example ann.smith@example.com */
             email: string;
+            /** @example Sunflower42 */
             password: string;
         };
         /** Marked */
@@ -1755,16 +1833,21 @@ export interface components {
              * @example 2026-12-01T09:30:00.000Z
              */
             createdAt: string;
+            /** @example ann.smith@example.com */
             email: string;
             emailVerified: boolean;
+            /** @example Ann */
             firstName: string;
+            /** @example female */
             gender: string | null;
             /** Format: uint64 */
             id: number;
             /** @description URL of the avatar, under /uploads. */
             image: string | null;
             isActive: boolean;
+            /** @example Smith */
             lastName: string;
+            /** @example +47 22 12 34 56 */
             phone: string | null;
             preferences: components["schemas"]["Preferences"];
             role: components["schemas"]["Role"];
@@ -1779,6 +1862,7 @@ export interface components {
          * @description `meta` of every envelope.
          */
         Meta: {
+            /** @example 4f1c2b9e-7d3a-4e5b-8c6d-0a1b2c3d4e5f */
             requestId: string;
             /**
              * Format: date-time
@@ -1789,15 +1873,24 @@ export interface components {
         };
         /** AddressInput */
         NewAddressInput: {
+            /** @example 1 Main St */
             address: string;
+            /** @example Oslo */
             city: string;
+            /** @example NO */
             country: string;
+            /** @example Ann */
             firstName: string;
             isDefault?: boolean | null;
+            /** @example Home */
             label?: string | null;
+            /** @example Smith */
             lastName: string;
+            /** @example +47 22 12 34 56 */
             phone: string;
+            /** @example Oslo */
             state: string;
+            /** @example 0150 */
             zipCode: string;
         };
         /**
@@ -1806,23 +1899,32 @@ export interface components {
          *     that the required ones are there).
          */
         NewProductInput: {
+            /** @example Apple */
             brand: string;
-            /** @description Any text with a letter or digit; shown as its slug (`Smart Phones` → `smart-phones`). */
+            /**
+             * @description Any text with a letter or digit; shown as its slug (`Smart Phones` → `smart-phones`).
+             * @example smartphones
+             */
             category: string;
+            /** @example A 6.1-inch phone with a titanium frame. */
             description?: string | null;
             discountPercentage?: number | null;
             images?: string[] | null;
             isActive?: boolean | null;
             price: number;
+            /** @example SKU-000001 */
             sku?: string | null;
             /** Format: int64 */
             stock: number;
             tags?: string[] | null;
+            /** @example /uploads/demo/iphone-15-pro.jpg */
             thumbnail?: string | null;
+            /** @example iPhone 15 Pro */
             title: string;
         };
         /** NewReview */
         NewReview: {
+            /** @example Works great. */
             comment?: string | null;
             /**
              * Format: int64
@@ -1832,6 +1934,7 @@ export interface components {
         };
         /** NoteBody */
         NoteBody: {
+            /** @example Please leave the parcel at the door. */
             note: string;
         };
         /** Notification */
@@ -1845,8 +1948,9 @@ export interface components {
             /** Format: uint64 */
             id: number;
             read: boolean;
+            /** @example iPhone 15 Pro */
             title: string;
-            type: string;
+            type: components["schemas"]["Kind"];
         };
         /** NotificationPage */
         NotificationPage: {
@@ -1872,18 +1976,21 @@ export interface components {
              * @example 2026-12-01T09:30:00.000Z
              */
             cancelledAt: string | null;
+            /** @example UPS */
             carrier: string | null;
             /**
              * Format: date-time
              * @example 2026-12-01T09:30:00.000Z
              */
             createdAt: string;
+            /** @example USD */
             currency: string;
             /**
              * Format: date-time
              * @example 2026-12-01T09:30:00.000Z
              */
             deliveredAt: string | null;
+            /** @example 2026-12-05 */
             estimatedDelivery: string | null;
             history: components["schemas"]["OrderHistory"][];
             id: string;
@@ -1901,6 +2008,7 @@ export interface components {
             tax: number;
             /** Format: money */
             total: number;
+            /** @example 1Z999AA10123456784 */
             trackingNumber: string | null;
             /**
              * Format: date-time
@@ -1919,6 +2027,7 @@ export interface components {
              * @example 2026-12-01T09:30:00.000Z
              */
             at: string;
+            /** @example Please leave the parcel at the door. */
             note: string | null;
             status: components["schemas"]["Status"];
         };
@@ -1940,7 +2049,9 @@ export interface components {
         OrderItemProduct: {
             /** Format: uint64 */
             id: number;
+            /** @example /uploads/demo/iphone-15-pro.jpg */
             thumbnail: string;
+            /** @example iPhone 15 Pro */
             title: string;
         };
         /** OrderNote */
@@ -1954,6 +2065,7 @@ export interface components {
             createdAt: string;
             /** Format: uint64 */
             id: number;
+            /** @example Please leave the parcel at the door. */
             note: string;
         };
         /** OrderPage */
@@ -1976,15 +2088,19 @@ export interface components {
             /** Format: uint64 */
             id: number;
             items: components["schemas"]["ReturnItemView"][];
+            /** @example It arrived damaged. */
             reason: string;
             status: components["schemas"]["ReturnStatus"];
         };
         /** OrderUser */
         OrderUser: {
+            /** @example ann.smith@example.com */
             email: string;
+            /** @example Ann */
             firstName: string;
             /** Format: uint64 */
             id: number;
+            /** @example Smith */
             lastName: string;
         };
         /** Payment */
@@ -1996,12 +2112,15 @@ export interface components {
              * @example 2026-12-01T09:30:00.000Z
              */
             createdAt: string;
+            /** @example USD */
             currency: string;
             id: string;
             method: string | null;
+            /** @example 01930c5e-4b7a-7c3d-9e2f-1a2b3c4d5e6f */
             orderId: string;
+            /** @example pi_3QdemoIntent0001 */
             paymentIntentId: string;
-            provider: string;
+            provider: components["schemas"]["ProviderName"];
             /**
              * Format: money
              * @description What was refunded so far.
@@ -2018,7 +2137,9 @@ export interface components {
         PaymentIntent: {
             /** Format: money */
             amount: number;
+            /** @example pi_3QdemoIntent0001_secret_demo */
             clientSecret: string;
+            /** @example USD */
             currency: string;
             /** @description The payment intent id. */
             id: string;
@@ -2028,21 +2149,27 @@ export interface components {
         PaymentStatus: "REQUIRES_PAYMENT_METHOD" | "REQUIRES_CONFIRMATION" | "PROCESSING" | "SUCCEEDED" | "FAILED" | "CANCELED" | "REFUNDED" | "PARTIALLY_REFUNDED";
         /** Preferences */
         Preferences: {
+            /** @example USD */
             currency: string;
             emailNotifications: boolean;
+            /** @example en */
             language: string;
             notifications: boolean;
+            /** @example light */
             theme: string;
         };
         /** Product */
         Product: {
+            /** @example Apple */
             brand: string;
+            /** @example smartphones */
             category: string;
             /**
              * Format: date-time
              * @example 2026-12-01T09:30:00.000Z
              */
             createdAt: string;
+            /** @example A 6.1-inch phone with a titanium frame. */
             description: string;
             /** Format: double */
             discountPercentage: number;
@@ -2057,11 +2184,14 @@ export interface components {
              * @description Mean review rating, 2 decimals; 0 without reviews.
              */
             rating: number;
+            /** @example SKU-000001 */
             sku: string;
             /** Format: int64 */
             stock: number;
             tags: string[];
+            /** @example /uploads/demo/iphone-15-pro.jpg */
             thumbnail: string;
+            /** @example iPhone 15 Pro */
             title: string;
             /**
              * Format: date-time
@@ -2071,13 +2201,16 @@ export interface components {
         };
         /** ProductDetail */
         ProductDetail: {
+            /** @example Apple */
             brand: string;
+            /** @example smartphones */
             category: string;
             /**
              * Format: date-time
              * @example 2026-12-01T09:30:00.000Z
              */
             createdAt: string;
+            /** @example A 6.1-inch phone with a titanium frame. */
             description: string;
             /** Format: double */
             discountPercentage: number;
@@ -2094,11 +2227,14 @@ export interface components {
             rating: number;
             /** @description The latest 10, newest first. */
             reviews: components["schemas"]["Review"][];
+            /** @example SKU-000001 */
             sku: string;
             /** Format: int64 */
             stock: number;
             tags: string[];
+            /** @example /uploads/demo/iphone-15-pro.jpg */
             thumbnail: string;
+            /** @example iPhone 15 Pro */
             title: string;
             /**
              * Format: date-time
@@ -2112,19 +2248,27 @@ export interface components {
          *     that the required ones are there).
          */
         ProductInput: {
+            /** @example Apple */
             brand?: string | null;
-            /** @description Any text with a letter or digit; shown as its slug (`Smart Phones` → `smart-phones`). */
+            /**
+             * @description Any text with a letter or digit; shown as its slug (`Smart Phones` → `smart-phones`).
+             * @example smartphones
+             */
             category?: string | null;
+            /** @example A 6.1-inch phone with a titanium frame. */
             description?: string | null;
             discountPercentage?: number | null;
             images?: string[] | null;
             isActive?: boolean | null;
             price?: number | null;
+            /** @example SKU-000001 */
             sku?: string | null;
             /** Format: int64 */
             stock?: number | null;
             tags?: string[] | null;
+            /** @example /uploads/demo/iphone-15-pro.jpg */
             thumbnail?: string | null;
+            /** @example iPhone 15 Pro */
             title?: string | null;
         };
         /** ProductPage */
@@ -2140,6 +2284,11 @@ export interface components {
             /** Format: uint64 */
             total: number;
         };
+        /**
+         * @description Which provider moves a payment's money.
+         * @enum {string}
+         */
+        ProviderName: "offline" | "stripe";
         /** Readiness */
         Readiness: {
             /** @description Each dependency and whether it answered (`ok`). */
@@ -2173,14 +2322,18 @@ export interface components {
         };
         /** RegisterBody */
         RegisterBody: {
+            /** @example ann.smith@example.com */
             email: string;
+            /** @example Ann */
             firstName: string;
+            /** @example Smith */
             lastName: string;
             /**
              * Format: password
              * @example Sunflower42
              */
             password: string;
+            /** @example +47 22 12 34 56 */
             phone?: string | null;
         };
         /** Registered */
@@ -2207,6 +2360,7 @@ export interface components {
         /** ReturnBody */
         ReturnBody: {
             items: components["schemas"]["ReturnItem"][];
+            /** @example It arrived damaged. */
             reason: string;
         };
         /** ReturnDecision */
@@ -2232,6 +2386,7 @@ export interface components {
         ReturnStatus: "REQUESTED" | "APPROVED" | "REJECTED";
         /** Review */
         Review: {
+            /** @example Works great. */
             comment: string;
             /**
              * Format: date-time
@@ -2281,13 +2436,16 @@ export interface components {
          *     are left out, not sent as null).
          */
         SelectedProduct: {
+            /** @example Apple */
             brand?: string;
+            /** @example smartphones */
             category?: string;
             /**
              * Format: date-time
              * @example 2026-12-01T09:30:00.000Z
              */
             createdAt?: string;
+            /** @example A 6.1-inch phone with a titanium frame. */
             description?: string;
             /** Format: double */
             discountPercentage?: number;
@@ -2299,11 +2457,14 @@ export interface components {
             price?: number;
             /** Format: double */
             rating?: number;
+            /** @example SKU-000001 */
             sku?: string;
             /** Format: int64 */
             stock?: number;
             tags?: string[];
+            /** @example /uploads/demo/iphone-15-pro.jpg */
             thumbnail?: string;
+            /** @example iPhone 15 Pro */
             title?: string;
             /**
              * Format: date-time
@@ -2321,24 +2482,40 @@ export interface components {
         };
         /** ShippingAddress */
         ShippingAddress: {
+            /** @example 1 Main St */
             address: string;
+            /** @example Oslo */
             city: string;
+            /** @example NO */
             country: string;
+            /** @example Ann */
             firstName: string;
+            /** @example Smith */
             lastName: string;
+            /** @example +47 22 12 34 56 */
             phone?: string | null;
+            /** @example Oslo */
             state: string;
+            /** @example 0150 */
             zipCode: string;
         };
         /** ShippingAddress */
         ShippingAddressView: {
+            /** @example 1 Main St */
             address: string;
+            /** @example Oslo */
             city: string;
+            /** @example NO */
             country: string;
+            /** @example Ann */
             firstName: string;
+            /** @example Smith */
             lastName: string;
+            /** @example +47 22 12 34 56 */
             phone: string | null;
+            /** @example Oslo */
             state: string;
+            /** @example 0150 */
             zipCode: string;
         };
         /** SignedIn */
@@ -2379,9 +2556,12 @@ export interface components {
         Status: "PENDING" | "PROCESSING" | "SHIPPED" | "DELIVERED" | "CANCELLED";
         /** StatusChange */
         StatusChange: {
+            /** @example UPS */
             carrier?: string | null;
+            /** @example 2026-12-05 */
             estimatedDelivery?: string | null;
             status: components["schemas"]["Status"];
+            /** @example 1Z999AA10123456784 */
             trackingNumber?: string | null;
         };
         /** StockChange */
@@ -2398,11 +2578,15 @@ export interface components {
         };
         /** Tracking */
         Tracking: {
+            /** @example UPS */
             carrier: string | null;
+            /** @example 2026-12-05 */
             estimatedDelivery: string | null;
             events: components["schemas"]["TrackingEvent"][];
+            /** @example 01930c5e-4b7a-7c3d-9e2f-1a2b3c4d5e6f */
             orderId: string;
             status: components["schemas"]["Status"];
+            /** @example 1Z999AA10123456784 */
             trackingNumber: string | null;
             trackingUrl: string | null;
         };
@@ -2413,6 +2597,7 @@ export interface components {
              * @example 2026-12-01T09:30:00.000Z
              */
             at: string;
+            /** @example Please leave the parcel at the door. */
             note: string | null;
             status: components["schemas"]["Status"];
         };
@@ -2427,20 +2612,29 @@ export interface components {
             /**
              * @description Required to change the email: a stolen access token must not be enough to take the
              *     account over through a password reset.
+             * @example Sunflower42
              */
             currentPassword?: string | null;
+            /** @example ann.smith@example.com */
             email?: string | null;
+            /** @example Ann */
             firstName?: string | null;
+            /** @example female */
             gender?: string | null;
+            /** @example Smith */
             lastName?: string | null;
+            /** @example +47 22 12 34 56 */
             phone?: string | null;
         };
         /** UpdatePreferences */
         UpdatePreferences: {
+            /** @example USD */
             currency?: string | null;
             emailNotifications?: boolean | null;
+            /** @example en */
             language?: string | null;
             notifications?: boolean | null;
+            /** @example light */
             theme?: string | null;
         };
         /**
@@ -2455,16 +2649,21 @@ export interface components {
              * @example 2026-12-01T09:30:00.000Z
              */
             createdAt: string;
+            /** @example ann.smith@example.com */
             email: string;
             emailVerified: boolean;
+            /** @example Ann */
             firstName: string;
+            /** @example female */
             gender: string | null;
             /** Format: uint64 */
             id: number;
             /** @description URL of the avatar, under /uploads. */
             image: string | null;
             isActive: boolean;
+            /** @example Smith */
             lastName: string;
+            /** @example +47 22 12 34 56 */
             phone: string | null;
             role: components["schemas"]["Role"];
             /**
