@@ -239,6 +239,64 @@ impl ToJSON for Number {
     }
 }
 
+/// The most units one line may ask for: enough for any basket, small enough that sums of lines
+/// never come near overflowing.
+pub const MAX_QUANTITY: u32 = 10_000;
+
+/// A quantity a client asks for (a cart line, an order line): a whole number from `MIN` to
+/// [`MAX_QUANTITY`], checked as the body is read, so a bad one is a `VALIDATION_ERROR` naming the
+/// field before any handler code runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Quantity<const MIN: u32>(pub u32);
+
+impl<'de, const MIN: u32> Deserialize<'de> for Quantity<MIN> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = i64::deserialize(d)?;
+        if n < i64::from(MIN) || n > i64::from(MAX_QUANTITY) {
+            return Err(serde::de::Error::custom(format!("Quantity must be {MIN} to {MAX_QUANTITY}")));
+        }
+        Ok(Quantity(n as u32))
+    }
+}
+
+impl<const MIN: u32> Type for Quantity<MIN> {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        format!("integer_quantity_from_{MIN}").into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        let mut schema = MetaSchema::new("integer");
+        schema.minimum = Some(f64::from(MIN));
+        schema.maximum = Some(f64::from(MAX_QUANTITY));
+        MetaSchemaRef::Inline(Box::new(schema))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl<const MIN: u32> ParseFromJSON for Quantity<MIN> {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        serde_json::from_value(value.unwrap_or_default()).map_err(ParseError::custom)
+    }
+}
+
+impl<const MIN: u32> ToJSON for Quantity<MIN> {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::from(self.0))
+    }
+}
+
 /// `skip` and `limit` of a list request: skip default 0, limit default 10 (0 means the
 /// default), larger than 100 is clamped to 100.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -316,6 +374,18 @@ mod tests {
         assert_eq!(Paging::new(None, None), Paging { skip: 0, limit: 10 });
         assert_eq!(Paging::new(Some(Count(5)), Some(Count(500))), Paging { skip: 5, limit: 100 });
         assert_eq!(Paging::new(None, Some(Count(0))), Paging { skip: 0, limit: 10 });
+    }
+
+    #[test]
+    fn quantities_are_checked_as_they_are_read() {
+        let line: Quantity<1> = serde_json::from_str("3").unwrap();
+        assert_eq!(line, Quantity(3));
+        for bad in ["0", "10001", "-1", "1.5", "\"2\""] {
+            assert!(serde_json::from_str::<Quantity<1>>(bad).is_err(), "{bad}");
+        }
+        assert_eq!(serde_json::from_str::<Quantity<0>>("0").unwrap(), Quantity(0));
+        let err = serde_json::from_str::<Quantity<1>>("0").unwrap_err().to_string();
+        assert!(err.starts_with("Quantity must be 1 to 10000"), "{err}");
     }
 
     #[test]

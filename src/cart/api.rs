@@ -16,6 +16,7 @@ use crate::http::json::JsonBody;
 use crate::products::PRODUCTS;
 use crate::state::AppState;
 use crate::store::WriteTx;
+use crate::types::Quantity;
 
 pub const SESSION_HEADER: &str = "x-session-id";
 pub const SESSION_COOKIE: &str = "sessionId";
@@ -25,16 +26,13 @@ pub const SESSION_COOKIE: &str = "sessionId";
 #[oai(rename_all = "camelCase")]
 pub struct AddItem {
     pub product_id: u64,
-    /// 1 or more.
-    #[oai(validator(minimum(value = "1"), maximum(value = "10000")))]
-    pub quantity: i64,
+    pub quantity: Quantity<1>,
 }
 
 #[derive(Debug, Deserialize, Object)]
 pub struct SetQuantity {
     /// 0 removes the line.
-    #[oai(validator(minimum(value = "0"), maximum(value = "10000")))]
-    pub quantity: i64,
+    pub quantity: Quantity<0>,
 }
 
 /// The cart envelope; a guest without a session gets one here (header and cookie).
@@ -159,10 +157,7 @@ impl CartApi {
     #[oai(path = "/items", method = "post", operation_id = "addCartItem")]
     async fn add(&self, state: Data<&AppState>, req: &Request, body: JsonBody<AddItem>) -> ApiResult<CartReply> {
         let who = identify(&state, req)?;
-        let AddItem { product_id, quantity } = body.0;
-        if !(1..=10_000).contains(&quantity) {
-            return Err(ApiError::field("quantity", "Quantity must be 1 to 10000"));
-        }
+        let (product_id, quantity) = (body.0.product_id, body.0.quantity.0);
         let owner = who.owner();
         let cart = state
             .store
@@ -200,10 +195,7 @@ impl CartApi {
         body: JsonBody<SetQuantity>,
     ) -> ApiResult<CartReply> {
         let who = identify(&state, req)?;
-        let (item_id, quantity) = (item_id.0, body.0.quantity);
-        if !(0..=10_000).contains(&quantity) {
-            return Err(ApiError::field("quantity", "Quantity must be 0 to 10000"));
-        }
+        let (item_id, quantity) = (item_id.0, body.0.quantity.0);
         let owner = who.owner();
         let cart = state
             .store
@@ -223,10 +215,10 @@ impl CartApi {
                         .get(&PRODUCTS, &product_id)?
                         .filter(|p| p.is_active)
                         .ok_or_else(|| ApiError::new(ErrorCode::ProductNotFound))?;
-                    if quantity > p.stock {
-                        return Err(insufficient(&p.title, p.stock, quantity as u64));
+                    if i64::from(quantity) > p.stock {
+                        return Err(insufficient(&p.title, p.stock, u64::from(quantity)));
                     }
-                    cart.items[i].quantity = quantity as u32;
+                    cart.items[i].quantity = quantity;
                 }
                 Ok::<_, ApiError>(save(w, cart)?)
             })

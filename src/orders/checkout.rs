@@ -21,7 +21,7 @@ use crate::products::mirror::write_published;
 use crate::products::{PRODUCTS, Product};
 use crate::state::AppState;
 use crate::store::WriteTx;
-use crate::types::Money;
+use crate::types::{Money, Quantity};
 use crate::users::{ADDRESSES, Check};
 
 /// Lines per order: enough for any basket, small enough that one order cannot hold the writer.
@@ -31,8 +31,7 @@ const MAX_LINES: usize = 100;
 pub struct LineInput {
     /// The product id.
     pub id: u64,
-    #[oai(validator(minimum(value = "1"), maximum(value = "10000")))]
-    pub quantity: i64,
+    pub quantity: Quantity<1>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
@@ -66,17 +65,10 @@ pub fn check(input: &CreateOrder) -> ApiResult<()> {
     } else if input.address_id.is_none() {
         return Err(no_address());
     }
-    if let Some(lines) = &input.products {
-        if lines.len() > MAX_LINES {
-            return Err(ApiError::field("products", format!("At most {MAX_LINES} lines per order")));
-        }
-        let mut c = Check::default();
-        for (i, l) in lines.iter().enumerate() {
-            if !(1..=10_000).contains(&l.quantity) {
-                c.add(&format!("products.{i}.quantity"), "Quantity must be 1 to 10000");
-            }
-        }
-        c.finish()?;
+    if let Some(lines) = &input.products
+        && lines.len() > MAX_LINES
+    {
+        return Err(ApiError::field("products", format!("At most {MAX_LINES} lines per order")));
     }
     Ok(())
 }
@@ -135,7 +127,7 @@ fn take(
     let from_cart = input.products.is_none();
     let mut wanted: BTreeMap<u64, u64> = BTreeMap::new();
     let requested: Vec<(u64, u64)> = match input.products {
-        Some(lines) => lines.into_iter().map(|l| (l.id, l.quantity as u64)).collect(),
+        Some(lines) => lines.into_iter().map(|l| (l.id, u64::from(l.quantity.0))).collect(),
         None => w
             .get(&CARTS, cart_key.as_str())?
             .map(|c| c.items.into_iter().map(|l| (l.product_id, l.quantity as u64)).collect())

@@ -326,14 +326,8 @@ impl PaymentsApi {
         let actor = Actor::of(req, Some(admin.0.user_id));
         let forwarded =
             idem.as_ref().map(|k| forwarded_key("refund", admin.0.user_id, k.key(), &format!("{id}|{amount:?}")));
-        let payment = refund(&state, id, amount, forwarded, &actor).await?;
+        let payment = refund(&state, id, amount, forwarded, idem, &actor).await?;
         let view = payment.view();
-        // Recorded after the provider answered: the provider's own idempotency (the forwarded
-        // key) is what keeps a repeat made meanwhile from refunding twice.
-        if let Some(k) = idem {
-            let answer = view.clone();
-            state.store.write(move |w| k.record(w, &answer)).await?;
-        }
         Ok(Reply::ok(view))
     }
 

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, Actor, Event};
 use crate::error::{ApiError, ApiResult};
+use crate::idempotency::Scoped;
 use crate::orders::Order;
 use crate::state::AppState;
 use crate::store::{Collection, Index, ReadTx, key};
@@ -131,16 +132,18 @@ pub async fn refund_order(
         return Ok(false);
     }
     let key = api::forwarded_key(reason, payment.user_id, &payment.id.to_string(), &amount.to_string());
-    refund(state, payment.id, Some(amount), Some(key), actor).await?;
+    refund(state, payment.id, Some(amount), Some(key), None, actor).await?;
     Ok(true)
 }
 
-/// Refunds part or all of a payment through its provider and records it.
+/// Refunds part or all of a payment through its provider and records it; with `answer` (an
+/// admin's Idempotency-Key), the answer is recorded in the same transaction as the refund.
 pub async fn refund(
     state: &AppState,
     payment_id: Uuid,
     amount: Option<Money>,
     key: Option<String>,
+    answer: Option<Scoped>,
     actor: &Actor,
 ) -> ApiResult<Payment> {
     use crate::error::ErrorCode::{PaymentNotFound, RefundExceedsPayment};
@@ -187,6 +190,9 @@ pub async fn refund(
             }
             p.settle();
             w.put(&PAYMENTS, &payment_id, &p)?;
+            if let Some(k) = &answer {
+                k.record(w, &p.view())?;
+            }
             let change = serde_json::json!({ "refunded": before.to_string() });
             let after = serde_json::json!({ "refunded": p.refunded.to_string(), "refundId": refund.id, "amount": actual.to_string() });
             audit::record(w, &actor, Event::new("REFUND", "Payment", payment_id).change(change, after))?;

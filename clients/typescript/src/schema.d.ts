@@ -1010,10 +1010,6 @@ export interface components {
         AddItem: {
             /** Format: uint64 */
             productId: number;
-            /**
-             * Format: int64
-             * @description 1 or more.
-             */
             quantity: number;
         };
         /** AddWish */
@@ -1805,7 +1801,6 @@ export interface components {
              * @description The product id.
              */
             id: number;
-            /** Format: int64 */
             quantity: number;
         };
         /** LoginBody */
@@ -2474,10 +2469,7 @@ export interface components {
         };
         /** SetQuantity */
         SetQuantity: {
-            /**
-             * Format: int64
-             * @description 0 removes the line.
-             */
+            /** @description 0 removes the line. */
             quantity: number;
         };
         /** ShippingAddress */
