@@ -389,18 +389,23 @@ fn retarget(schema: &mut Value, from: &str, to: &str) {
     }
 }
 
-/// A request field that may be left out may also be sent as `null`, which means the same (serde
-/// reads both as `None`); but for these, where `null` is refused like a missing value.
-const NULL_REFUSED: &[(&str, &str)] = &[("CreateOrder", "shippingAddress"), ("CreateOrder", "addressId")];
-
-fn null_is_absent(name: &str, schema: &mut Value) {
-    let required: BTreeSet<String> = schema
+/// The names a schema lists as `required`.
+fn required_of(schema: &Value) -> BTreeSet<String> {
+    schema
         .get("required")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .filter_map(|v| v.as_str().map(str::to_string))
-        .collect();
+        .collect()
+}
+
+/// A request field that may be left out may also be sent as `null`, which means the same (serde
+/// reads both as `None`); but for these, where `null` is refused like a missing value.
+const NULL_REFUSED: &[(&str, &str)] = &[("CreateOrder", "shippingAddress"), ("CreateOrder", "addressId")];
+
+fn null_is_absent(name: &str, schema: &mut Value) {
+    let required = required_of(schema);
     let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else { return };
     for (key, prop) in props.iter_mut() {
         if !required.contains(key) && !NULL_REFUSED.contains(&(name, key.as_str())) {
@@ -461,13 +466,7 @@ fn always_present(name: &str, schema: &mut Value) {
     }
     let Some(props) = schema.get("properties").and_then(Value::as_object) else { return };
     let keys: Vec<String> = props.keys().cloned().collect();
-    let required: BTreeSet<String> = schema
-        .get("required")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect();
+    let required = required_of(schema);
     let mut all = Vec::new();
     for key in keys {
         if OMITTED_WHEN_EMPTY.contains(&(name, key.as_str())) {
