@@ -126,29 +126,46 @@ impl App {
             .server("/")
     }
 
-    /// The OpenAPI document as served at `/api/v1/openapi.json`.
-    pub fn document() -> &'static serde_json::Value {
-        static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
-        DOCUMENT.get_or_init(|| crate::openapi::document(&Self::service().spec()))
+    /// The OpenAPI document as served at `/api/v1/openapi.json` (built afresh: for tests).
+    pub fn document() -> serde_json::Value {
+        crate::openapi::document(&Self::service().spec())
+    }
+
+    /// The served document, built once per process (it depends only on the code): its JSON,
+    /// and the methods of each path for 405s and route labels. The document's tree is dropped
+    /// once these are made.
+    fn served() -> &'static (String, Arc<crate::openapi::Allowed>) {
+        static SERVED: std::sync::OnceLock<(String, Arc<crate::openapi::Allowed>)> = std::sync::OnceLock::new();
+        SERVED.get_or_init(|| {
+            let document = Self::document();
+            let allowed = Arc::new(crate::openapi::Allowed::from_document(&document));
+            (serde_json::to_string(&document).expect("the document serializes"), allowed)
+        })
+    }
+
+    /// The Swagger UI page, made at its first request: it embeds a copy of the document and
+    /// the UI's 1.5 MB of script, which a shop that never opens /docs need not hold.
+    fn docs_page() -> &'static str {
+        static PAGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        PAGE.get_or_init(|| {
+            let api = Self::service();
+            // poem-openapi's page embeds its own document verbatim; it gets ours instead.
+            api.swagger_ui_html().replace(&api.spec(), &Self::served().0)
+        })
     }
 
     /// Every route of the application, without the middleware.
     pub fn routes(&self) -> Route {
-        let api = Self::service();
-        let generated = api.spec();
-        let spec = serde_json::to_string_pretty(Self::document()).expect("the document serializes");
-        // poem-openapi's page embeds the generated document verbatim; it gets ours instead.
-        let page = api.swagger_ui_html().replace(&generated, &spec);
-        let spec_endpoint = poem::endpoint::make_sync(move |_| {
-            Response::builder().content_type("application/json; charset=utf-8").body(spec.clone())
+        let spec_endpoint = poem::endpoint::make_sync(|_| {
+            Response::builder().content_type("application/json; charset=utf-8").body(Self::served().0.as_str())
         });
-        let docs = poem::endpoint::make_sync(move |_| poem::web::Html(page.clone()));
+        let docs = poem::endpoint::make_sync(|_| poem::web::Html(Self::docs_page()));
         Route::new()
             .at("/api/v1/openapi.json", get(spec_endpoint))
             .at("/docs", get(docs))
             .at("/metrics", get(health::metrics))
             .nest(crate::uploads::URL_PREFIX, crate::uploads::endpoint(&self.state))
-            .nest("/", api)
+            .nest("/", Self::service())
     }
 
     /// `routes` wrapped in every middleware, outermost last: what the server runs and what
@@ -156,7 +173,7 @@ impl App {
     pub fn endpoint(&self, routes: Route) -> impl Endpoint<Output = Response> + use<> {
         let s = &self.state.settings;
         let upload_limit = s.max_file_size.saturating_mul(10).saturating_add(1024 * 1024);
-        let allowed = Arc::new(crate::openapi::Allowed::from_document(Self::document()));
+        let allowed = Self::served().1.clone();
         routes
             .with(CatchPanic::new().with_handler(panic_response))
             .with(Catch { allowed: allowed.clone() })

@@ -154,7 +154,7 @@ async fn an_email_change_with_a_wrong_password_counts_like_a_failed_sign_in() {
 #[test]
 fn the_openapi_document_matches_its_snapshot() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api/openapi.snapshot.json");
-    let now = serde_json::to_string_pretty(shopd::startup::App::document()).unwrap() + "\n";
+    let now = serde_json::to_string_pretty(&shopd::startup::App::document()).unwrap() + "\n";
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
         std::fs::write(&path, &now).unwrap();
     }
