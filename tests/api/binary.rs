@@ -99,6 +99,18 @@ fn starts_serves_and_stops_with_exit_0_on_sigterm_and_sigint() {
     }
 }
 
+/// A supervisor may stop a service the moment it says it listens: the signal handlers are in
+/// place before that line, so the stop is still graceful (this once raced under load).
+#[test]
+fn a_sigterm_right_after_the_listening_line_is_still_graceful() {
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = Running::start(dir.path());
+        server.signal(libc::SIGTERM);
+        assert_eq!(server.wait(Duration::from_secs(35)).code(), Some(0));
+    }
+}
+
 #[test]
 fn after_kill_9_the_data_dir_reopens_and_serves() {
     let dir = tempfile::tempdir().unwrap();
