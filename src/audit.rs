@@ -45,7 +45,7 @@ pub static AUDIT_LOGS: Collection<u64, AuditEntry> = Collection::with_indexes("a
 pub static AUDIT_LOGS_BY_USER: &Index<AuditEntry> = &AUDIT_INDEXES[0];
 
 /// Who acts and from where: the signed-in user (if any), the client IP and user agent.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Actor {
     pub user_id: Option<u64>,
     pub ip: Option<String>,

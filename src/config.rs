@@ -133,6 +133,14 @@ pub struct Settings {
     pub feature_reviews: bool,
     pub cart_expiry_days: u32,
     pub abandoned_cart_reminder_hours: u32,
+    /// Minutes a PENDING order waits for its payment before it is cancelled and restocked;
+    /// 0 = never. Unset: 60 with Stripe, never with the other providers.
+    pub unpaid_order_expiry_minutes: Option<u32>,
+    /// Tries of an outbox job (a mail, a refund, ...) before it is kept as DEAD.
+    pub job_max_attempts: u32,
+    /// The delay before an outbox job's first retry; each further one doubles (capped at an
+    /// hour), with ±25 % jitter.
+    pub job_retry_base_ms: u64,
     pub tax_rate: Decimal,
     pub free_shipping_threshold: Decimal,
     pub shipping_flat_rate: Decimal,
@@ -191,6 +199,9 @@ impl Default for Settings {
             feature_reviews: true,
             cart_expiry_days: 30,
             abandoned_cart_reminder_hours: 24,
+            unpaid_order_expiry_minutes: None,
+            job_max_attempts: 15,
+            job_retry_base_ms: 2_000,
             tax_rate: Decimal::new(8, 2),
             free_shipping_threshold: Decimal::new(100, 0),
             shipping_flat_rate: Decimal::new(999, 2),
@@ -293,6 +304,9 @@ impl Settings {
                 "rate limit maxima must be at least 1 (set rate_limit_enabled = false to turn limits off)",
             ));
         }
+        if self.job_max_attempts == 0 || self.job_retry_base_ms == 0 {
+            return Err(invalid("job_max_attempts and job_retry_base_ms must be at least 1"));
+        }
         if self.max_file_size == 0 {
             return Err(invalid("max_file_size must be at least 1 byte"));
         }
@@ -350,6 +364,15 @@ impl Settings {
     /// (a developer building a storefront reloads a lot).
     pub fn general_rate_limit(&self) -> u32 {
         self.rate_limit_max_requests.unwrap_or(if self.is_production() { 100 } else { 1_000 })
+    }
+
+    /// How long an unpaid order holds its stock; `None`: for ever.
+    pub fn unpaid_order_expiry(&self) -> Option<chrono::Duration> {
+        let default = if self.stripe_secret_key.is_some() { 60 } else { 0 };
+        match self.unpaid_order_expiry_minutes.unwrap_or(default) {
+            0 => None,
+            m => Some(chrono::Duration::minutes(m as i64)),
+        }
     }
 
     pub fn is_production(&self) -> bool {

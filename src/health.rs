@@ -70,6 +70,7 @@ pub fn metrics(state: Data<&AppState>) -> Response {
         facet_hits,
         facet_misses,
     });
+    state.metrics.jobs(&state.jobs.counts());
     state
         .metrics
         .render()

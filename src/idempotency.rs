@@ -75,7 +75,7 @@ pub struct IdempotentRecord {
 pub static IDEMPOTENCY: Collection<(String, u64, String), IdempotentRecord> = Collection::new("idempotency");
 
 /// A key as stored: the endpoint's scope, the user (or session) and the client's key.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Scoped {
     id: (String, u64, String),
     request_hash: String,

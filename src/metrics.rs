@@ -1,11 +1,11 @@
 //! Prometheus metrics: requests by route and status, a latency histogram, store commits, orders
-//! placed, sign-ins by outcome, cache hits, the process (CPU, memory, files) and the build.
+//! placed, sign-ins by outcome, cache hits, outbox jobs by status, the process (CPU, memory, files) and the build.
 //! One registry per app (not a global), so tests running many apps in one process stay apart.
 
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 pub struct Metrics {
@@ -17,6 +17,7 @@ pub struct Metrics {
     pub orders_placed: IntCounter,
     sign_ins: IntCounterVec,
     cache: IntCounterVec,
+    jobs: IntGaugeVec,
 }
 
 /// How a sign-in ended.
@@ -75,6 +76,9 @@ impl Metrics {
             &["cache", "result"],
         )
         .expect("valid metric");
+        let jobs =
+            IntGaugeVec::new(Opts::new("jobs", "Outbox jobs by status (PENDING, RUNNING, DONE, DEAD)"), &["status"])
+                .expect("valid metric");
         let build = IntGauge::with_opts(
             Opts::new("build_info", "The running build (always 1)").const_label("version", env!("CARGO_PKG_VERSION")),
         )
@@ -88,6 +92,7 @@ impl Metrics {
             Box::new(orders_placed.clone()),
             Box::new(sign_ins.clone()),
             Box::new(cache.clone()),
+            Box::new(jobs.clone()),
             Box::new(build),
         ] {
             registry.register(c).expect("unique metric names");
@@ -96,7 +101,7 @@ impl Metrics {
         registry
             .register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))
             .expect("unique metric names");
-        Metrics { registry, requests, latency, store_commits, store_writes, orders_placed, sign_ins, cache }
+        Metrics { registry, requests, latency, store_commits, store_writes, orders_placed, sign_ins, cache, jobs }
     }
 
     pub fn sign_in(&self, outcome: SignIn) {
@@ -122,6 +127,13 @@ impl Metrics {
         to(&self.cache.with_label_values(&["search", "miss"]), t.search_misses);
         to(&self.cache.with_label_values(&["facets", "hit"]), t.facet_hits);
         to(&self.cache.with_label_values(&["facets", "miss"]), t.facet_misses);
+    }
+
+    /// The outbox's jobs by status, as counted at a scrape.
+    pub fn jobs(&self, counts: &[(crate::jobs::JobStatus, u64)]) {
+        for (status, n) in counts {
+            self.jobs.with_label_values(&[status.as_str()]).set(*n as i64);
+        }
     }
 
     pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {

@@ -110,6 +110,7 @@ fn domain_errors(operation_id: &str) -> &'static [ErrorCode] {
             E::PaymentProviderError,
         ],
         "receiveStripeWebhook" => &[E::InvalidWebhook],
+        "retryJob" => &[E::NotFound, E::Conflict, E::RefundExceedsPayment],
         "getReadiness" => &[E::ServiceUnavailable],
         _ => &[],
     }

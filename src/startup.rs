@@ -18,12 +18,13 @@ use crate::backup::ControlSocket;
 use crate::cart::api::CartApi;
 use crate::config::Settings;
 use crate::error::{ApiError, ErrorCode};
-use crate::events::Events;
 use crate::health::{self, HealthApi};
 use crate::http::compress::Compression;
 use crate::http::cors::Cors;
 use crate::http::edge::{Catch, Edge};
 use crate::http::rate_limit::{GeneralLimit, RateLimiter, TrustProxy, UploadLimit};
+use crate::jobs::Jobs;
+use crate::jobs::api::JobsApi;
 use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::notifications::api::NotificationsApi;
@@ -71,7 +72,8 @@ impl App {
     pub async fn build(settings: Settings) -> Result<App, StartupError> {
         let store = Store::open(&settings.data_dir)?;
         let auth = Auth::new(&settings, &store)?;
-        let mailer = Mailer::start(&settings)?;
+        let mailer = Mailer::new(&settings)?;
+        let jobs = Jobs::new(&store).await?;
         if settings.seed_demo && seed::is_empty(&store)? {
             let n = seed::demo(&store, &auth.passwords, &settings.data_dir).await?;
             tracing::info!(products = n, "a new shop: loaded the demo catalog");
@@ -85,10 +87,9 @@ impl App {
             Arc::new(RateLimiter::new(settings.admin_rate_limit_max, window(settings.rate_limit_window_ms)));
         let upload_limit =
             Arc::new(RateLimiter::new(settings.upload_rate_limit_max, window(settings.upload_rate_limit_window_ms)));
-        let events = Events::start(store.clone(), mailer.clone());
         let payments = Payments::from_settings(&settings)?;
         let state = AppState {
-            events,
+            jobs,
             settings: Arc::new(settings),
             store,
             auth: Arc::new(auth),
@@ -116,12 +117,13 @@ impl App {
                 seed::DEMO_CUSTOMER.1
             );
         }
+        state.jobs.start(state.clone());
         Ok(App { state })
     }
 
     /// The OpenAPI service of every operation.
     fn service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
-        OpenApiService::new((HealthApi, AuthApi, UsersApi, AdminUsersApi, AuditApi, ProductsApi, CartApi, OrdersApi, WishlistApi, NotificationsApi, PaymentsApi), "shopd", VERSION)
+        OpenApiService::new((HealthApi, AuthApi, UsersApi, AdminUsersApi, AuditApi, ProductsApi, CartApi, OrdersApi, WishlistApi, NotificationsApi, PaymentsApi, JobsApi), "shopd", VERSION)
             .description("The shopd e-commerce API. Every JSON response is an envelope: `{data, status, message, meta}` or `{message, status, code, details?, meta}`. See docs/api.md in the repository.")
             .server("/")
     }
@@ -239,7 +241,7 @@ impl App {
             .await;
         control.stop();
         sweeper.abort();
-        self.state.mailer.shutdown(Duration::from_secs(5)).await;
+        self.state.jobs.shutdown(Duration::from_secs(5)).await;
         let store = self.state.store.clone();
         tokio::task::spawn_blocking(move || store.close()).await.map_err(std::io::Error::other)?;
         tracing::info!("shopd stopped; the store is closed");
@@ -264,7 +266,8 @@ pub async fn open_search(data_dir: &std::path::Path, store: &Store, catalog: &Ca
     Ok(search)
 }
 
-/// Clears expired tokens and revocations once an hour (the first pass a minute after start).
+/// Clears expired tokens and revocations, expired guest carts and old finished jobs once an
+/// hour (the first pass a minute after start), and mails abandoned-cart reminders.
 async fn sweep_hourly(state: AppState) {
     let mut tick =
         tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(60), Duration::from_secs(3600));
@@ -279,6 +282,11 @@ async fn sweep_hourly(state: AppState) {
             Ok(0) => {}
             Ok(n) => tracing::info!(removed = n, "swept expired guest carts"),
             Err(e) => tracing::warn!(error = %e, "sweeping guest carts failed"),
+        }
+        match crate::jobs::sweep(&state.store, chrono::Duration::days(crate::jobs::KEEP_DONE_DAYS)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "swept finished jobs"),
+            Err(e) => tracing::warn!(error = %e, "sweeping finished jobs failed"),
         }
         match crate::cart::remind_abandoned(&state).await {
             Ok(0) => {}

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use crate::auth::Auth;
 use crate::config::Settings;
-use crate::events::Events;
 use crate::http::rate_limit::RateLimiter;
+use crate::jobs::Jobs;
 use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::payments::provider::Payments;
@@ -24,7 +24,7 @@ pub struct AppState {
     pub search: Arc<Search>,
     pub payments: Arc<Payments>,
     pub mailer: Mailer,
-    pub events: Events,
+    pub jobs: Jobs,
     pub metrics: Arc<Metrics>,
     pub general_limit: Arc<RateLimiter>,
     pub admin_limit: Arc<RateLimiter>,

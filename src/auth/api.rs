@@ -21,6 +21,7 @@ use crate::http::detached::detached;
 use crate::http::envelope::{CookieReply, Created, Nothing, Reply};
 use crate::http::json::{JsonBody, OptionalJson};
 use crate::http::rate_limit::client_key;
+use crate::jobs::{self, Task};
 use crate::mail::templates::{RESET_PASSWORD, VERIFY_EMAIL};
 use crate::metrics::SignIn;
 use crate::state::AppState;
@@ -218,31 +219,36 @@ fn spend_one_time(w: &mut WriteTx<'_>, value: &str, purpose: Purpose) -> ApiResu
     Ok(token.user_id)
 }
 
-fn link(state: &AppState, path: &str, token: &str) -> String {
-    format!("{}/{path}?token={token}", state.settings.client_url.trim_end_matches('/'))
+fn link(client_url: &str, path: &str, token: &str) -> String {
+    format!("{}/{path}?token={token}", client_url.trim_end_matches('/'))
 }
 
-/// Issues a reset token for an active account with this email and mails the link.
+/// Issues a reset token for an active account with this email; its mail is enqueued in the same
+/// write.
 async fn send_reset_link(state: &AppState, email: &str, actor: Actor) -> ApiResult<()> {
     let Some(user) = User::find_by_email(&state.store.read()?, email)?.filter(|u| u.is_active) else { return Ok(()) };
     let id = user.id;
     let actor = actor.as_user(id);
-    let token = state
+    let client_url = state.settings.client_url.clone();
+    state
         .store
         .write(move |w| {
             let token = issue_one_time(w, id, Purpose::ResetPassword, RESET_TTL_HOURS)?;
             audit::record(w, &actor, Event::new("PASSWORD_RESET_REQUESTED", "User", id))?;
-            Ok::<_, StoreError>(token)
+            let link = link(&client_url, "reset-password", &token);
+            let mail = RESET_PASSWORD.render(&user.email, &[("name", &user.first_name), ("link", &link)]);
+            jobs::enqueue(w, Task::Mail { mail })?;
+            Ok::<_, StoreError>(())
         })
         .await?;
-    let link = link(state, "reset-password", &token);
-    state.mailer.send(RESET_PASSWORD.render(&user.email, &[("name", &user.first_name), ("link", &link)]));
     Ok(())
 }
 
-pub fn send_verification(state: &AppState, user: &User, token: &str) {
-    let link = link(state, "verify-email", token);
-    state.mailer.send(VERIFY_EMAIL.render(&user.email, &[("name", &user.first_name), ("link", &link)]));
+/// Enqueues the verification mail of `user`, in the write that issued its token.
+pub fn enqueue_verification(w: &mut WriteTx<'_>, client_url: &str, user: &User, token: &str) -> Result<(), StoreError> {
+    let link = link(client_url, "verify-email", token);
+    let mail = VERIFY_EMAIL.render(&user.email, &[("name", &user.first_name), ("link", &link)]);
+    jobs::enqueue(w, Task::Mail { mail }).map(drop)
 }
 
 fn invalid_credentials() -> ApiError {
@@ -280,7 +286,8 @@ impl AuthApi {
             check.finish()?;
             let hash = state.auth.passwords.hash(&b.password).await?;
             let actor = Actor::of(req, None);
-            let (user, token) = state
+            let client_url = state.settings.client_url.clone();
+            let user = state
                 .store
                 .write(move |w| {
                     let id = w.next_id(&USERS)?;
@@ -291,11 +298,11 @@ impl AuthApi {
                     };
                     w.put(&USERS, &id, &user).on_conflict(ErrorCode::EmailExists)?;
                     let token = issue_one_time(w, id, Purpose::VerifyEmail, VERIFY_TTL_HOURS)?;
+                    enqueue_verification(w, &client_url, &user, &token)?;
                     audit::record(w, &actor.as_user(id), Event::new("REGISTER", "User", id))?;
-                    Ok::<_, ApiError>((user, token))
+                    Ok::<_, ApiError>(user)
                 })
                 .await?;
-            send_verification(&state, &user, &token);
             let access = state.auth.jwt.issue(&user)?;
             Ok(Created::with(Registered { user: user.view(), token: access.token }, "User registered successfully"))
         })
@@ -668,9 +675,14 @@ impl AuthApi {
         if user.email_verified {
             return Ok(Reply::ok_with(Nothing, "The email address is already verified"));
         }
-        let token =
-            state.store.write(move |w| issue_one_time(w, user_id, Purpose::VerifyEmail, VERIFY_TTL_HOURS)).await?;
-        send_verification(&state, &user, &token);
+        let client_url = state.settings.client_url.clone();
+        state
+            .store
+            .write(move |w| {
+                let token = issue_one_time(w, user_id, Purpose::VerifyEmail, VERIFY_TTL_HOURS)?;
+                enqueue_verification(w, &client_url, &user, &token)
+            })
+            .await?;
         Ok(Reply::ok_with(Nothing, "Verification email sent"))
     }
 }

@@ -185,10 +185,13 @@ pub async fn remind_abandoned(state: &crate::state::AppState) -> Result<usize, S
         .filter(|c| !c.is_guest() && !c.items.is_empty() && c.updated_at < cutoff && c.reminded_at.is_none())
         .collect();
     let mut sent = 0;
+    let client_url = state.settings.client_url.clone();
     for cart in due {
         let Some(user_id) = cart.user_id() else { continue };
-        let owner = cart.owner.clone();
-        // Marked first: a reminder is never sent twice, even if the mail is then retried.
+        let user = state.store.read()?.get(&crate::users::USERS, &user_id)?;
+        let Some(user) = user.filter(|u| u.is_active && u.preferences.email_notifications) else { continue };
+        let (owner, link) = (cart.owner.clone(), format!("{}/cart", client_url.trim_end_matches('/')));
+        // Marked in the write that enqueues the mail: a reminder is never sent twice.
         let marked = state
             .store
             .write(move |w| {
@@ -198,17 +201,14 @@ pub async fn remind_abandoned(state: &crate::state::AppState) -> Result<usize, S
                 }
                 c.reminded_at = Some(Utc::now());
                 w.put(&CARTS, owner.as_str(), &c)?;
+                let count = c.items.iter().map(|l| l.quantity).sum::<u32>().to_string();
+                let vars = [("name", user.first_name.as_str()), ("count", count.as_str()), ("link", link.as_str())];
+                let mail = crate::mail::templates::ABANDONED_CART.render(&user.email, &vars);
+                crate::jobs::enqueue(w, crate::jobs::Task::Mail { mail })?;
                 Ok::<_, StoreError>(true)
             })
             .await?;
-        let user = state.store.read()?.get(&crate::users::USERS, &user_id)?;
-        if let (true, Some(user)) = (marked, user.filter(|u| u.is_active && u.preferences.email_notifications)) {
-            let count = cart.items.iter().map(|l| l.quantity).sum::<u32>().to_string();
-            let link = format!("{}/cart", state.settings.client_url.trim_end_matches('/'));
-            let vars = [("name", user.first_name.as_str()), ("count", count.as_str()), ("link", link.as_str())];
-            state.mailer.send(crate::mail::templates::ABANDONED_CART.render(&user.email, &vars));
-            sent += 1;
-        }
+        sent += marked as usize;
     }
     Ok(sent)
 }

@@ -1,26 +1,30 @@
-//! Outgoing mail. Handlers queue a mail and go on; a background task delivers it: over SMTP when
-//! `smtp_host` is set, otherwise as one `.eml` file per mail in `<data dir>/outbox`. A failed
-//! delivery is logged and retried; a mail that still cannot go out is kept in `outbox/failed`
-//! instead of being dropped.
+//! Outgoing mail, delivered by outbox jobs (a change enqueues its mail in its own transaction):
+//! over SMTP when `smtp_host` is set, otherwise as one `.eml` file per mail in
+//! `<data dir>/outbox`. A failed delivery is retried by the job; one that keeps failing stays in
+//! the outbox as a DEAD job with its last error.
 
 pub mod templates;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use parking_lot::Mutex;
-use tokio::sync::mpsc;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::config::{Settings, SmtpTls};
+use crate::events::OrderEvent;
+use crate::jobs::{Job, Outcome};
+use crate::orders::ORDERS;
+use crate::state::AppState;
+use crate::users::USERS;
 
 /// A rendered mail.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Mail {
     pub to: String,
     pub subject: String,
@@ -33,24 +37,17 @@ enum Transport {
     Smtp(Box<AsyncSmtpTransport<Tokio1Executor>>),
 }
 
-const ATTEMPTS: u32 = 4;
-
-/// The handle handlers use. Cheap to clone.
+/// Delivers mails for the outbox jobs (`jobs`): one attempt per call, the job retries. Cheap to
+/// clone.
 #[derive(Clone)]
 pub struct Mailer {
-    queue: mpsc::Sender<Mail>,
-    worker: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
-    /// Mails queued or being delivered.
-    pending: Arc<AtomicUsize>,
-    /// Set at shutdown once the grace time is over: what is still queued goes to
-    /// `outbox/failed` at once instead of waiting for SMTP.
-    stopping: Arc<AtomicBool>,
+    transport: Arc<Transport>,
+    from: Mailbox,
     outbox: PathBuf,
 }
 
 impl Mailer {
-    /// Starts the delivery task on the current runtime.
-    pub fn start(settings: &Settings) -> anyhow::Result<Mailer> {
+    pub fn new(settings: &Settings) -> anyhow::Result<Mailer> {
         let from: Mailbox = settings.from_email.parse().context("from_email")?;
         let outbox = settings.data_dir.join("outbox");
         let transport = match &settings.smtp_host {
@@ -71,56 +68,31 @@ impl Mailer {
                 Transport::Smtp(Box::new(builder.build()))
             }
         };
-        let (queue, mut rx) = mpsc::channel::<Mail>(10_000);
-        let dir = outbox.clone();
-        let pending = Arc::new(AtomicUsize::new(0));
-        let stopping = Arc::new(AtomicBool::new(false));
-        let (done, stop) = (pending.clone(), stopping.clone());
-        let worker = tokio::spawn(async move {
-            while let Some(mail) = rx.recv().await {
-                if stop.load(Ordering::SeqCst) {
-                    keep_failed(&dir, render_fallback(&mail)).await;
-                } else {
-                    deliver(&transport, &from, &dir, mail).await;
-                }
-                done.fetch_sub(1, Ordering::SeqCst);
+        Ok(Mailer { transport: Arc::new(transport), from, outbox })
+    }
+
+    /// Sends the mail of `job` once. Its `Message-ID` is made from the job, and so is its outbox
+    /// file's name: a job that runs twice overwrites its own file, and a mail server (or the
+    /// reader's client) sees a repeat as the same message.
+    pub async fn deliver(&self, mail: &Mail, job: &Job) -> Result<(), Failure> {
+        let domain = self.from.email.domain().to_string();
+        let message = build(&self.from, mail, format!("<{}@{domain}>", job.id))
+            .map_err(|e| Failure::Refused(format!("{e:#}")))?;
+        match &*self.transport {
+            Transport::Outbox => {
+                let name = format!("{}-{}.eml", job.created_at.format("%Y%m%dT%H%M%S%.3fZ"), job.id);
+                let (dir, bytes) = (self.outbox.clone(), message.formatted());
+                tokio::task::spawn_blocking(move || save(&dir, &name, &bytes))
+                    .await
+                    .map_err(|e| Failure::Retry(e.to_string()))?
+                    .map(drop)
+                    .map_err(|e| Failure::Retry(format!("{e:#}")))
             }
-        });
-        Ok(Mailer { queue, worker: Arc::new(Mutex::new(Some(worker))), pending, stopping, outbox })
-    }
-
-    /// Queues a mail; it goes out in the background.
-    pub fn send(&self, mail: Mail) {
-        self.pending.fetch_add(1, Ordering::SeqCst);
-        if let Err(e) = self.queue.try_send(mail) {
-            self.pending.fetch_sub(1, Ordering::SeqCst);
-            // Only when 10,000 mails are waiting or delivery stopped: keep the mail on disk.
-            let mail = match e {
-                mpsc::error::TrySendError::Full(m) | mpsc::error::TrySendError::Closed(m) => m,
-            };
-            tracing::error!(to = %mail.to, "the mail queue is full; the mail is kept in outbox/failed");
-            let _ = save(&self.outbox.join("failed"), &render_fallback(&mail));
-        }
-    }
-
-    /// Lets the queued mails go out (for up to `grace`), then stops delivering.
-    pub async fn shutdown(&self, grace: Duration) {
-        let _ = tokio::time::timeout(grace, self.idle()).await;
-        self.stopping.store(true, Ordering::SeqCst);
-        let _ = tokio::time::timeout(Duration::from_secs(2), self.idle()).await;
-        if let Some(worker) = self.worker.lock().take() {
-            worker.abort();
-        }
-        let left = self.pending.load(Ordering::SeqCst);
-        if left > 0 {
-            tracing::warn!(left, "stopped with mails still queued");
-        }
-    }
-
-    /// Resolves once nothing is queued or being delivered.
-    pub async fn idle(&self) {
-        while self.pending.load(Ordering::SeqCst) > 0 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            Transport::Smtp(smtp) => match smtp.send(message).await {
+                Ok(_) => Ok(()),
+                Err(e) if e.is_permanent() => Err(Failure::Refused(e.to_string())),
+                Err(e) => Err(Failure::Retry(e.to_string())),
+            },
         }
     }
 
@@ -129,9 +101,61 @@ impl Mailer {
     }
 }
 
-fn build(from: &Mailbox, mail: &Mail) -> anyhow::Result<Message> {
+/// Why a mail did not go out.
+#[derive(Debug)]
+pub enum Failure {
+    /// Try again later (the server is away or answered 4xx).
+    Retry(String),
+    /// It will never go: a bad address, a 5xx answer.
+    Refused(String),
+}
+
+impl Failure {
+    pub fn outcome(self) -> Outcome {
+        match self {
+            Failure::Retry(e) => Outcome::Retry(e),
+            Failure::Refused(e) => Outcome::Refused(e, None),
+        }
+    }
+}
+
+/// The job that mails an order's customer about `event`, from the order as it is now. A
+/// customer who turned order mails off, or whose account is gone, gets none.
+pub async fn order_mail(state: &AppState, job: &Job, order_id: Uuid, event: OrderEvent) -> Outcome {
+    let Some(template) = event.template() else { return Outcome::done() };
+    let found = state.store.read().and_then(|r| {
+        let Some(order) = r.get(&ORDERS, &order_id)? else { return Ok(None) };
+        Ok(r.get(&USERS, &order.user_id)?.map(|u| (order, u)))
+    });
+    let (order, user) = match found {
+        Ok(Some(found)) => found,
+        Ok(None) => return Outcome::done(),
+        Err(e) => return Outcome::Retry(e.to_string()),
+    };
+    if !user.is_active || !user.preferences.email_notifications {
+        return Outcome::done();
+    }
+    let lines: String = order.items.iter().map(|i| format!("{} x {}  {}\n", i.quantity, i.title, i.total)).collect();
+    let (total, id) = (order.total.to_string(), order.id.to_string());
+    let vars = [
+        ("name", user.first_name.as_str()),
+        ("order", id.as_str()),
+        ("lines", lines.as_str()),
+        ("total", total.as_str()),
+        ("currency", order.currency.as_str()),
+        ("carrier", order.carrier.as_deref().unwrap_or("-")),
+        ("tracking", order.tracking_number.as_deref().unwrap_or("-")),
+    ];
+    match state.mailer.deliver(&template.render(&user.email, &vars), job).await {
+        Ok(()) => Outcome::done(),
+        Err(f) => f.outcome(),
+    }
+}
+
+fn build(from: &Mailbox, mail: &Mail, message_id: String) -> anyhow::Result<Message> {
     let to: Mailbox = mail.to.parse().with_context(|| format!("recipient {}", mail.to))?;
     let message = Message::builder()
+        .message_id(Some(message_id))
         .from(from.clone())
         .to(to)
         .subject(mail.subject.clone())
@@ -139,58 +163,11 @@ fn build(from: &Mailbox, mail: &Mail) -> anyhow::Result<Message> {
     Ok(message)
 }
 
-fn render_fallback(mail: &Mail) -> Vec<u8> {
-    format!("To: {}\r\nSubject: {}\r\n\r\n{}", mail.to, mail.subject, mail.text).into_bytes()
-}
-
-async fn deliver(transport: &Transport, from: &Mailbox, outbox: &Path, mail: Mail) {
-    let message = match build(from, &mail) {
-        Ok(m) => m,
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "a mail could not be built; kept in outbox/failed");
-            keep_failed(outbox, render_fallback(&mail)).await;
-            return;
-        }
-    };
-    let mut last_error = String::new();
-    for attempt in 1..=ATTEMPTS {
-        let result = match transport {
-            Transport::Outbox => {
-                let (dir, bytes) = (outbox.to_path_buf(), message.formatted());
-                tokio::task::spawn_blocking(move || save(&dir, &bytes).map(drop).map_err(|e| format!("{e:#}")))
-                    .await
-                    .unwrap_or_else(|e| Err(e.to_string()))
-            }
-            Transport::Smtp(smtp) => smtp.send(message.clone()).await.map(|_| ()).map_err(|e| e.to_string()),
-        };
-        match result {
-            Ok(()) => {
-                tracing::debug!(subject = %mail.subject, "mail delivered");
-                return;
-            }
-            Err(e) => {
-                tracing::warn!(attempt, error = %e, "mail delivery failed; retrying");
-                last_error = e;
-                tokio::time::sleep(Duration::from_millis(250 * 4u64.pow(attempt - 1))).await;
-            }
-        }
-    }
-    tracing::error!(error = %last_error, subject = %mail.subject, "mail not delivered after {ATTEMPTS} attempts; kept in outbox/failed");
-    keep_failed(outbox, message.formatted()).await;
-}
-
-async fn keep_failed(outbox: &Path, bytes: Vec<u8>) {
-    let dir = outbox.join("failed");
-    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || save(&dir, &bytes)).await {
-        tracing::error!(error = %format!("{e:#}"), "could not keep an undelivered mail");
-    }
-}
-
-/// Writes one `.eml` file, complete or not at all (written aside, then renamed).
-fn save(dir: &Path, bytes: &[u8]) -> anyhow::Result<PathBuf> {
+/// Writes one `.eml` file, complete or not at all (written aside, then renamed over any
+/// earlier copy of the same mail).
+fn save(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
-    let name = format!("{}-{}.eml", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"), uuid::Uuid::now_v7());
-    let path = dir.join(&name);
+    let path = dir.join(name);
     let partial = dir.join(format!(".{name}.partial"));
     std::fs::write(&partial, bytes)
         .and_then(|_| std::fs::rename(&partial, &path))

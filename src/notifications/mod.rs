@@ -6,7 +6,13 @@ use chrono::{DateTime, Utc};
 use poem_openapi::Enum;
 use serde::{Deserialize, Serialize};
 
-use crate::store::{Collection, Store, StoreError};
+use uuid::Uuid;
+
+use crate::events::OrderEvent;
+use crate::jobs::{Job, Outcome};
+use crate::orders::ORDERS;
+use crate::state::AppState;
+use crate::store::Collection;
 
 /// What a notification is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -65,18 +71,28 @@ pub struct Notification {
     pub body: String,
     pub read: bool,
     pub created_at: DateTime<Utc>,
+    /// The outbox job that wrote it.
+    #[serde(default)]
+    pub job: Option<Uuid>,
 }
 
 /// Keyed (user id, notification id): a user's notifications are one prefix.
 pub static NOTIFICATIONS: Collection<(u64, u64), Notification> = Collection::new("notifications");
 
-pub async fn notify(store: &Store, user_id: u64, kind: Kind, title: String, body: String) -> Result<(), StoreError> {
-    let kind = kind.as_str().to_string();
-    store
-        .write(move |w| {
-            let id = w.next_id(&NOTIFICATIONS)?;
-            let n = Notification { id, user_id, kind, title, body, read: false, created_at: Utc::now() };
-            w.put(&NOTIFICATIONS, &(user_id, id), &n)
-        })
-        .await
+/// The job that tells an order's customer about `event` in the app, under the id its job was
+/// given: a job run twice writes the same record, never a second one.
+pub fn deliver(state: &AppState, job: &Job, order_id: Uuid, event: OrderEvent, id: u64) -> Outcome {
+    let order = match state.store.read().and_then(|r| r.get(&ORDERS, &order_id)) {
+        Ok(Some(o)) => o,
+        Ok(None) => return Outcome::done(),
+        Err(e) => return Outcome::Retry(e.to_string()),
+    };
+    let (kind, title, body) = event.notice(&order);
+    let (user_id, created_at, job) = (order.user_id, job.created_at, job.id);
+    Outcome::with(move |w| {
+        let kind = kind.as_str().to_string();
+        let n = Notification { id, user_id, kind, title, body, read: false, created_at, job: Some(job) };
+        w.put(&NOTIFICATIONS, &(user_id, id), &n)?;
+        Ok(Vec::new())
+    })
 }

@@ -12,21 +12,18 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::checkout::{self, CreateOrder, Placed};
-use super::restock;
 use super::returns::{self, ReturnBody, ReturnDecision};
 use super::{
-    Note, NoteView, ORDER_NOTES, ORDERS, ORDERS_BY_USER, Order, OrderUser, OrderView, ReturnStatus, ReturnView, Status,
+    Note, NoteView, ORDER_NOTES, ORDERS, ORDERS_BY_USER, Order, OrderUser, OrderView, ReturnView, Status, Why,
 };
 use crate::audit::{self, Actor, Event};
 use crate::auth::guard::{Admin, Bearer, Principal};
 use crate::claims::{Claim, Purpose};
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::events::Happened;
+use crate::events::OrderEvent;
 use crate::http::envelope::{Created, Reply};
 use crate::http::json::JsonBody;
 use crate::idempotency::{IdempotencyKey, Scoped};
-use crate::products::Product;
-use crate::products::mirror::write_published;
 use crate::state::AppState;
 use crate::types::{Count, Paging, fingerprint};
 use crate::users::{USERS, timestamp};
@@ -138,9 +135,7 @@ impl OrdersApi {
         match checkout::place(&state, user_id, input, idem, Actor::of(req, Some(user_id))).await? {
             Placed::New(order) => {
                 state.metrics.orders_placed.inc();
-                let view = order.view();
-                state.events.publish(Happened::OrderCreated(*order));
-                Ok(Created::new(view))
+                Ok(Created::new(order.view()))
             }
             Placed::Replayed(first) => Ok(Created::new(*first)),
         }
@@ -227,16 +222,12 @@ impl OrdersApi {
         let change = body.0;
         let actor = Actor::of(req, Some(admin.0.user_id));
         if change.status == Status::Cancelled {
-            // The refund comes first: if the provider fails, the order is left as it was.
-            let current = state.store.read()?.get(&ORDERS, &id)?.ok_or_else(not_found)?;
-            if current.status.can_become(Status::Cancelled) {
-                crate::payments::refund_order(&state, &current, None, "cancel", &actor).await?;
-                crate::payments::cancel_open(&state, &current, &actor).await?;
-            }
+            let order = super::cancel::cancel(&state, id, None, Why::Shop, actor).await?;
+            return Ok(Reply::ok(order.view()));
         }
-        let (order, from, _) = write_published(
-            &state,
-            move |w| {
+        let order = state
+            .store
+            .write(move |w| {
                 let mut o = w.get(&ORDERS, &id)?.ok_or_else(not_found)?;
                 let from = o.status;
                 o.transition(change.status, None)?;
@@ -249,24 +240,16 @@ impl OrdersApi {
                 if let Some(e) = change.estimated_delivery.filter(|e| !e.trim().is_empty()) {
                     o.estimated_delivery = Some(e.trim().to_string());
                 }
-                let changed = if o.status == Status::Cancelled {
-                    o.cancel_reason = Some("Cancelled by the shop".into());
-                    restock(w, &o.items.iter().map(|i| (i.product_id, i.quantity)).collect::<Vec<_>>())?
-                } else {
-                    Vec::new()
-                };
                 w.put(&ORDERS, &id, &o)?;
                 audit::record(
                     w,
                     &actor,
                     Event::new("ORDER_STATUS_CHANGE", "Order", id).change(json!(from), json!(o.status)),
                 )?;
-                Ok::<_, ApiError>((o, from, changed))
-            },
-            |r: &(Order, Status, Vec<Product>)| (r.2.clone(), None),
-        )
-        .await?;
-        state.events.publish(Happened::StatusChanged { order: order.clone(), from });
+                crate::events::tell(w, id, OrderEvent::StatusChanged { from, to: o.status })?;
+                Ok::<_, ApiError>(o)
+            })
+            .await?;
         Ok(Reply::ok(order.view()))
     }
 
@@ -286,36 +269,7 @@ impl OrdersApi {
         let user_id = auth.0.user_id;
         let reason = body.0.reason.map(|r| r.chars().take(500).collect::<String>());
         let actor = Actor::of(req, Some(user_id));
-        let current = state.store.read()?.get(&ORDERS, &id)?.filter(|o| o.user_id == user_id).ok_or_else(not_found)?;
-        if current.status.can_become(Status::Cancelled) {
-            // The refund comes first: if the provider fails, the order is left as it was.
-            crate::payments::refund_order(&state, &current, None, "cancel", &actor).await?;
-            crate::payments::cancel_open(&state, &current, &actor).await?;
-        }
-        let (order, _) = write_published(
-            &state,
-            move |w| {
-                let mut o = w.get(&ORDERS, &id)?.filter(|o| o.user_id == user_id).ok_or_else(not_found)?;
-                if !o.status.can_become(Status::Cancelled) {
-                    return Err(ApiError::new(ErrorCode::OrderCannotCancel)
-                        .with_message(format!("A {} order can no longer be cancelled", o.status.as_str())));
-                }
-                let from = o.status;
-                o.transition(Status::Cancelled, reason.clone())?;
-                o.cancel_reason = reason;
-                let changed = restock(w, &o.items.iter().map(|i| (i.product_id, i.quantity)).collect::<Vec<_>>())?;
-                w.put(&ORDERS, &id, &o)?;
-                audit::record(
-                    w,
-                    &actor,
-                    Event::new("ORDER_CANCEL", "Order", id).change(json!(from), json!(Status::Cancelled)),
-                )?;
-                Ok((o, changed))
-            },
-            |r: &(Order, Vec<Product>)| (r.1.clone(), None),
-        )
-        .await?;
-        state.events.publish(Happened::Cancelled(order.clone()));
+        let order = super::cancel::cancel(&state, id, Some(user_id), Why::Customer { reason }, actor).await?;
         Ok(Reply::ok(order.view()))
     }
 
@@ -418,12 +372,7 @@ impl OrdersApi {
         let id = id.0;
         let decision = body.0.status;
         let actor = Actor::of(req, Some(admin.0.user_id));
-        let (order, ret) = returns::decide(&state, id, return_id.0, decision, &actor).await?;
-        state.events.publish(Happened::ReturnDecided {
-            order,
-            return_id: ret.id,
-            approved: decision == ReturnStatus::Approved,
-        });
+        let (_, ret) = returns::decide(&state, id, return_id.0, decision, &actor).await?;
         Ok(Reply::ok(ret.view()))
     }
 }

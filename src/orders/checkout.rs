@@ -16,7 +16,9 @@ use crate::audit::{self, Actor, Event};
 use crate::cart::CARTS;
 use crate::config::Settings;
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::events::OrderEvent;
 use crate::idempotency::Scoped;
+use crate::jobs::{self, Task};
 use crate::products::mirror::write_published;
 use crate::products::{PRODUCTS, Product};
 use crate::state::AppState;
@@ -189,6 +191,7 @@ fn take(
         notes: Vec::new(),
         history: vec![HistoryEntry { status: Status::Pending, at: now, note: Some("Order placed".into()) }],
         returns: Vec::new(),
+        refunding: None,
     };
     w.put(&ORDERS, &order.id, &order)?;
     if from_cart {
@@ -202,6 +205,11 @@ fn take(
         actor,
         Event::new("ORDER_CREATE", "Order", order.id).metadata(json!({ "total": order.total.to_string() })),
     )?;
+    // Its confirmation commits with it; so does its expiry, if unpaid orders expire.
+    crate::events::tell(w, order.id, OrderEvent::Placed)?;
+    if let Some(after) = settings.unpaid_order_expiry() {
+        jobs::enqueue_at(w, Task::ExpireOrder { order_id: order.id }, now + after)?;
+    }
     Ok((Placed::New(Box::new(order)), changed))
 }
 

@@ -1,9 +1,13 @@
 //! Orders: the record, the money rules, the status machine, and the views.
 
 pub mod api;
+pub mod cancel;
 pub mod checkout;
+pub mod expiry;
 pub mod invoice;
 pub mod returns;
+
+pub use cancel::{Why, cancel_in};
 
 use std::collections::BTreeMap;
 
@@ -126,6 +130,9 @@ pub struct Return {
     pub reason: String,
     pub created_at: DateTime<Utc>,
     pub decided_at: Option<DateTime<Utc>>,
+    /// The refund an approval waits for: the return is approved when it goes through.
+    #[serde(default)]
+    pub refunding: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -153,6 +160,10 @@ pub struct Order {
     pub history: Vec<HistoryEntry>,
     #[serde(default)]
     pub returns: Vec<Return>,
+    /// The refund a cancellation waits for: the order is cancelled when it goes through, and
+    /// no other status change may come first.
+    #[serde(default)]
+    pub refunding: Option<Uuid>,
 }
 
 fn by_user(o: &Order) -> Vec<Vec<u8>> {
@@ -347,6 +358,11 @@ impl Order {
 
     /// Moves to `next` with a history entry, or refuses with `INVALID_STATUS_TRANSITION`.
     pub fn transition(&mut self, next: Status, note: Option<String>) -> crate::error::ApiResult<()> {
+        if self.refunding.is_some() {
+            return Err(crate::error::ApiError::new(crate::error::ErrorCode::Conflict)
+                .with_message("This order is being cancelled: its refund is on the way")
+                .with_header("retry-after", "1"));
+        }
         if !self.status.can_become(next) {
             return Err(crate::error::ApiError::new(crate::error::ErrorCode::InvalidStatusTransition)
                 .with_message(format!("An order cannot go from {} to {}", self.status.as_str(), next.as_str())));

@@ -1,6 +1,6 @@
 //! Returns: a customer asks to send back units of a delivered order within 30 days; an admin
-//! approves (the units go back on the shelf and their price, with its share of the tax, is
-//! refunded through the provider first) or rejects.
+//! approves (their price, with its share of the tax, is refunded through the provider, and
+//! once it is, the units go back on the shelf) or rejects.
 
 use chrono::{Duration, Utc};
 use poem_openapi::Object;
@@ -13,9 +13,13 @@ use super::{ORDER_RETURNS, ORDERS, Order, Return, ReturnItem, ReturnStatus, Stat
 use crate::audit::{self, Actor, Event};
 use crate::claims::{Claim, Purpose};
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::events::{self, OrderEvent};
+use crate::jobs;
+use crate::payments::refunds::{self, Ask, REFUNDS, Refund, Then, paid_in};
 use crate::products::Product;
 use crate::products::mirror::write_published;
 use crate::state::AppState;
+use crate::store::WriteTx;
 use crate::types::Money;
 use crate::users::Check;
 
@@ -97,6 +101,7 @@ pub async fn request(state: &AppState, id: Uuid, user_id: u64, b: ReturnBody, ac
                 reason: b.reason.trim().to_string(),
                 created_at: Utc::now(),
                 decided_at: None,
+                refunding: None,
             };
             o.returns.push(ret.clone());
             o.updated_at = Utc::now();
@@ -124,9 +129,9 @@ impl Order {
     }
 }
 
-/// Approves or rejects a REQUESTED return. An approval refunds first (holding the order, so no
-/// other change interleaves): if the provider fails, the return stays REQUESTED and nothing is
-/// restocked.
+/// Approves or rejects a REQUESTED return. An approval of a paid order refunds first: the
+/// return is approved (and restocked) by the refund's job once the money is back, and stays
+/// REQUESTED if the provider refuses.
 pub async fn decide(
     state: &AppState,
     id: Uuid,
@@ -138,50 +143,92 @@ pub async fn decide(
         return Err(ApiError::field("status", "status must be APPROVED or REJECTED"));
     }
     let _claim = Claim::take(Purpose::OrderChange, id)?;
-    if decision == ReturnStatus::Approved {
-        let o = state.store.read()?.get(&ORDERS, &id)?.ok_or_else(not_found)?;
-        if let Some(ret) = o.returns.iter().find(|r| r.id == return_id && r.status == ReturnStatus::Requested) {
-            // The returned lines with their share of the tax (shipping is not refunded).
-            let amount = o.returned_value(ret) * (Decimal::ONE + state.settings.tax_rate);
-            let reason = format!("return-{return_id}");
-            crate::payments::refund_order(state, &o, Some(Money::from_decimal(amount)), &reason, actor).await?;
-        }
-    }
+    let tax_rate = state.settings.tax_rate;
     let actor = actor.clone();
-    let (order, ret, _) = write_published(
+    let (refund, _) = write_published(
         state,
         move |w| {
             let mut o = w.get(&ORDERS, &id)?.ok_or_else(not_found)?;
-            let lines = o.items.clone();
-            let ret = o
-                .returns
-                .iter_mut()
-                .find(|r| r.id == return_id)
-                .ok_or_else(|| ApiError::new(ErrorCode::NotFound).with_message("Return not found"))?;
-            if ret.status != ReturnStatus::Requested {
+            let at = o.returns.iter().position(|r| r.id == return_id).ok_or_else(return_not_found)?;
+            if o.returns[at].status != ReturnStatus::Requested {
                 return Err(ApiError::new(ErrorCode::ReturnNotAllowed).with_message("This return was already decided"));
             }
-            ret.status = decision;
-            ret.decided_at = Some(Utc::now());
-            let ret = ret.clone();
-            let changed = if decision == ReturnStatus::Approved {
-                let back: Vec<(u64, u32)> = ret
-                    .items
-                    .iter()
-                    .filter_map(|i| lines.iter().find(|l| l.id == i.order_item_id).map(|l| (l.product_id, i.quantity)))
-                    .collect();
-                restock(w, &back)?
-            } else {
-                Vec::new()
-            };
-            o.updated_at = Utc::now();
-            w.put(&ORDERS, &id, &o)?;
-            let action = if decision == ReturnStatus::Approved { "RETURN_APPROVED" } else { "RETURN_REJECTED" };
-            audit::record(w, &actor, Event::new(action, "Order", id).metadata(json!({ "returnId": return_id })))?;
-            Ok((o, ret, changed))
+            if let Some(refund_id) = o.returns[at].refunding
+                && let Some(refund) = w.get(&REFUNDS, &refund_id)?
+            {
+                let run = jobs::hurry(w, refund.job)?;
+                return Ok((Some((refund, run)), Vec::new()));
+            }
+            if decision == ReturnStatus::Rejected {
+                o.returns[at].status = ReturnStatus::Rejected;
+                o.returns[at].decided_at = Some(Utc::now());
+                o.updated_at = Utc::now();
+                w.put(&ORDERS, &id, &o)?;
+                audit::record(
+                    w,
+                    &actor,
+                    Event::new("RETURN_REJECTED", "Order", id).metadata(json!({ "returnId": return_id })),
+                )?;
+                events::tell(w, id, OrderEvent::ReturnDecided { return_id, approved: false })?;
+                return Ok((None, Vec::new()));
+            }
+            // The returned lines with their share of the tax (shipping is not refunded).
+            let amount = Money::from_decimal(o.returned_value(&o.returns[at]) * (Decimal::ONE + tax_rate));
+            if let Some(p) = paid_in(w, id)? {
+                let amount = amount.min(p.refundable());
+                if amount.is_positive() {
+                    let then = Then::ApproveReturn { return_id };
+                    let ask = Ask { amount: Some(amount), key: None, then, answer: None, actor };
+                    let refund = refunds::start(w, p.id, ask)?;
+                    o.returns[at].refunding = Some(refund.id);
+                    w.put(&ORDERS, &id, &o)?;
+                    return Ok((Some((refund, 1)), Vec::new()));
+                }
+            }
+            let changed = approve_in(w, id, return_id, &actor)?;
+            Ok((None, changed))
         },
-        |r: &(Order, Return, Vec<Product>)| (r.2.clone(), None),
+        |r: &(Option<(Refund, u32)>, Vec<Product>)| (r.1.clone(), None),
     )
     .await?;
-    Ok((order, ret))
+    if let Some((refund, run)) = refund {
+        refunds::outcome(state, &refund, run).await?;
+    }
+    let o = state.store.read()?.get(&ORDERS, &id)?.ok_or_else(not_found)?;
+    let ret = o.returns.iter().find(|r| r.id == return_id).cloned().ok_or_else(return_not_found)?;
+    Ok((o, ret))
+}
+
+fn return_not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound).with_message("Return not found")
+}
+
+/// Approves a REQUESTED return inside the caller's write: its units go back on the shelf and
+/// the customer is told. Returns the products restocked.
+pub fn approve_in(w: &mut WriteTx<'_>, order_id: Uuid, return_id: u64, actor: &Actor) -> ApiResult<Vec<Product>> {
+    let Some(mut o) = w.get(&ORDERS, &order_id)? else { return Ok(Vec::new()) };
+    let lines = o.items.clone();
+    let Some(ret) = o.returns.iter_mut().find(|r| r.id == return_id) else { return Ok(Vec::new()) };
+    ret.refunding = None;
+    if ret.status != ReturnStatus::Requested {
+        w.put(&ORDERS, &order_id, &o)?;
+        return Ok(Vec::new());
+    }
+    ret.status = ReturnStatus::Approved;
+    ret.decided_at = Some(Utc::now());
+    let back: Vec<(u64, u32)> = ret
+        .items
+        .iter()
+        .filter_map(|i| lines.iter().find(|l| l.id == i.order_item_id).map(|l| (l.product_id, i.quantity)))
+        .collect();
+    let changed = restock(w, &back)?;
+    o.updated_at = Utc::now();
+    w.put(&ORDERS, &order_id, &o)?;
+    audit::record(
+        w,
+        actor,
+        Event::new("RETURN_APPROVED", "Order", order_id).metadata(json!({ "returnId": return_id })),
+    )?;
+    events::tell(w, order_id, OrderEvent::ReturnDecided { return_id, approved: true })?;
+    Ok(changed)
 }

@@ -10,16 +10,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{PAYMENTS, PAYMENTS_BY_INTENT, PAYMENTS_BY_ORDER, Payment, PaymentStatus, PaymentView, refund};
+use super::{PAYMENTS, PAYMENTS_BY_INTENT, PAYMENTS_BY_ORDER, Payment, PaymentStatus, PaymentView, refunds};
 use crate::audit::{self, Actor, Event};
 use crate::auth::guard::{Admin, Bearer};
 use crate::claims::{Claim, Purpose};
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::events::Happened;
+use crate::events::{self, OrderEvent};
 use crate::http::envelope::{Created, Reply};
 use crate::http::json::JsonBody;
 use crate::idempotency::{IdempotencyKey, Scoped};
-use crate::orders::{ORDERS, Order, Status};
+use crate::orders::{ORDERS, Status};
 use crate::state::AppState;
 use crate::store::Collection;
 use crate::types::Money;
@@ -93,52 +93,52 @@ fn may_move(from: PaymentStatus, to: PaymentStatus) -> bool {
     from != to && !matches!(from, Succeeded | Refunded | PartiallyRefunded | Canceled)
 }
 
-/// Records a provider status on the payment inside a write; a success moves a PENDING order to
-/// PROCESSING. Returns the order when it changed (for the event).
+/// Records a provider status on the payment inside a write: a success moves a PENDING order to
+/// PROCESSING; the customer is told of a success or a failure in the same transaction. A
+/// success on an order that was cancelled meanwhile (it expired, or the customer cancelled
+/// while paying) is money the shop must not keep: it is refunded at once, durably.
 fn apply_status_in(
     w: &mut crate::store::WriteTx<'_>,
     intent: &str,
     status: PaymentStatus,
     actor: &Actor,
-) -> ApiResult<Option<(Payment, Order)>> {
-    let Some(mut p) = w.get_unique(&PAYMENTS, PAYMENTS_BY_INTENT, intent)? else { return Ok(None) };
-    if !may_move(p.status, status) {
-        return Ok(None);
+) -> ApiResult<()> {
+    let Some(mut p) = w.get_unique(&PAYMENTS, PAYMENTS_BY_INTENT, intent)? else { return Ok(()) };
+    let order = w.get(&ORDERS, &p.order_id)?;
+    let cancelled = order.as_ref().is_none_or(|o| o.status == Status::Cancelled);
+    let late = status == PaymentStatus::Succeeded
+        && cancelled
+        && !matches!(p.status, PaymentStatus::Succeeded | PaymentStatus::Refunded | PaymentStatus::PartiallyRefunded);
+    if !late && !may_move(p.status, status) {
+        return Ok(());
     }
     let before = p.status;
     p.status = status;
     p.updated_at = Utc::now();
     w.put(&PAYMENTS, &p.id, &p)?;
     audit::record(w, actor, Event::new("PAYMENT_STATUS", "Payment", p.id).change(json!(before), json!(status)))?;
-    let Some(mut o) = w.get(&ORDERS, &p.order_id)? else { return Ok(None) };
+    if late {
+        let key = Some(format!("shopd-late-{}", p.id.simple()));
+        let ask = refunds::Ask { amount: None, key, then: refunds::Then::Nothing, answer: None, actor: actor.clone() };
+        refunds::start(w, p.id, ask)?;
+        return Ok(());
+    }
+    let Some(mut o) = order else { return Ok(()) };
     match status {
         PaymentStatus::Succeeded if o.status == Status::Pending => {
             o.transition(Status::Processing, Some("Payment received".into()))?;
             w.put(&ORDERS, &o.id, &o)?;
-            Ok(Some((p, o)))
+            events::tell(w, o.id, OrderEvent::PaymentSucceeded)?;
         }
-        PaymentStatus::Failed => Ok(Some((p, o))),
-        _ => Ok(None),
-    }
-}
-
-async fn apply_status(
-    state: &AppState,
-    intent: &str,
-    status: PaymentStatus,
-    actor: &Actor,
-) -> ApiResult<Option<(Payment, Order)>> {
-    let (intent, actor) = (intent.to_string(), actor.clone());
-    state.store.write(move |w| apply_status_in(w, &intent, status, &actor)).await
-}
-
-fn announce(state: &AppState, changed: Option<(Payment, Order)>) {
-    let Some((payment, order)) = changed else { return };
-    match payment.status {
-        PaymentStatus::Succeeded => state.events.publish(Happened::PaymentSucceeded(order)),
-        PaymentStatus::Failed => state.events.publish(Happened::PaymentFailed(order)),
+        PaymentStatus::Failed => events::tell(w, o.id, OrderEvent::PaymentFailed)?,
         _ => {}
     }
+    Ok(())
+}
+
+async fn apply_status(state: &AppState, intent: &str, status: PaymentStatus, actor: &Actor) -> ApiResult<()> {
+    let (intent, actor) = (intent.to_string(), actor.clone());
+    state.store.write(move |w| apply_status_in(w, &intent, status, &actor)).await
 }
 
 pub struct PaymentsApi;
@@ -278,9 +278,7 @@ impl PaymentsApi {
             return Err(ApiError::new(ErrorCode::OrderNotPayable).with_message("This order was cancelled"));
         }
         let status = state.payments.confirm(&payment.payment_intent_id).await?;
-        let changed =
-            apply_status(&state, &payment.payment_intent_id, status, &Actor::of(req, Some(auth.0.user_id))).await?;
-        announce(&state, changed);
+        apply_status(&state, &payment.payment_intent_id, status, &Actor::of(req, Some(auth.0.user_id))).await?;
         let payment = by_intent(&state, &payment.payment_intent_id)?;
         Ok(Reply::ok(payment.view()))
     }
@@ -326,9 +324,25 @@ impl PaymentsApi {
         let actor = Actor::of(req, Some(admin.0.user_id));
         let forwarded =
             idem.as_ref().map(|k| forwarded_key("refund", admin.0.user_id, k.key(), &format!("{id}|{amount:?}")));
-        let payment = refund(&state, id, amount, forwarded, idem, &actor).await?;
-        let view = payment.view();
-        Ok(Reply::ok(view))
+        let started = state
+            .store
+            .write(move |w| {
+                if let Some(k) = &idem
+                    && let Some(first) = k.replay_in::<PaymentView>(w)?
+                {
+                    return Ok(Err(first));
+                }
+                let ask = refunds::Ask { amount, key: forwarded, then: refunds::Then::Nothing, answer: idem, actor };
+                refunds::start(w, id, ask).map(Ok)
+            })
+            .await?;
+        let refund = match started {
+            Ok(refund) => refund,
+            Err(first) => return Ok(Reply::ok(first)),
+        };
+        refunds::outcome(&state, &refund, 1).await?;
+        let payment = state.store.read()?.get(&PAYMENTS, &id)?.ok_or_else(payment_not_found)?;
+        Ok(Reply::ok(payment.view()))
     }
 
     /// Stripe's webhook: the raw body and its `Stripe-Signature` are verified (HMAC-SHA256,
@@ -361,11 +375,11 @@ impl PaymentsApi {
         let (id, kind, intent) = (event_id.to_string(), kind.to_string(), intent.map(str::to_string));
         let refunded_cents = object["amount_refunded"].as_i64();
         let actor = Actor::of(req, None);
-        let changed = state
+        state
             .store
             .write(move |w| {
                 if w.get(&WEBHOOK_EVENTS, id.as_str())?.is_some() {
-                    return Ok(None);
+                    return Ok(());
                 }
                 w.put(&WEBHOOK_EVENTS, id.as_str(), &Utc::now().timestamp())?;
                 let status = match kind.as_str() {
@@ -396,16 +410,15 @@ impl PaymentsApi {
                                 )?;
                             }
                         }
-                        Ok(None)
+                        Ok(())
                     }
                     _ => {
                         tracing::debug!(kind, "webhook event type not handled; acknowledged");
-                        Ok(None)
+                        Ok(())
                     }
                 }
             })
             .await?;
-        announce(&state, changed);
         Ok(Reply::ok(Received { received: true }))
     }
 }

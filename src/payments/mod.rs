@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod provider;
+pub mod refunds;
 pub mod view;
 pub mod webhook;
 
@@ -13,11 +14,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::audit::{self, Actor, Event};
-use crate::error::{ApiError, ApiResult};
-use crate::idempotency::Scoped;
-use crate::orders::Order;
+use crate::error::ApiResult;
+use crate::jobs::{self, Outcome, Task};
 use crate::state::AppState;
-use crate::store::{Collection, Index, ReadTx, key};
+use crate::store::{Collection, Index, ReadTx, StoreError, WriteTx, key};
 use crate::types::Money;
 use crate::users::timestamp;
 
@@ -116,132 +116,46 @@ pub fn paid(state: &AppState, order_id: Uuid) -> ApiResult<Option<Payment>> {
     Ok(None)
 }
 
-/// Refunds `amount` (all that is left when `None`) of the order's succeeded payment, through
-/// its provider, with an idempotency key derived from `reason` so that a retried cancellation
-/// never refunds twice. Returns whether anything was refunded.
-pub async fn refund_order(
-    state: &AppState,
-    order: &Order,
-    amount: Option<Money>,
-    reason: &str,
-    actor: &Actor,
-) -> ApiResult<bool> {
-    let Some(payment) = paid(state, order.id)? else { return Ok(false) };
-    let amount = amount.unwrap_or_else(|| payment.refundable()).min(payment.refundable());
-    if !amount.is_positive() {
-        return Ok(false);
-    }
-    let key = api::forwarded_key(reason, payment.user_id, &payment.id.to_string(), &amount.to_string());
-    refund(state, payment.id, Some(amount), Some(key), None, actor).await?;
-    Ok(true)
-}
-
-/// Refunds part or all of a payment through its provider and records it; with `answer` (an
-/// admin's Idempotency-Key), the answer is recorded in the same transaction as the refund.
-pub async fn refund(
-    state: &AppState,
-    payment_id: Uuid,
-    amount: Option<Money>,
-    key: Option<String>,
-    answer: Option<Scoped>,
-    actor: &Actor,
-) -> ApiResult<Payment> {
-    use crate::error::ErrorCode::{PaymentNotFound, RefundExceedsPayment};
-    // Reserve the amount first, in a write: a concurrent refund sees it as gone.
-    let reserved = state
-        .store
-        .write(move |w| {
-            let mut p = w.get(&PAYMENTS, &payment_id)?.ok_or_else(|| ApiError::new(PaymentNotFound))?;
-            if !matches!(p.status, PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded) {
-                return Err(ApiError::new(RefundExceedsPayment).with_message("Nothing of this payment can be refunded"));
-            }
-            let amount = amount.unwrap_or_else(|| p.refundable());
-            if !amount.is_positive() || amount > p.refundable() {
-                let left = p.refundable();
-                return Err(ApiError::new(RefundExceedsPayment)
-                    .with_message(format!("Refundable: {left} {}, asked: {amount}", p.currency)));
-            }
-            p.reserved = Money::from_decimal(p.reserved.amount() + amount.amount());
-            w.put(&PAYMENTS, &payment_id, &p)?;
-            Ok((p, amount))
-        })
-        .await;
-    let (payment, amount) = reserved?;
-    let outcome = state.payments.refund(&payment.payment_intent_id, amount.cents(), key.as_deref()).await;
-    let actor = actor.clone();
-    state
-        .store
-        .write(move |w| {
-            let mut p = w.get(&PAYMENTS, &payment_id)?.ok_or_else(|| ApiError::internal("a refunded payment vanished"))?;
-            p.reserved = Money::from_decimal((p.reserved.amount() - amount.amount()).max(rust_decimal::Decimal::ZERO));
-            let refund = match outcome {
-                Ok(r) => r,
-                Err(e) => {
-                    // The reservation is released; nothing else changed.
-                    w.put(&PAYMENTS, &payment_id, &p)?;
-                    return Ok(Err(e));
-                }
-            };
-            let before = p.refunded;
-            // What the provider refunded, once per refund id.
-            let actual = Money::from_decimal(rust_decimal::Decimal::new(refund.amount_cents, 2));
-            if !p.refunds.iter().any(|(id, _)| *id == refund.id) {
-                p.refunds.push((refund.id.clone(), actual));
-            }
-            p.settle();
-            w.put(&PAYMENTS, &payment_id, &p)?;
-            if let Some(k) = &answer {
-                k.record(w, &p.view())?;
-            }
-            let change = serde_json::json!({ "refunded": before.to_string() });
-            let after = serde_json::json!({ "refunded": p.refunded.to_string(), "refundId": refund.id, "amount": actual.to_string() });
-            audit::record(w, &actor, Event::new("REFUND", "Payment", payment_id).change(change, after))?;
-            Ok::<_, ApiError>(Ok(p))
-        })
-        .await?
-}
-
-/// Cancels the order's intents that were never paid (so the customer cannot pay a cancelled
-/// order later), through their provider, and records it.
-pub async fn cancel_open(state: &AppState, order: &Order, actor: &Actor) -> ApiResult<()> {
-    let open: Vec<Payment> = {
-        let r = state.store.read()?;
-        r.scan_index(&PAYMENTS, PAYMENTS_BY_ORDER, &(order.id,), false)?
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .filter(|p| {
-                matches!(
-                    p.status,
-                    PaymentStatus::RequiresPaymentMethod
-                        | PaymentStatus::RequiresConfirmation
-                        | PaymentStatus::Processing
-                )
-            })
-            .collect()
-    };
-    for p in open {
-        state.payments.cancel(&p.payment_intent_id).await?;
-        let (id, actor) = (p.id, actor.clone());
-        state
-            .store
-            .write(move |w| {
-                if let Some(mut p) = w.get(&PAYMENTS, &id)? {
-                    let before = p.status;
-                    p.status = PaymentStatus::Canceled;
-                    p.updated_at = Utc::now();
-                    w.put(&PAYMENTS, &id, &p)?;
-                    audit::record(
-                        w,
-                        &actor,
-                        Event::new("PAYMENT_CANCEL", "Payment", id)
-                            .change(serde_json::json!(before), serde_json::json!(p.status)),
-                    )?;
-                }
-                Ok::<_, crate::store::StoreError>(())
-            })
-            .await?;
+/// Cancels the order's intents that were never paid, inside the write that cancels the order:
+/// they read CANCELED at once (the customer can no longer pay them), and a job tells the
+/// provider.
+pub fn cancel_open_in(w: &mut WriteTx<'_>, order_id: Uuid, actor: &Actor) -> Result<(), StoreError> {
+    for mut p in w.scan_index(&PAYMENTS, PAYMENTS_BY_ORDER, &(order_id,), false, 64)? {
+        if !matches!(
+            p.status,
+            PaymentStatus::RequiresPaymentMethod | PaymentStatus::RequiresConfirmation | PaymentStatus::Processing
+        ) {
+            continue;
+        }
+        let before = p.status;
+        p.status = PaymentStatus::Canceled;
+        p.updated_at = Utc::now();
+        w.put(&PAYMENTS, &p.id, &p)?;
+        audit::record(
+            w,
+            actor,
+            Event::new("PAYMENT_CANCEL", "Payment", p.id)
+                .change(serde_json::json!(before), serde_json::json!(p.status)),
+        )?;
+        jobs::enqueue(w, Task::CancelIntent { payment_id: p.id })?;
     }
     Ok(())
+}
+
+/// The job that cancels an intent at its provider.
+pub async fn cancel_intent(state: &AppState, payment_id: Uuid) -> Outcome {
+    let payment = match state.store.read().and_then(|r| r.get(&PAYMENTS, &payment_id)) {
+        Ok(Some(p)) => p,
+        Ok(None) => return Outcome::done(),
+        Err(e) => return Outcome::Retry(e.to_string()),
+    };
+    match state.payments.cancel(&payment.payment_intent_id).await {
+        Ok(()) => Outcome::done(),
+        Err(e) if e.retry => Outcome::Retry(e.error.cause.unwrap_or(e.error.message)),
+        // Stripe refuses to cancel an intent that succeeded meanwhile: its success webhook
+        // refunds it.
+        Err(e) => Outcome::Refused(e.error.cause.unwrap_or(e.error.message), None),
+    }
 }
 
 /// The latest payment of an order, as the order view shows it; read in the caller's

@@ -22,6 +22,14 @@ pub struct Refunded {
     pub amount_cents: i64,
 }
 
+/// A failed call that changes money, and whether trying again (with the same idempotency key)
+/// may work: a timeout, a 5xx, a 409 or 429 may; a 4xx refusal will not.
+#[derive(Debug)]
+pub struct CallError {
+    pub error: ApiError,
+    pub retry: bool,
+}
+
 pub enum Payments {
     Offline,
     Stripe(Box<stripe::StripeProvider>),
@@ -88,17 +96,19 @@ impl Payments {
         }
     }
 
-    pub async fn cancel(&self, intent_id: &str) -> ApiResult<()> {
+    pub async fn cancel(&self, intent_id: &str) -> Result<(), CallError> {
         match self {
             Payments::Offline => Ok(()),
             Payments::Stripe(s) => s.cancel(intent_id).await,
         }
     }
 
-    pub async fn refund(&self, intent_id: &str, amount_cents: i64, key: Option<&str>) -> ApiResult<Refunded> {
+    pub async fn refund(&self, intent_id: &str, amount_cents: i64, key: &str) -> Result<Refunded, CallError> {
         match self {
             Payments::Offline => {
-                Ok(Refunded { id: format!("re_offline_{}", uuid::Uuid::new_v4().simple()), amount_cents })
+                // The same key names the same refund, as with Stripe.
+                let id = format!("re_offline_{}", &crate::types::fingerprint(&key)[..32]);
+                Ok(Refunded { id, amount_cents })
             }
             Payments::Stripe(s) => s.refund(intent_id, amount_cents, key).await,
         }
@@ -155,6 +165,11 @@ pub mod stripe {
         err
     }
 
+    fn call_failed(e: StripeError) -> CallError {
+        let retry = !matches!(&e, StripeError::Stripe(_, status) if (400..500).contains(status) && *status != 409 && *status != 429);
+        CallError { error: failed(e), retry }
+    }
+
     fn status_of(s: &PaymentIntentStatus) -> PaymentStatus {
         match s {
             PaymentIntentStatus::Succeeded => PaymentStatus::Succeeded,
@@ -208,20 +223,21 @@ pub mod stripe {
             Ok(status_of(&pi.status))
         }
 
-        pub async fn cancel(&self, intent_id: &str) -> ApiResult<()> {
-            CancelPaymentIntent::new(intent_id).send(&self.client).await.map_err(failed)?;
+        pub async fn cancel(&self, intent_id: &str) -> Result<(), CallError> {
+            CancelPaymentIntent::new(intent_id).send(&self.client).await.map_err(call_failed)?;
             Ok(())
         }
 
-        pub async fn refund(&self, intent_id: &str, amount_cents: i64, key: Option<&str>) -> ApiResult<Refunded> {
+        pub async fn refund(&self, intent_id: &str, amount_cents: i64, key: &str) -> Result<Refunded, CallError> {
+            let strategy = strategy(Some(key)).map_err(|error| CallError { error, retry: false })?;
             let refund = CreateRefund::new()
                 .payment_intent(intent_id)
                 .amount(amount_cents)
                 .customize()
-                .request_strategy(strategy(key)?)
+                .request_strategy(strategy)
                 .send(&self.client)
                 .await
-                .map_err(failed)?;
+                .map_err(call_failed)?;
             Ok(Refunded { id: refund.id.as_str().to_string(), amount_cents: refund.amount })
         }
     }

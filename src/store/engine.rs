@@ -70,8 +70,12 @@ where
     (job, rx)
 }
 
+/// Woken after a commit that wrote one of their tables.
+pub(crate) type Watchers = Arc<RwLock<Vec<(&'static str, Arc<tokio::sync::Notify>)>>>;
+
 pub(crate) struct Engine {
     db: RwLock<Option<Arc<Database>>>,
+    watchers: Watchers,
     sender: RwLock<Option<mpsc::Sender<Job>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     stats: Arc<Counters>,
@@ -132,11 +136,14 @@ impl Engine {
         let writer_db = db.clone();
         let stats = Arc::new(Counters::default());
         let writer_stats = stats.clone();
+        let watchers = Watchers::default();
+        let writer_watchers = watchers.clone();
         let writer = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || writer_loop(&writer_db, receiver, &writer_stats))
+            .spawn(move || writer_loop(&writer_db, receiver, &writer_stats, &writer_watchers))
             .map_err(StoreError::io)?;
         Ok(Engine {
+            watchers,
             db: RwLock::new(Some(db)),
             sender: RwLock::new(Some(sender)),
             writer: Mutex::new(Some(writer)),
@@ -170,6 +177,12 @@ impl Engine {
         writer_alive && self.sender.read().is_some() && self.read().and_then(|r| r.meta_ok()).is_ok()
     }
 
+    pub(crate) fn watch(&self, table: &'static str) -> Arc<tokio::sync::Notify> {
+        let notify = Arc::new(tokio::sync::Notify::new());
+        self.watchers.write().push((table, notify.clone()));
+        notify
+    }
+
     pub(crate) fn stats(&self) -> (u64, u64) {
         (self.stats.commits.load(Ordering::Relaxed), self.stats.writes.load(Ordering::Relaxed))
     }
@@ -195,8 +208,9 @@ impl Drop for Engine {
     }
 }
 
-fn writer_loop(db: &Database, mut receiver: mpsc::Receiver<Job>, stats: &Counters) {
+fn writer_loop(db: &Database, mut receiver: mpsc::Receiver<Job>, stats: &Counters, watchers: &Watchers) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
+    let mut touched = Vec::new();
     while let Some(first) = receiver.blocking_recv() {
         jobs.push(first);
         while jobs.len() < MAX_BATCH {
@@ -206,10 +220,16 @@ fn writer_loop(db: &Database, mut receiver: mpsc::Receiver<Job>, stats: &Counter
             }
         }
         let mut replies = Vec::with_capacity(jobs.len());
-        let outcome = run_batch(db, &mut jobs, &mut replies);
+        touched.clear();
+        let outcome = run_batch(db, &mut jobs, &mut replies, &mut touched);
         if outcome.is_ok() {
             stats.commits.fetch_add(1, Ordering::Relaxed);
             stats.writes.fetch_add(replies.len() as u64, Ordering::Relaxed);
+            for (table, notify) in watchers.read().iter() {
+                if touched.contains(table) {
+                    notify.notify_one();
+                }
+            }
         }
         if let Err(e) = &outcome {
             tracing::error!(error = %e, writes = replies.len(), "store commit failed; the batch was rolled back");
@@ -222,7 +242,12 @@ fn writer_loop(db: &Database, mut receiver: mpsc::Receiver<Job>, stats: &Counter
     }
 }
 
-fn run_batch(db: &Database, jobs: &mut Vec<Job>, replies: &mut Vec<Box<dyn FnOnce(Result<()>) + Send>>) -> Result<()> {
+fn run_batch(
+    db: &Database,
+    jobs: &mut Vec<Job>,
+    replies: &mut Vec<Box<dyn FnOnce(Result<()>) + Send>>,
+    touched: &mut Vec<&'static str>,
+) -> Result<()> {
     let txn = db.begin_write().map_err(StoreError::io)?;
     {
         let mut batch = Batch { txn: &txn, tables: HashMap::new() };
@@ -231,7 +256,7 @@ fn run_batch(db: &Database, jobs: &mut Vec<Job>, replies: &mut Vec<Box<dyn FnOnc
             match catch_unwind(AssertUnwindSafe(|| job(&mut w))) {
                 Ok(finished) => {
                     if finished.keep {
-                        w.apply()?;
+                        w.apply(touched)?;
                     }
                     replies.push(finished.reply);
                 }
@@ -385,6 +410,18 @@ impl ReadTx {
     ) -> Result<IndexScan<V>> {
         let entries = self.range_raw(idx.name, &prefix_bounds(key::encode(prefix)), reverse)?;
         Ok(IndexScan { entries, records: self.open(c.name)?, collection: c.name, _v: PhantomData })
+    }
+
+    /// How many index entries start with `prefix` (the records are not read).
+    pub fn count_index<V, P: Key + ?Sized>(&self, idx: &Index<V>, prefix: &P) -> Result<u64> {
+        let mut raw = self.range_raw(idx.name, &prefix_bounds(key::encode(prefix)), false)?;
+        let Some(range) = raw.range.as_mut() else { return Ok(0) };
+        let mut n = 0;
+        for entry in range {
+            entry.map_err(StoreError::io)?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     /// The last id [`WriteTx::next_id`] handed out for a collection (0 if none).

@@ -152,6 +152,13 @@ impl Store {
         self.engine.backup_to(out)
     }
 
+    /// Notified after every durable commit that wrote to `table` (a collection's or an index's
+    /// name): how a worker learns of new work without polling. A commit while nobody waits
+    /// leaves one permit, so a wake-up between two waits is not lost.
+    pub fn watch(&self, table: &'static str) -> Arc<tokio::sync::Notify> {
+        self.engine.watch(table)
+    }
+
     /// Whether the store answers: a snapshot can be read and the writer is running.
     pub fn is_healthy(&self) -> bool {
         self.engine.is_healthy()

@@ -64,9 +64,13 @@ impl<'a> WriteTx<'a> {
         WriteTx { raw, changes: BTreeMap::new() }
     }
 
-    /// Hands the buffered changes to the engine transaction.
-    pub(crate) fn apply(self) -> Result<()> {
+    /// Hands the buffered changes to the engine transaction; `touched` gets the name of every
+    /// table written.
+    pub(crate) fn apply(self, touched: &mut Vec<&'static str>) -> Result<()> {
         for ((table, key), value) in self.changes {
+            if touched.last() != Some(&table) && !touched.contains(&table) {
+                touched.push(table);
+            }
             match value {
                 Some(value) => self.raw.put(table, &key, &value)?,
                 None => self.raw.delete(table, &key)?,

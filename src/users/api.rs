@@ -560,7 +560,8 @@ async fn update_me(state: &AppState, req: &Request, user_id: u64, patch: UpdateM
         crate::auth::api::verify_counted(state, req, &stored, password, ErrorCode::InvalidPassword).await?;
     }
     let actor = Actor::of(req, Some(user_id));
-    let (user, verify) = state
+    let client_url = state.settings.client_url.clone();
+    let user = state
         .store
         .write(move |w| {
             let mut user = w.get(&USERS, &user_id)?.filter(|u| u.is_active).ok_or_else(not_found)?;
@@ -589,17 +590,14 @@ async fn update_me(state: &AppState, req: &Request, user_id: u64, patch: UpdateM
             }
             user.updated_at = Utc::now();
             w.put(&USERS, &user_id, &user).on_conflict(ErrorCode::EmailExists)?;
-            let verify = if email_changed {
-                Some(crate::auth::api::issue_one_time(w, user_id, crate::auth::tokens::Purpose::VerifyEmail, 24)?)
-            } else {
-                None
-            };
+            if email_changed {
+                let token =
+                    crate::auth::api::issue_one_time(w, user_id, crate::auth::tokens::Purpose::VerifyEmail, 24)?;
+                crate::auth::api::enqueue_verification(w, &client_url, &user, &token)?;
+            }
             audit::record(w, &actor, Event::new("PROFILE_UPDATE", "User", user_id).change(before, audit_view(&user)))?;
-            Ok::<_, ApiError>((user, verify))
+            Ok::<_, ApiError>(user)
         })
         .await?;
-    if let Some(token) = verify {
-        crate::auth::api::send_verification(state, &user, &token);
-    }
     Ok(Reply::ok(user.view()))
 }

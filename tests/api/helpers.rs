@@ -33,6 +33,8 @@ pub fn test_settings(dir: &TempDir) -> Settings {
         password_hash_iterations: 1,
         // Catalog tests ask for the demo catalog; the others start from an empty shop.
         seed_demo: false,
+        // Retries in milliseconds, not seconds: a test waits for a retried job.
+        job_retry_base_ms: 20,
         ..Settings::default()
     };
     if std::env::var("TEST_LOG").is_ok() {
@@ -216,9 +218,9 @@ impl TestApp {
         self.mails().await
     }
 
-    /// Every mail delivered so far (outbox files, oldest first), once the queue is empty.
+    /// Every mail delivered so far (outbox files, oldest first), once no job is due.
     pub async fn mails(&self) -> Vec<String> {
-        self.state.mailer.idle().await;
+        self.state.jobs.idle(std::time::Duration::ZERO).await;
         let dir = self.state.mailer.outbox();
         let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
         let mut names: Vec<_> = entries
