@@ -99,7 +99,8 @@ impl Jobs {
     pub async fn settled(&self, id: Uuid, run: u32, within: Duration) -> Result<Option<Job>, StoreError> {
         let deadline = tokio::time::Instant::now() + within;
         let ended = |j: &Job| {
-            matches!(j.status, JobStatus::Done | JobStatus::Dead) || (j.status == JobStatus::Pending && j.attempts >= run)
+            matches!(j.status, JobStatus::Done | JobStatus::Dead)
+                || (j.status == JobStatus::Pending && j.attempts >= run)
         };
         loop {
             let (tx, rx) = oneshot::channel();
@@ -248,13 +249,15 @@ async fn complete(state: &AppState, job: Job, outcome: Outcome) -> Result<(), Ap
             let done = state
                 .store
                 .write(move |w| {
-                    let Some(mut j) = w.get(&JOBS, &id)?.filter(|j| j.status == JobStatus::Running) else {
+                    if w.get(&JOBS, &id)?.is_none_or(|j| j.status != JobStatus::Running) {
                         return Ok(Vec::new());
-                    };
+                    }
                     let changed = match finish {
                         Some(f) => f(w)?,
                         None => Vec::new(),
                     };
+                    // Read again: the task may have changed its own record.
+                    let Some(mut j) = w.get(&JOBS, &id)? else { return Ok(changed) };
                     j.status = JobStatus::Done;
                     j.updated_at = Utc::now();
                     w.put(&JOBS, &id, &j)?;
@@ -283,13 +286,14 @@ async fn complete(state: &AppState, job: Job, outcome: Outcome) -> Result<(), Ap
     let changed = state
         .store
         .write(move |w| {
-            let Some(mut j) = w.get(&JOBS, &id)?.filter(|j| j.status == JobStatus::Running) else {
+            if w.get(&JOBS, &id)?.is_none_or(|j| j.status != JobStatus::Running) {
                 return Ok(Vec::new());
-            };
+            }
             let changed = match finish {
                 Some(f) => f(w)?,
                 None => Vec::new(),
             };
+            let Some(mut j) = w.get(&JOBS, &id)? else { return Ok(changed) };
             j.status = if dead { JobStatus::Dead } else { JobStatus::Pending };
             j.last_error = Some(error.chars().take(1000).collect());
             j.updated_at = Utc::now();

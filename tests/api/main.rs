@@ -8,6 +8,8 @@ mod contract;
 mod crash;
 mod helpers;
 mod http;
+mod outbox;
+mod outbox_binary;
 mod payments;
 mod products;
 mod shutdown;

@@ -12,19 +12,19 @@ use shopd::payments::webhook;
 
 use crate::helpers::{Session, TestApp, assert_error, send};
 
-const WHSEC: &str = "whsec_test_secret";
+pub const WHSEC: &str = "whsec_test_secret";
 
 /// An order of 2 × product 1 of the demo catalog (999.00 with 9.25% off → 906.59 each).
-async fn order(app: &TestApp, s: &Session) -> Value {
+pub async fn order(app: &TestApp, s: &Session) -> Value {
     app.placed(s, &[(1, 2)]).await
 }
 
-async fn intent(app: &TestApp, s: &Session, order_id: &str) -> crate::helpers::Reply {
+pub async fn intent(app: &TestApp, s: &Session, order_id: &str) -> crate::helpers::Reply {
     send(app.post_as("/api/v1/payments/create-intent", s).body_json(&json!({"orderId": order_id, "amount": 0.01})))
         .await
 }
 
-async fn offline_shop() -> TestApp {
+pub async fn offline_shop() -> TestApp {
     TestApp::with(
         |s| {
             s.seed_demo = true;
@@ -194,11 +194,11 @@ async fn an_intent_idempotency_key_returns_the_first_intent() {
     assert_error(&r, 422, "IDEMPOTENCY_KEY_REUSED");
 }
 
-fn event(id: &str, kind: &str, object: Value) -> String {
+pub fn event(id: &str, kind: &str, object: Value) -> String {
     json!({"id": id, "object": "event", "type": kind, "created": 1, "livemode": false, "pending_webhooks": 1, "data": {"object": object}}).to_string()
 }
 
-async fn deliver(app: &TestApp, body: &str, header: Option<String>) -> crate::helpers::Reply {
+pub async fn deliver(app: &TestApp, body: &str, header: Option<String>) -> crate::helpers::Reply {
     let mut req = app.post("/api/v1/payments/webhook").content_type("application/json").body(body.to_string());
     if let Some(h) = header {
         req = req.header("Stripe-Signature", h);
