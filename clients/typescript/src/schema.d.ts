@@ -24,6 +24,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The outbox's jobs, newest first; `status` narrows it to one status.
+         * @description Admins only.
+         */
+        get: operations["listJobs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/jobs/{id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run a DEAD job again, now, with a fresh count of attempts.
+         * @description Admins only.
+         */
+        post: operations["retryJob"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/change-password": {
         parameters: {
             query?: never;
@@ -1328,6 +1368,30 @@ export interface components {
             status: number;
         };
         /**
+         * Envelope_Job
+         * @description A success envelope around `T`.
+         */
+        Envelope_Job: {
+            data: components["schemas"]["Job"];
+            /** @example Success */
+            message: string;
+            meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
+        };
+        /**
+         * Envelope_JobPage
+         * @description A success envelope around `T`.
+         */
+        Envelope_JobPage: {
+            data: components["schemas"]["JobPage"];
+            /** @example Success */
+            message: string;
+            meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
+        };
+        /**
          * Envelope_Marked
          * @description A success envelope around `T`.
          */
@@ -1774,6 +1838,38 @@ export interface components {
             uptimeSeconds: number;
             version: string;
         };
+        /** Job */
+        Job: {
+            /** Format: uint32 */
+            attempts: number;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            createdAt: string;
+            id: string;
+            /** @description NOTIFY, ORDER_MAIL, MAIL, REFUND, CANCEL_INTENT or EXPIRE_ORDER. */
+            kind: string;
+            lastError: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            runAt: string;
+            status: components["schemas"]["JobStatus"];
+        };
+        /** JobPage */
+        JobPage: {
+            jobs: components["schemas"]["Job"][];
+            /** Format: uint64 */
+            limit: number;
+            /** Format: uint64 */
+            skip: number;
+            /** Format: uint64 */
+            total: number;
+        };
+        /** @enum {string} */
+        JobStatus: "PENDING" | "RUNNING" | "DONE" | "DEAD";
         /**
          * @description What a notification is about.
          * @enum {string}
@@ -2762,6 +2858,232 @@ export interface operations {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
                         code: "FORBIDDEN";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    listJobs: {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["JobStatus"];
+                skip?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_JobPage"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    retryJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Job"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description CONFLICT */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "CONFLICT";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description REFUND_EXCEEDS_PAYMENT */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "REFUND_EXCEEDS_PAYMENT";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
