@@ -6,8 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-2}
-cargo build --release --quiet
-bin=$PWD/target/release/shopd
+# SHOPD_BIN: measure that binary instead of building this checkout (e.g. to compare builds).
+if [[ -z "${SHOPD_BIN:-}" ]]; then cargo build --release --quiet; fi
+bin=${SHOPD_BIN:-$PWD/target/release/shopd}
 data=$(mktemp -d); lua=$(mktemp --suffix .lua)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 RATE_LIMIT_ENABLED=false SEED_DEMO=false LOG_LEVEL=warn ADMIN_EMAIL=bench@shop.test ADMIN_PASSWORD=Bench1234x \

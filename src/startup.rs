@@ -73,7 +73,7 @@ impl App {
         let store = Store::open(&settings.data_dir)?;
         let auth = Auth::new(&settings, &store)?;
         let mailer = Mailer::new(&settings)?;
-        let jobs = Jobs::new(&store).await?;
+        let jobs = Jobs::new(&store);
         if settings.seed_demo && seed::is_empty(&store)? {
             let n = seed::demo(&store, &auth.passwords, &settings.data_dir).await?;
             tracing::info!(products = n, "a new shop: loaded the demo catalog");

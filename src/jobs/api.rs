@@ -31,11 +31,12 @@ pub struct JobView {
 }
 
 impl Job {
-    pub fn view(&self) -> JobView {
+    /// As an admin sees it; `running`: this process runs it now.
+    pub fn view(&self, running: bool) -> JobView {
         JobView {
             id: self.id.to_string(),
             kind: self.task.kind().to_string(),
-            status: self.status,
+            status: if running && self.status == JobStatus::Pending { JobStatus::Running } else { self.status },
             attempts: self.attempts,
             last_error: self.last_error.clone(),
             run_at: timestamp(&self.run_at),
@@ -72,11 +73,15 @@ impl JobsApi {
     ) -> ApiResult<Reply<JobPage>> {
         let paging = Paging::new(skip.0, limit.0);
         let r = state.store.read()?;
+        let running = |j: &Job| state.jobs.is_running(j.id);
+        let show = |j: Job| Ok(j.view(running(&j)));
+        let by_status = |s: JobStatus| r.scan_index(&JOBS, JOBS_BY_STATUS, &(s.as_str(),), true);
+        // RUNNING jobs are PENDING in the store, and only this process knows which run.
         let (jobs, total) = match status.0 {
-            Some(s) => {
-                paging.page(r.scan_index(&JOBS, JOBS_BY_STATUS, &(s.as_str(),), true)?, |_| true, |j| Ok(j.view()))?
-            }
-            None => paging.page(r.scan(&JOBS, &(), true)?, |_| true, |j| Ok(j.view()))?,
+            Some(JobStatus::Running) => paging.page(by_status(JobStatus::Pending)?, running, show)?,
+            Some(JobStatus::Pending) => paging.page(by_status(JobStatus::Pending)?, |j| !running(j), show)?,
+            Some(s) => paging.page(by_status(s)?, |_| true, show)?,
+            None => paging.page(r.scan(&JOBS, &(), true)?, |_| true, show)?,
         };
         Ok(Reply::ok(JobPage { jobs, total, skip: paging.skip as u64, limit: paging.limit as u64 }))
     }
@@ -118,6 +123,6 @@ impl JobsApi {
                 Ok(j)
             })
             .await?;
-        Ok(Reply::ok(job.view()))
+        Ok(Reply::ok(job.view(false)))
     }
 }

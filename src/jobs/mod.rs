@@ -4,7 +4,7 @@
 //! and retries a failing one with exponential backoff and jitter; a job that keeps failing is
 //! kept as DEAD with its last error, never deleted, until an admin retries it (`api.rs`).
 //!
-//! A job runs at least once: after a crash, whatever was RUNNING runs again. Each task makes a
+//! A job runs at least once: after a crash, whatever was running runs again. Each task makes a
 //! repeat harmless — a notification is written under an id fixed when its job was enqueued,
 //! a mail carries a `Message-ID` made from its job (and its outbox file is named by it), a
 //! refund is asked of the provider with the same idempotency key every time.
@@ -31,6 +31,7 @@ pub use worker::Jobs;
 pub enum JobStatus {
     /// Waiting for its time (`runAt`): new, or to be retried.
     Pending,
+    /// Running now (the store keeps it PENDING until it ends, so a crash leaves it due).
     Running,
     Done,
     /// Failed `JOB_MAX_ATTEMPTS` times, or refused for good; kept until retried.
@@ -70,6 +71,13 @@ pub enum Task {
 }
 
 impl Task {
+    /// Whether running it again after its completion was recorded does no harm, so that record
+    /// may be lost to a crash (it is written lazily). Not so for a refund or an expiry: the
+    /// caller who waited for them was told their outcome.
+    pub fn repeatable(&self) -> bool {
+        !matches!(self, Task::Refund { .. } | Task::ExpireOrder { .. })
+    }
+
     /// The name the admin view shows.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -89,10 +97,10 @@ pub struct Job {
     pub id: Uuid,
     pub task: Task,
     pub status: JobStatus,
-    /// Runs started so far (a run cut short by a crash counts).
+    /// Runs finished so far (one cut short by a crash does not count).
     pub attempts: u32,
     pub last_error: Option<String>,
-    /// When it is due (PENDING), or was started (RUNNING).
+    /// When it is due, or was last run.
     pub run_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

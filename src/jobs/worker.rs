@@ -1,11 +1,12 @@
-//! Running the outbox: one dispatcher claims due jobs in batches (one write marks them
-//! RUNNING) and hands each to a task of its own, at most `CONCURRENCY` at once; each task
-//! records its outcome in one write. The dispatcher sleeps until the store reports a commit to
-//! the due index, or the next retry is due.
+//! Running the outbox: one dispatcher reads the due jobs and hands each to a task of its own,
+//! at most `CONCURRENCY` at once; each task records its outcome in one write. Which jobs are
+//! RUNNING is known to this process only: in the store a running job is still PENDING, so a
+//! process that dies mid-run leaves it due, and it runs again at the next start — without a
+//! write to claim it (which would cost as much as the job's own). The dispatcher sleeps until
+//! the store reports a commit to the due index, or the next retry is due.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -19,9 +20,12 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
 
-/// Jobs running at once. Mails and notifications are short; enough of them at once share the
-/// store's group commits.
-const CONCURRENCY: usize = 64;
+/// Jobs running at once: enough for their writes to share the store's group commits, few
+/// enough that a backlog leaves most of the CPU to the requests (measured: 64 halved the order
+/// rate under a burst, 32 keeps it; see scripts/bench_outbox.sh).
+const CONCURRENCY: usize = 32;
+/// Slots the dispatcher waits for before it looks for due jobs while others run.
+const BATCH: usize = 16;
 
 /// The handle: cheap to clone.
 #[derive(Clone)]
@@ -34,40 +38,29 @@ struct Inner {
     wake: Arc<Notify>,
     /// Callers waiting for a job's next outcome (an admin's refund, a customer's cancel).
     waiters: Mutex<HashMap<Uuid, Vec<oneshot::Sender<()>>>>,
-    running: AtomicUsize,
+    /// The jobs running now.
+    running: Mutex<HashSet<Uuid>>,
     stop: watch::Sender<bool>,
     dispatcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Jobs {
-    /// Puts back to PENDING every job left RUNNING by a process that stopped without finishing
-    /// it, so it runs again now.
-    pub async fn new(store: &Store) -> Result<Jobs, StoreError> {
-        let recovered = store
-            .write(|w| {
-                let running =
-                    w.scan_index(&JOBS, JOBS_BY_STATUS, &(JobStatus::Running.as_str(),), false, usize::MAX)?;
-                for mut j in running.iter().cloned() {
-                    j.status = JobStatus::Pending;
-                    j.run_at = Utc::now();
-                    w.put(&JOBS, &j.id, &j)?;
-                }
-                Ok::<_, StoreError>(running.len())
-            })
-            .await?;
-        if recovered > 0 {
-            tracing::info!(jobs = recovered, "jobs cut short by the last stop run again");
-        }
-        Ok(Jobs {
+    pub fn new(store: &Store) -> Jobs {
+        Jobs {
             inner: Arc::new(Inner {
                 wake: store.watch(JOBS_DUE.name),
                 store: store.clone(),
                 waiters: Mutex::default(),
-                running: AtomicUsize::new(0),
+                running: Mutex::default(),
                 stop: watch::channel(false).0,
                 dispatcher: Mutex::default(),
             }),
-        })
+        }
+    }
+
+    /// Whether this job is running now.
+    pub fn is_running(&self, id: Uuid) -> bool {
+        self.inner.running.lock().contains(&id)
     }
 
     /// Starts the dispatcher on the current runtime.
@@ -76,8 +69,8 @@ impl Jobs {
         *self.inner.dispatcher.lock() = Some(handle);
     }
 
-    /// Stops claiming jobs and lets the running ones finish for up to `grace`. A job still
-    /// running then stays RUNNING in the store and runs again at the next start.
+    /// Stops starting jobs and lets the running ones finish for up to `grace`. A job still
+    /// running then is PENDING in the store and runs again at the next start.
     pub async fn shutdown(&self, grace: Duration) {
         self.inner.stop.send_replace(true);
         let dispatcher = self.inner.dispatcher.lock().take();
@@ -85,10 +78,10 @@ impl Jobs {
             let _ = d.await;
         }
         let deadline = tokio::time::Instant::now() + grace;
-        while self.inner.running.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+        while !self.inner.running.lock().is_empty() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        let left = self.inner.running.load(Ordering::SeqCst);
+        let left = self.inner.running.lock().len();
         if left > 0 {
             tracing::warn!(left, "stopped with jobs still running; they run again at the next start");
         }
@@ -119,11 +112,12 @@ impl Jobs {
     pub async fn idle(&self, horizon: Duration) {
         loop {
             let soon = Utc::now() + chrono::Duration::from_std(horizon).unwrap_or_default();
-            let busy = self.inner.store.read().ok().is_some_and(|r| {
-                let running = r.count_index(JOBS_BY_STATUS, &(JobStatus::Running.as_str(),)).unwrap_or(0);
-                let next_due = r.scan_index(&JOBS, JOBS_DUE, &(), false).ok().and_then(|mut s| s.next());
-                running > 0 || next_due.is_some_and(|j| j.is_ok_and(|j| j.run_at <= soon))
-            });
+            let running = !self.inner.running.lock().is_empty();
+            let busy = running
+                || self.inner.store.read().ok().is_some_and(|r| {
+                    let next_due = r.scan_index(&JOBS, JOBS_DUE, &(), false).ok().and_then(|mut s| s.next());
+                    next_due.is_some_and(|j| j.is_ok_and(|j| j.run_at <= soon))
+                });
             if !busy {
                 return;
             }
@@ -134,7 +128,14 @@ impl Jobs {
     /// Jobs by status, for the metrics.
     pub fn counts(&self) -> Vec<(JobStatus, u64)> {
         let Ok(r) = self.inner.store.read() else { return Vec::new() };
-        JobStatus::ALL.iter().map(|s| (*s, r.count_index(JOBS_BY_STATUS, &(s.as_str(),)).unwrap_or(0))).collect()
+        let running = self.inner.running.lock().len() as u64;
+        let stored = |s: JobStatus| r.count_index(JOBS_BY_STATUS, &(s.as_str(),)).unwrap_or(0);
+        vec![
+            (JobStatus::Pending, stored(JobStatus::Pending).saturating_sub(running)),
+            (JobStatus::Running, running),
+            (JobStatus::Done, stored(JobStatus::Done)),
+            (JobStatus::Dead, stored(JobStatus::Dead)),
+        ]
     }
 }
 
@@ -149,21 +150,39 @@ async fn dispatch(state: AppState, inner: Arc<Inner>) {
             p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
             _ = stop.changed() => return,
         };
+        // With jobs running, wait (briefly) for a handful of slots: each look at the due index
+        // reads past the running jobs, which would cost more than the jobs when taken one by one.
+        let started = tokio::time::Instant::now();
+        while slots.available_permits() + 1 < BATCH
+            && !inner.running.lock().is_empty()
+            && started.elapsed() < Duration::from_millis(20)
+        {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(2)) => {}
+                _ = stop.changed() => return,
+            }
+        }
         let room = 1 + slots.available_permits();
         let now = Utc::now();
-        let (due, next): (Vec<Uuid>, Option<chrono::DateTime<Utc>>) = match inner.store.read().and_then(|r| {
-            let mut due = Vec::new();
-            let mut next = None;
+        // Copied before the snapshot is taken: a job that leaves the set has committed its
+        // outcome first, so the snapshot cannot show it due when the copy lacks it.
+        let running = inner.running.lock().clone();
+        let found = inner.store.read().and_then(|r| {
+            let (mut due, mut next) = (Vec::new(), None);
             for j in r.scan_index(&JOBS, JOBS_DUE, &(), false)? {
                 let j = j?;
+                if running.contains(&j.id) {
+                    continue;
+                }
                 if j.run_at > now || due.len() == room {
                     next = Some(j.run_at);
                     break;
                 }
-                due.push(j.id);
+                due.push(j);
             }
             Ok((due, next))
-        }) {
+        });
+        let (due, next) = match found {
             Ok(found) => found,
             Err(e) => {
                 tracing::error!(error = %e, "the job dispatcher cannot read the store");
@@ -180,36 +199,8 @@ async fn dispatch(state: AppState, inner: Arc<Inner>) {
             }
             continue;
         }
-        let claimed = inner
-            .store
-            .write(move |w| {
-                let mut out = Vec::with_capacity(due.len());
-                for id in due {
-                    if let Some(mut j) = w.get(&JOBS, &id)?
-                        && j.status == JobStatus::Pending
-                    {
-                        j.status = JobStatus::Running;
-                        j.attempts += 1;
-                        j.run_at = Utc::now();
-                        j.updated_at = j.run_at;
-                        w.put(&JOBS, &id, &j)?;
-                        out.push(j);
-                    }
-                }
-                Ok::<_, StoreError>(out)
-            })
-            .await;
-        let claimed = match claimed {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(error = %e, "the job dispatcher cannot claim jobs");
-                drop(first);
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
         let mut first = Some(first);
-        for job in claimed {
+        for job in due {
             let permit = match first.take() {
                 Some(p) => p,
                 None => match slots.clone().acquire_owned().await {
@@ -217,7 +208,7 @@ async fn dispatch(state: AppState, inner: Arc<Inner>) {
                     Err(_) => return,
                 },
             };
-            inner.running.fetch_add(1, Ordering::SeqCst);
+            inner.running.lock().insert(job.id);
             let (state, inner) = (state.clone(), inner.clone());
             tokio::spawn(async move {
                 let id = job.id;
@@ -226,44 +217,50 @@ async fn dispatch(state: AppState, inner: Arc<Inner>) {
                     .await
                     .unwrap_or_else(|_| Outcome::Retry("the job panicked".into()));
                 if let Err(e) = complete(&state, job, outcome).await {
-                    // The job stays RUNNING and runs again at the next start.
+                    // The job stays PENDING in the store, and so runs again.
                     tracing::error!(error = %e, job = %id, "a job's outcome could not be recorded");
                 }
+                inner.running.lock().remove(&id);
+                // Its commit woke the dispatcher while it was still running; this look finds
+                // it due again if it is to be retried now.
+                inner.wake.notify_one();
                 let waiting = inner.waiters.lock().remove(&id).unwrap_or_default();
                 for waiter in waiting {
                     let _ = waiter.send(());
                 }
-                inner.running.fetch_sub(1, Ordering::SeqCst);
                 drop(permit);
             });
         }
     }
 }
 
-/// Records how a run ended, with what the task writes on completion, in one transaction.
-async fn complete(state: &AppState, job: Job, outcome: Outcome) -> Result<(), ApiError> {
+/// Records how a run ended, with what the task writes on completion, in one transaction. The
+/// run counts as an attempt here: one cut short by a crash leaves no trace but its effects,
+/// which a repeat makes harmless.
+async fn complete(state: &AppState, mut job: Job, outcome: Outcome) -> Result<(), ApiError> {
     let id = job.id;
+    job.attempts += 1;
+    let lazy = job.task.repeatable();
     let (max, base) = (state.settings.job_max_attempts, state.settings.job_retry_base_ms);
     let (error, finish, dead) = match outcome {
         Outcome::Done(finish) => {
-            let done = state
-                .store
-                .write(move |w| {
-                    if w.get(&JOBS, &id)?.is_none_or(|j| j.status != JobStatus::Running) {
-                        return Ok(Vec::new());
-                    }
-                    let changed = match finish {
-                        Some(f) => f(w)?,
-                        None => Vec::new(),
-                    };
-                    // Read again: the task may have changed its own record.
-                    let Some(mut j) = w.get(&JOBS, &id)? else { return Ok(changed) };
-                    j.status = JobStatus::Done;
-                    j.updated_at = Utc::now();
-                    w.put(&JOBS, &id, &j)?;
-                    Ok::<_, ApiError>(changed)
-                })
-                .await;
+            let done = write(state, lazy, move |w| {
+                if w.get(&JOBS, &id)?.is_none_or(|j| j.status != JobStatus::Pending) {
+                    return Ok(Vec::new());
+                }
+                let changed = match finish {
+                    Some(f) => f(w)?,
+                    None => Vec::new(),
+                };
+                // Read again: the task may have changed its own record.
+                let Some(mut j) = w.get(&JOBS, &id)? else { return Ok(changed) };
+                j.attempts += 1;
+                j.status = JobStatus::Done;
+                j.updated_at = Utc::now();
+                w.put(&JOBS, &id, &j)?;
+                Ok::<_, ApiError>(changed)
+            })
+            .await;
             match done {
                 Ok(changed) => {
                     publish(state, changed).await;
@@ -283,29 +280,38 @@ async fn complete(state: &AppState, job: Job, outcome: Outcome) -> Result<(), Ap
         tracing::warn!(job = %id, kind = job.task.kind(), attempts = job.attempts, error = %error, "a job failed; it is retried");
     }
     let delay = chrono::Duration::from_std(backoff(base, job.attempts)).unwrap_or_default();
-    let changed = state
-        .store
-        .write(move |w| {
-            if w.get(&JOBS, &id)?.is_none_or(|j| j.status != JobStatus::Running) {
-                return Ok(Vec::new());
-            }
-            let changed = match finish {
-                Some(f) => f(w)?,
-                None => Vec::new(),
-            };
-            let Some(mut j) = w.get(&JOBS, &id)? else { return Ok(changed) };
-            j.status = if dead { JobStatus::Dead } else { JobStatus::Pending };
-            j.last_error = Some(error.chars().take(1000).collect());
-            j.updated_at = Utc::now();
-            if !dead {
-                j.run_at = j.updated_at + delay;
-            }
-            w.put(&JOBS, &id, &j)?;
-            Ok::<_, ApiError>(changed)
-        })
-        .await?;
+    let changed = write(state, lazy, move |w| {
+        if w.get(&JOBS, &id)?.is_none_or(|j| j.status != JobStatus::Pending) {
+            return Ok(Vec::new());
+        }
+        let changed = match finish {
+            Some(f) => f(w)?,
+            None => Vec::new(),
+        };
+        let Some(mut j) = w.get(&JOBS, &id)? else { return Ok(changed) };
+        j.attempts += 1;
+        j.status = if dead { JobStatus::Dead } else { JobStatus::Pending };
+        j.last_error = Some(error.chars().take(1000).collect());
+        j.updated_at = Utc::now();
+        if !dead {
+            j.run_at = j.updated_at + delay;
+        }
+        w.put(&JOBS, &id, &j)?;
+        Ok::<_, ApiError>(changed)
+    })
+    .await?;
     publish(state, changed).await;
     Ok(())
+}
+
+/// A completion is written lazily when running the job again does no harm: it then costs no
+/// fsync of its own (see `Store::write_lazy`).
+async fn write<R: Send + 'static>(
+    state: &AppState,
+    lazy: bool,
+    f: impl FnOnce(&mut crate::store::WriteTx<'_>) -> Result<R, ApiError> + Send + 'static,
+) -> Result<R, ApiError> {
+    if lazy { state.store.write_lazy(f).await } else { state.store.write(f).await }
 }
 
 async fn publish(state: &AppState, changed: Vec<crate::products::Product>) {

@@ -46,6 +46,16 @@ pub(crate) struct Finished {
 
 pub(crate) type Job = Box<dyn FnOnce(&mut WriteTx<'_>) -> Finished + Send>;
 
+/// A write waiting for the writer; a lazy one may share a commit that is not fsynced.
+pub(crate) struct Queued {
+    pub job: Job,
+    pub durable: bool,
+}
+
+/// A batch of lazy writes only is still made durable when the last durable commit is older than
+/// this: what a crash can lose stays bounded, and redb can reuse freed pages.
+const LAZY_AT_MOST: std::time::Duration = std::time::Duration::from_millis(500);
+
 pub(crate) fn job<R, E, F>(f: F) -> (Job, oneshot::Receiver<Result<R, E>>)
 where
     F: FnOnce(&mut WriteTx<'_>) -> Result<R, E> + Send + 'static,
@@ -76,7 +86,7 @@ pub(crate) type Watchers = Arc<RwLock<Vec<(&'static str, Arc<tokio::sync::Notify
 pub(crate) struct Engine {
     db: RwLock<Option<Arc<Database>>>,
     watchers: Watchers,
-    sender: RwLock<Option<mpsc::Sender<Job>>>,
+    sender: RwLock<Option<mpsc::Sender<Queued>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     stats: Arc<Counters>,
 }
@@ -160,16 +170,16 @@ impl Engine {
         Ok(ReadTx { txn })
     }
 
-    fn sender(&self) -> Result<mpsc::Sender<Job>> {
+    fn sender(&self) -> Result<mpsc::Sender<Queued>> {
         self.sender.read().clone().ok_or(StoreError::Closed)
     }
 
-    pub(crate) async fn submit(&self, job: Job) -> Result<()> {
-        self.sender()?.send(job).await.map_err(|_| StoreError::Closed)
+    pub(crate) async fn submit(&self, job: Job, durable: bool) -> Result<()> {
+        self.sender()?.send(Queued { job, durable }).await.map_err(|_| StoreError::Closed)
     }
 
     pub(crate) fn submit_blocking(&self, job: Job) -> Result<()> {
-        self.sender()?.blocking_send(job).map_err(|_| StoreError::Closed)
+        self.sender()?.blocking_send(Queued { job, durable: true }).map_err(|_| StoreError::Closed)
     }
 
     pub(crate) fn is_healthy(&self) -> bool {
@@ -208,9 +218,11 @@ impl Drop for Engine {
     }
 }
 
-fn writer_loop(db: &Database, mut receiver: mpsc::Receiver<Job>, stats: &Counters, watchers: &Watchers) {
+fn writer_loop(db: &Database, mut receiver: mpsc::Receiver<Queued>, stats: &Counters, watchers: &Watchers) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     let mut touched = Vec::new();
+    let mut last_durable = std::time::Instant::now();
+    let mut unsynced = false;
     while let Some(first) = receiver.blocking_recv() {
         jobs.push(first);
         while jobs.len() < MAX_BATCH {
@@ -221,8 +233,13 @@ fn writer_loop(db: &Database, mut receiver: mpsc::Receiver<Job>, stats: &Counter
         }
         let mut replies = Vec::with_capacity(jobs.len());
         touched.clear();
-        let outcome = run_batch(db, &mut jobs, &mut replies, &mut touched);
+        let durable = jobs.iter().any(|q| q.durable) || last_durable.elapsed() >= LAZY_AT_MOST;
+        let outcome = run_batch(db, &mut jobs, durable, &mut replies, &mut touched);
         if outcome.is_ok() {
+            if durable {
+                last_durable = std::time::Instant::now();
+            }
+            unsynced = !durable;
             stats.commits.fetch_add(1, Ordering::Relaxed);
             stats.writes.fetch_add(replies.len() as u64, Ordering::Relaxed);
             for (table, notify) in watchers.read().iter() {
@@ -240,18 +257,28 @@ fn writer_loop(db: &Database, mut receiver: mpsc::Receiver<Job>, stats: &Counter
         // Jobs a failed batch did not reach are dropped here: their callers get `Aborted`.
         jobs.clear();
     }
+    // Closing: lazy writes are made durable too.
+    if unsynced
+        && let Err(e) = db.begin_write().map_err(StoreError::io).and_then(|t| t.commit().map_err(StoreError::io))
+    {
+        tracing::error!(error = %e, "the last lazy writes could not be made durable");
+    }
 }
 
 fn run_batch(
     db: &Database,
-    jobs: &mut Vec<Job>,
+    jobs: &mut Vec<Queued>,
+    durable: bool,
     replies: &mut Vec<Box<dyn FnOnce(Result<()>) + Send>>,
     touched: &mut Vec<&'static str>,
 ) -> Result<()> {
-    let txn = db.begin_write().map_err(StoreError::io)?;
+    let mut txn = db.begin_write().map_err(StoreError::io)?;
+    if !durable {
+        txn.set_durability(redb::Durability::None).map_err(StoreError::io)?;
+    }
     {
         let mut batch = Batch { txn: &txn, tables: HashMap::new() };
-        for job in jobs.drain(..) {
+        for Queued { job, .. } in jobs.drain(..) {
             let mut w = WriteTx::new(&mut batch);
             match catch_unwind(AssertUnwindSafe(|| job(&mut w))) {
                 Ok(finished) => {

@@ -130,7 +130,22 @@ impl Store {
         E: From<StoreError> + Send + 'static,
     {
         let (job, reply) = engine::job(f);
-        self.engine.submit(job).await?;
+        self.engine.submit(job, true).await?;
+        reply.await.unwrap_or_else(|_| Err(StoreError::Aborted("the writer stopped".into()).into()))
+    }
+
+    /// [`Store::write`] for a write that a repeat restores (an outbox job's completion: lost,
+    /// the job runs again). It is answered once committed, maybe before it is on disk: it rides
+    /// on the next durable commit, at most half a second later, and a crash before that loses
+    /// it. All-or-nothing as ever; it saves an fsync per write when nothing else is writing.
+    pub async fn write_lazy<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&mut WriteTx<'_>) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (job, reply) = engine::job(f);
+        self.engine.submit(job, false).await?;
         reply.await.unwrap_or_else(|_| Err(StoreError::Aborted("the writer stopped".into()).into()))
     }
 

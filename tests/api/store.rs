@@ -424,3 +424,31 @@ fn restore_refuses_a_non_empty_dir_and_a_non_store_file() {
     shopd::store::restore(&file, &dir.path().join("ok")).unwrap();
     assert_eq!(std::fs::read(&file).unwrap(), before, "the backup file is never modified");
 }
+
+/// A lazy write is read at once, keeps its all-or-nothing rule, rides on the next durable
+/// commit, and is on disk after a clean close even when nothing durable followed it.
+#[tokio::test]
+async fn lazy_writes_are_visible_at_once_and_kept_by_a_clean_close() {
+    let dir = TempDir::new().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.write_lazy(|w| w.put(&COUNTERS, "lazy", &1)).await.unwrap();
+    assert_eq!(store.read().unwrap().get(&COUNTERS, "lazy").unwrap(), Some(1));
+    let refused: Result<(), StoreError> = store
+        .write_lazy(|w| {
+            w.put(&COUNTERS, "half", &2)?;
+            Err(StoreError::Aborted("no".into()))
+        })
+        .await;
+    assert!(refused.is_err());
+    assert_eq!(store.read().unwrap().get(&COUNTERS, "half").unwrap(), None, "nothing of a refused lazy write");
+    store.write(|w| w.put(&COUNTERS, "durable", &3)).await.unwrap();
+    store.write_lazy(|w| w.put(&COUNTERS, "last", &4)).await.unwrap();
+    let s = store.clone();
+    tokio::task::spawn_blocking(move || s.close()).await.unwrap();
+    drop(store);
+    let again = Store::open(dir.path()).unwrap();
+    let r = again.read().unwrap();
+    for (k, v) in [("lazy", 1), ("durable", 3), ("last", 4)] {
+        assert_eq!(r.get(&COUNTERS, k).unwrap(), Some(v), "{k}");
+    }
+}
