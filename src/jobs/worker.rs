@@ -244,23 +244,7 @@ async fn complete(state: &AppState, mut job: Job, outcome: Outcome) -> Result<()
     let (max, base) = (state.settings.job_max_attempts, state.settings.job_retry_base_ms);
     let (error, finish, dead) = match outcome {
         Outcome::Done(finish) => {
-            let done = write(state, lazy, move |w| {
-                if w.get(&JOBS, &id)?.is_none_or(|j| j.status != JobStatus::Pending) {
-                    return Ok(Vec::new());
-                }
-                let changed = match finish {
-                    Some(f) => f(w)?,
-                    None => Vec::new(),
-                };
-                // Read again: the task may have changed its own record.
-                let Some(mut j) = w.get(&JOBS, &id)? else { return Ok(changed) };
-                j.attempts += 1;
-                j.status = JobStatus::Done;
-                j.updated_at = Utc::now();
-                w.put(&JOBS, &id, &j)?;
-                Ok::<_, ApiError>(changed)
-            })
-            .await;
+            let done = record(state, lazy, id, finish, |j| j.status = JobStatus::Done).await;
             match done {
                 Ok(changed) => {
                     publish(state, changed).await;
@@ -280,7 +264,30 @@ async fn complete(state: &AppState, mut job: Job, outcome: Outcome) -> Result<()
         tracing::warn!(job = %id, kind = job.task.kind(), attempts = job.attempts, error = %error, "a job failed; it is retried");
     }
     let delay = chrono::Duration::from_std(backoff(base, job.attempts)).unwrap_or_default();
-    let changed = write(state, lazy, move |w| {
+    let changed = record(state, lazy, id, finish, move |j| {
+        j.status = if dead { JobStatus::Dead } else { JobStatus::Pending };
+        j.last_error = Some(error.chars().take(1000).collect());
+        if !dead {
+            j.run_at = Utc::now() + delay;
+        }
+    })
+    .await?;
+    publish(state, changed).await;
+    Ok(())
+}
+
+/// Writes the end of a run in one transaction: what the task writes (`finish`), then the job
+/// with one more attempt, as `update` leaves it. Nothing when the job is no longer PENDING
+/// (an admin's change came first). Written lazily when running the job again does no harm:
+/// it then costs no fsync of its own (see `Store::write_lazy`).
+async fn record(
+    state: &AppState,
+    lazy: bool,
+    id: Uuid,
+    finish: Option<super::Finish>,
+    update: impl FnOnce(&mut Job) + Send + 'static,
+) -> Result<Vec<crate::products::Product>, ApiError> {
+    let f = move |w: &mut crate::store::WriteTx<'_>| {
         if w.get(&JOBS, &id)?.is_none_or(|j| j.status != JobStatus::Pending) {
             return Ok(Vec::new());
         }
@@ -288,29 +295,14 @@ async fn complete(state: &AppState, mut job: Job, outcome: Outcome) -> Result<()
             Some(f) => f(w)?,
             None => Vec::new(),
         };
+        // Read again: the task may have changed its own record.
         let Some(mut j) = w.get(&JOBS, &id)? else { return Ok(changed) };
         j.attempts += 1;
-        j.status = if dead { JobStatus::Dead } else { JobStatus::Pending };
-        j.last_error = Some(error.chars().take(1000).collect());
         j.updated_at = Utc::now();
-        if !dead {
-            j.run_at = j.updated_at + delay;
-        }
+        update(&mut j);
         w.put(&JOBS, &id, &j)?;
         Ok::<_, ApiError>(changed)
-    })
-    .await?;
-    publish(state, changed).await;
-    Ok(())
-}
-
-/// A completion is written lazily when running the job again does no harm: it then costs no
-/// fsync of its own (see `Store::write_lazy`).
-async fn write<R: Send + 'static>(
-    state: &AppState,
-    lazy: bool,
-    f: impl FnOnce(&mut crate::store::WriteTx<'_>) -> Result<R, ApiError> + Send + 'static,
-) -> Result<R, ApiError> {
+    };
     if lazy { state.store.write_lazy(f).await } else { state.store.write(f).await }
 }
 

@@ -438,54 +438,12 @@ async fn the_configured_admin_exists_at_start() {
     assert_eq!(r.json()["data"]["user"]["role"], "ADMIN");
 }
 
-/// A minimal SMTP sink: accepts one connection, records the DATA.
-async fn smtp_sink() -> (u16, tokio::sync::oneshot::Receiver<String>) {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        let (stream, _) = listener.accept().await.unwrap();
-        let (read, mut write) = stream.into_split();
-        let mut lines = BufReader::new(read).lines();
-        write.write_all(b"220 sink ESMTP\r\n").await.unwrap();
-        let (mut data, mut in_data) = (String::new(), false);
-        while let Ok(Some(line)) = lines.next_line().await {
-            if in_data {
-                if line == "." {
-                    in_data = false;
-                    write.write_all(b"250 queued\r\n").await.unwrap();
-                } else {
-                    data.push_str(&line);
-                    data.push('\n');
-                }
-                continue;
-            }
-            let verb = line.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
-            let reply: &[u8] = match verb.as_str() {
-                "EHLO" | "HELO" => b"250 sink\r\n",
-                "DATA" => {
-                    in_data = true;
-                    b"354 go on\r\n"
-                }
-                "QUIT" => {
-                    write.write_all(b"221 bye\r\n").await.unwrap();
-                    break;
-                }
-                _ => b"250 ok\r\n",
-            };
-            write.write_all(reply).await.unwrap();
-        }
-        let _ = tx.send(data);
-    });
-    (port, rx)
-}
-
 #[tokio::test]
 async fn with_smtp_configured_mail_goes_to_the_smtp_server() {
-    let (port, received) = smtp_sink().await;
+    let smtp = crate::helpers::smtp_sink(0).await;
+    let port = smtp.port;
     let app = TestApp::with(
-        |s| {
+        move |s| {
             s.smtp_host = Some("127.0.0.1".into());
             s.smtp_port = port;
             s.smtp_tls = shopd::config::SmtpTls::None;
@@ -495,7 +453,8 @@ async fn with_smtp_configured_mail_goes_to_the_smtp_server() {
     )
     .await;
     app.register("smtp@shop.test").await;
-    let data = tokio::time::timeout(std::time::Duration::from_secs(10), received).await.unwrap().unwrap();
+    app.state.jobs.idle(std::time::Duration::ZERO).await;
+    let data = smtp.accepted.lock().first().cloned().expect("the mail reached the SMTP server");
     assert!(data.contains("To: smtp@shop.test"), "{data}");
     assert!(data.contains("From: Shop <shop@shop.test>"), "{data}");
     assert!(data.contains("Subject: Confirm your email address"), "{data}");

@@ -2,83 +2,15 @@
 //! as DEAD jobs an admin can retry, unpaid orders expire and a payment that comes too late is
 //! refunded. The crash and dropped-client cases run the real binary (`outbox_binary.rs`).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use parking_lot::Mutex;
 use serde_json::{Value, json};
 use shopd::jobs::{JOBS, JOBS_BY_STATUS, JobStatus, Task};
 use shopd::payments::webhook;
 
-use crate::helpers::{Session, TestApp, assert_error, send};
+use crate::helpers::{Session, TestApp, assert_error, send, smtp_sink as sink};
 use crate::payments::{WHSEC, deliver, event, intent, order};
-
-/// An SMTP server that answers `451` to the first `refuse` transactions (`usize::MAX`: all of
-/// them, until changed) and keeps the DATA of those it accepts.
-struct Sink {
-    port: u16,
-    refuse: Arc<AtomicUsize>,
-    accepted: Arc<Mutex<Vec<String>>>,
-}
-
-async fn sink(refuse: usize) -> Sink {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let refuse = Arc::new(AtomicUsize::new(refuse));
-    let accepted: Arc<Mutex<Vec<String>>> = Arc::default();
-    let (left, kept) = (refuse.clone(), accepted.clone());
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let (left, kept) = (left.clone(), kept.clone());
-            tokio::spawn(async move {
-                let (read, mut write) = stream.into_split();
-                let mut lines = BufReader::new(read).lines();
-                write.write_all(b"220 sink ESMTP\r\n").await.unwrap();
-                let (mut data, mut in_data) = (String::new(), false);
-                while let Ok(Some(line)) = lines.next_line().await {
-                    if in_data {
-                        if line == "." {
-                            in_data = false;
-                            kept.lock().push(std::mem::take(&mut data));
-                            let _ = write.write_all(b"250 queued\r\n").await;
-                        } else {
-                            data.push_str(&line);
-                            data.push('\n');
-                        }
-                        continue;
-                    }
-                    let verb = line.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
-                    let reply: &[u8] = match verb.as_str() {
-                        "EHLO" | "HELO" => b"250 sink\r\n",
-                        "MAIL" => {
-                            let refused = left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| match n {
-                                0 => None,
-                                usize::MAX => Some(usize::MAX),
-                                n => Some(n - 1),
-                            });
-                            if refused.is_ok() { b"451 4.3.0 try again later\r\n" } else { b"250 ok\r\n" }
-                        }
-                        "DATA" => {
-                            in_data = true;
-                            b"354 go on\r\n"
-                        }
-                        "QUIT" => {
-                            let _ = write.write_all(b"221 bye\r\n").await;
-                            break;
-                        }
-                        _ => b"250 ok\r\n",
-                    };
-                    if write.write_all(reply).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    Sink { port, refuse, accepted }
-}
 
 async fn smtp_shop(port: u16, max_attempts: u32) -> TestApp {
     TestApp::with(
