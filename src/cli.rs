@@ -27,21 +27,21 @@ pub struct Cli {
     /// Where the store, uploads and outbox live (default: ./data)
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Address to serve on, e.g. 127.0.0.1 (HOST; default 0.0.0.0)
+    #[arg(long, global = true, value_name = "ADDR")]
+    pub host: Option<String>,
+    /// Port to serve on; 0 picks a free one (PORT; default 3000)
+    #[arg(long, global = true, value_name = "N")]
+    pub port: Option<u16>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the API (what `shopd` does without a command)
-    Serve {
-        /// Address to listen on, e.g. 127.0.0.1
-        #[arg(long, value_name = "ADDR")]
-        host: Option<String>,
-        /// Port to listen on (0 picks a free one)
-        #[arg(long, value_name = "N")]
-        port: Option<u16>,
-    },
+    /// Serve the API (what `shopd` does without a command): `shopd --port 8080` is
+    /// `shopd serve --port 8080`
+    Serve,
     /// Write a consistent copy of the store to FILE, also while the server runs
     Backup {
         #[arg(long, value_name = "FILE")]
@@ -77,21 +77,17 @@ pub enum AdminCommand {
 
 impl Cli {
     pub fn sources(&self) -> Sources {
-        let (host, port) = match &self.command {
-            Some(Command::Serve { host, port }) => (host.clone(), *port),
-            _ => (None, None),
-        };
         Sources {
             config_file: self.config.clone(),
-            overrides: Overrides { data_dir: self.data_dir.clone(), host, port },
+            overrides: Overrides { data_dir: self.data_dir.clone(), host: self.host.clone(), port: self.port },
         }
     }
 }
 
 /// Runs the command with loaded settings; the exit code to return.
 pub fn run(command: Option<Command>, settings: Settings) -> ExitCode {
-    match command.unwrap_or(Command::Serve { host: None, port: None }) {
-        Command::Serve { .. } => serve(settings),
+    match command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings),
         Command::Backup { out } => match crate::backup::backup(&settings.data_dir, &out) {
             Ok(info) => {
                 println!("backup written to {} ({} bytes, {} records)", out.display(), info.bytes, info.records);

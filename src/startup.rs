@@ -74,7 +74,10 @@ impl App {
         let auth = Auth::new(&settings, &store)?;
         let mailer = Mailer::new(&settings)?;
         let jobs = Jobs::new(&store);
-        if settings.seed_demo && seed::is_empty(&store)? {
+        if settings.seed_demo && settings.is_production() {
+            // The demo's accounts have published passwords: never in a real shop.
+            tracing::warn!("SEED_DEMO is ignored in production: the demo accounts have published passwords");
+        } else if settings.seed_demo && seed::is_empty(&store)? {
             let n = seed::demo(&store, &auth.passwords, &settings.data_dir).await?;
             tracing::info!(products = n, "a new shop: loaded the demo catalog");
         }
@@ -107,7 +110,10 @@ impl App {
             let (id, created) = ensure_admin(&state.store, &state.auth.passwords, email, password.expose()).await?;
             tracing::info!(id, created, email = %email, "the configured admin account is ready");
         }
-        if let Ok(Some(_)) = state.store.read().and_then(|r| crate::users::User::find_by_email(&r, seed::DEMO_ADMIN.0))
+        if state.settings.is_production() {
+            refuse_published_passwords(&state).await?;
+        } else if let Ok(Some(_)) =
+            state.store.read().and_then(|r| crate::users::User::find_by_email(&r, seed::DEMO_ADMIN.0))
         {
             tracing::info!(
                 "demo sign-in (default passwords): admin {} / {}, customer {} / {}",
@@ -247,6 +253,35 @@ impl App {
         tracing::info!("shopd stopped; the store is closed");
         served
     }
+}
+
+/// In production, an account that still signs in with a password printed in the README (the
+/// demo's) stops the start, saying how to change it; a shop without any admin is told how to
+/// make one.
+async fn refuse_published_passwords(state: &AppState) -> Result<(), StartupError> {
+    for (email, password) in [seed::DEMO_ADMIN, seed::DEMO_CUSTOMER] {
+        let Some(user) = crate::users::User::find_by_email(&state.store.read()?, email)? else { continue };
+        let published = state
+            .auth
+            .passwords
+            .verify(password, Some(&user.password_hash))
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+        if published {
+            return Err(anyhow::anyhow!(
+                "the account {email} signs in with the demo's published password, which must not exist in production: \
+                 change it (shopd admin create --email {email} --password NEW) or deactivate the account"
+            )
+            .into());
+        }
+    }
+    let admins = state.store.read()?.scan(&crate::users::USERS, &(), false)?.filter_map(Result::ok);
+    if !admins.into_iter().any(|u| u.role == crate::users::Role::Admin && u.is_active) {
+        tracing::warn!(
+            "this shop has no admin account: set ADMIN_EMAIL and ADMIN_PASSWORD, or run `shopd admin create --email E --password P` with the server stopped"
+        );
+    }
+    Ok(())
 }
 
 /// Opens the search index and brings it up to date with the store: a missing, damaged or

@@ -35,8 +35,16 @@ impl Running {
     }
 
     pub fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Running {
+        Self::start_args(
+            &["--data-dir", data_dir.to_str().unwrap(), "serve", "--host", "127.0.0.1", "--port", "0"],
+            env,
+        )
+    }
+
+    /// Starts `shopd` with these arguments and waits for its "listening" line.
+    pub fn start_args(args: &[&str], env: &[(&str, &str)]) -> Running {
         let mut child = shopd()
-            .args(["--data-dir", data_dir.to_str().unwrap(), "serve", "--host", "127.0.0.1", "--port", "0"])
+            .args(args)
             .env("LOG_FORMAT", "json")
             .envs(env.iter().copied())
             .stdout(Stdio::null())

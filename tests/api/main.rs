@@ -11,6 +11,7 @@ mod http;
 mod outbox;
 mod outbox_binary;
 mod payments;
+mod production;
 mod products;
 mod shutdown;
 mod store;

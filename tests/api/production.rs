@@ -1,0 +1,64 @@
+//! Production is safe by default: no demo, no account with a published password, and a
+//! binary whose flags work as the README shows them.
+
+use std::time::Duration;
+
+use shopd::config::{AppEnv, Secret, Settings};
+use shopd::startup::App;
+
+use crate::helpers::{TestApp, send, test_settings};
+
+const STRONG: &str = "k3J9vQ2xLp7Zr4Tn8Wc1Ys6Hb5Gd0FmA";
+
+fn production(s: &mut Settings) {
+    s.app_env = AppEnv::Production;
+    s.jwt_secret = Some(Secret::new(STRONG));
+}
+
+#[tokio::test]
+async fn production_never_loads_the_demo_or_its_accounts() {
+    let app = TestApp::with(
+        |s| {
+            production(s);
+            s.seed_demo = true;
+        },
+        |r| r,
+    )
+    .await;
+    let products = send(app.get("/api/v1/products")).await.json();
+    assert_eq!(products["data"]["total"], 0, "an empty shop: {products}");
+    let (email, password) = shopd::seed::DEMO_ADMIN;
+    crate::helpers::assert_error(&app.login(email, password).await, 400, "INVALID_CREDENTIALS");
+}
+
+#[tokio::test]
+async fn production_refuses_to_start_with_a_published_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut dev = test_settings(&dir);
+    dev.seed_demo = true;
+    let app = App::build(dev.clone()).await.unwrap();
+    app.state.jobs.shutdown(Duration::from_secs(1)).await;
+    app.state.store.close();
+    drop(app);
+
+    let mut prod = dev;
+    production(&mut prod);
+    let err = App::build(prod).await.err().expect("production refuses the demo's admin").to_string();
+    assert!(err.contains(shopd::seed::DEMO_ADMIN.0) && err.contains("published password"), "{err}");
+    assert!(err.contains("shopd admin create"), "it says how to change it: {err}");
+}
+
+#[test]
+fn flags_work_without_the_serve_word() {
+    let dir = tempfile::tempdir().unwrap();
+    let out =
+        crate::binary::shopd().args(["--data-dir", dir.path().to_str().unwrap(), "--port", "99999"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "a bad port is refused by the parser, not taken for a command");
+    let mut server = crate::binary::Running::start_args(
+        &["--data-dir", dir.path().to_str().unwrap(), "--host", "127.0.0.1", "--port", "0"],
+        &[],
+    );
+    assert_eq!(crate::helpers::http_get(server.addr, "/health").0, 200);
+    server.signal(libc::SIGTERM);
+    assert!(server.wait(Duration::from_secs(35)).success());
+}
