@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use crate::auth::guard::Admin;
 use crate::error::ApiResult;
+use crate::http::client_ip::client_key;
 use crate::http::envelope::Reply;
-use crate::http::rate_limit::client_key;
 use crate::state::AppState;
 use crate::store::{Collection, Index, StoreError, WriteTx, key};
 use crate::types::{Count, Paging};

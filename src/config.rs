@@ -104,9 +104,12 @@ pub struct Settings {
     pub allowed_file_types: String,
 
     pub rate_limit_enabled: bool,
-    /// shopd runs behind one reverse proxy that sets X-Real-IP / X-Forwarded-For: take the
-    /// client's address from there (for rate limits, lockouts and the audit log).
-    pub trust_proxy: bool,
+    /// The reverse proxies in front of shopd: `false`, `true` (one), their number, or their
+    /// addresses. The client's address (rate limits, lockouts, the audit log) is then read from
+    /// `X-Forwarded-For`, counted from the right.
+    pub trust_proxy: ProxyTrust,
+    /// The nearest proxy sets `X-Real-IP` itself (replacing any the client sent): read it first.
+    pub trust_x_real_ip: bool,
     pub rate_limit_window_ms: u64,
     /// Requests per window and client IP; unset: 100 in production, 1,000 in development.
     pub rate_limit_max_requests: Option<u32>,
@@ -182,7 +185,8 @@ impl Default for Settings {
             max_file_size: 5 * 1024 * 1024,
             allowed_file_types: "jpg,jpeg,png,webp".into(),
             rate_limit_enabled: true,
-            trust_proxy: false,
+            trust_proxy: ProxyTrust::default(),
+            trust_x_real_ip: false,
             rate_limit_window_ms: 15 * 60 * 1000,
             rate_limit_max_requests: None,
             admin_rate_limit_max: 10_000,
@@ -213,6 +217,41 @@ impl Default for Settings {
             password_hash_parallelism: 1,
             password_hash_threads: 0,
         }
+    }
+}
+
+/// `TRUST_PROXY`: `false` (no proxy), `true` (one), a number of proxies in front of shopd, or
+/// a comma-separated list of the proxies' addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ProxyTrust {
+    Flag(bool),
+    Hops(u32),
+    Proxies(String),
+}
+
+impl ProxyTrust {
+    /// How many proxies are counted from the right, or which addresses are proxies.
+    pub fn parse(&self) -> Result<(usize, Vec<IpAddr>), String> {
+        match self {
+            ProxyTrust::Flag(on) => Ok((*on as usize, Vec::new())),
+            ProxyTrust::Hops(n) => Ok((*n as usize, Vec::new())),
+            ProxyTrust::Proxies(list) => {
+                let proxies = list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(|p| p.parse::<IpAddr>().map_err(|_| format!("trust_proxy: `{p}` is not an IP address")))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((0, proxies))
+            }
+        }
+    }
+}
+
+impl Default for ProxyTrust {
+    fn default() -> Self {
+        ProxyTrust::Flag(false)
     }
 }
 
@@ -307,6 +346,7 @@ impl Settings {
         if self.job_max_attempts == 0 || self.job_retry_base_ms == 0 {
             return Err(invalid("job_max_attempts and job_retry_base_ms must be at least 1"));
         }
+        self.trust_proxy.parse().map_err(invalid)?;
         if self.max_file_size == 0 {
             return Err(invalid("max_file_size must be at least 1 byte"));
         }

@@ -19,10 +19,11 @@ use crate::cart::api::CartApi;
 use crate::config::Settings;
 use crate::error::{ApiError, ErrorCode};
 use crate::health::{self, HealthApi};
+use crate::http::client_ip::{Trust, TrustProxy};
 use crate::http::compress::Compression;
 use crate::http::cors::Cors;
 use crate::http::edge::{Catch, Edge};
-use crate::http::rate_limit::{GeneralLimit, RateLimiter, TrustProxy, UploadLimit};
+use crate::http::rate_limit::{GeneralLimit, RateLimiter, UploadLimit};
 use crate::jobs::Jobs;
 use crate::jobs::api::JobsApi;
 use crate::mail::Mailer;
@@ -196,7 +197,7 @@ impl App {
             )
             // Outside the limits: they need the client address behind a proxy and the tokens.
             .data(self.state.clone())
-            .data(TrustProxy(s.trust_proxy))
+            .data(TrustProxy(Arc::new(Trust::new(&s.trust_proxy, s.trust_x_real_ip).unwrap_or_default())))
             .with(Compression)
             .with(Cors::new(s.origins()))
             .with(Edge {

@@ -17,10 +17,10 @@ use super::tokens::{
 use super::{locked_for, lockout_key, revoke_sessions, revoke_token};
 use crate::audit::{self, Actor, Event};
 use crate::error::{ApiError, ApiResult, ErrorCode, OnConflict};
+use crate::http::client_ip::client_key;
 use crate::http::detached::detached;
 use crate::http::envelope::{CookieReply, Created, Nothing, Reply};
 use crate::http::json::{JsonBody, OptionalJson};
-use crate::http::rate_limit::client_key;
 use crate::jobs::{self, Task};
 use crate::mail::templates::{RESET_PASSWORD, VERIFY_EMAIL};
 use crate::metrics::SignIn;

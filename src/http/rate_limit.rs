@@ -7,6 +7,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::client_ip::client_key;
 use parking_lot::Mutex;
 use poem::http::HeaderValue;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
@@ -138,27 +139,6 @@ impl RateLimiter {
         self.headers(quota, &mut resp);
         resp
     }
-}
-
-/// Request data: whether shopd runs behind a reverse proxy of its own (`trust_proxy`).
-#[derive(Debug, Clone, Copy)]
-pub struct TrustProxy(pub bool);
-
-/// The client's IP: the connection's peer, or, with `trust_proxy` (shopd behind one reverse
-/// proxy), the address that proxy reports in `X-Real-IP` or last in `X-Forwarded-For`. A client
-/// can put anything in those headers, so they count only when a proxy of ours sets them.
-pub fn client_key(req: &Request) -> String {
-    let behind_proxy = req.data::<TrustProxy>().is_some_and(|t| t.0);
-    if behind_proxy {
-        let reported = req
-            .header("x-real-ip")
-            .or_else(|| req.header("x-forwarded-for").and_then(|list| list.rsplit(',').next()))
-            .and_then(|ip| ip.trim().parse::<std::net::IpAddr>().ok());
-        if let Some(ip) = reported {
-            return ip.to_string();
-        }
-    }
-    req.remote_addr().as_socket_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
 }
 
 /// The general limit over `/api/` routes, per client IP; a request with a valid ADMIN token

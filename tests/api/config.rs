@@ -109,11 +109,21 @@ fn unknown_keys_and_bad_values_are_named() {
         (("TAX_RATE", "3"), "tax_rate"),
         (("ALLOWED_ORIGINS", "ftp://x"), "allowed_origins"),
         (("RATE_LIMIT_MAX_REQUESTS", "0"), "rate limit"),
+        (("TRUST_PROXY", "10.0.0.1,proxy"), "trust_proxy"),
     ];
     for ((key, value), named) in cases {
         let err =
             Settings::load_from(&sources(None, Overrides::default()), env(&[(key, value)])).unwrap_err().to_string();
         assert!(err.contains(named), "{key}={value}: {err}");
+    }
+    use shopd::config::ProxyTrust;
+    for (value, trust) in [
+        ("true", ProxyTrust::Flag(true)),
+        ("2", ProxyTrust::Hops(2)),
+        ("10.0.0.2,10.0.0.3", ProxyTrust::Proxies("10.0.0.2,10.0.0.3".into())),
+    ] {
+        let s = Settings::load_from(&sources(None, Overrides::default()), env(&[("TRUST_PROXY", value)])).unwrap();
+        assert_eq!(s.trust_proxy, trust, "TRUST_PROXY={value}");
     }
     let missing = Settings::load_from(&sources(Some("/nonexistent/shopd.toml".into()), Overrides::default()), env(&[]));
     assert!(missing.unwrap_err().to_string().contains("does not exist"));

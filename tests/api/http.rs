@@ -309,7 +309,7 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_the_client() {
         TestApp::with(
             move |s| {
                 s.rate_limit_max_requests = Some(2);
-                s.trust_proxy = trust;
+                s.trust_proxy = shopd::http::client_ip::ProxyTrust::Flag(trust);
             },
             |r| r,
         )
@@ -321,6 +321,10 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_the_client() {
     assert_eq!(send(from("198.51.100.1")).await.status, StatusCode::NOT_FOUND);
     assert_error(&send(from("198.51.100.1")).await, 429, "RATE_LIMIT_EXCEEDED");
     assert_eq!(send(from("198.51.100.2")).await.status, StatusCode::NOT_FOUND, "another client has its own quota");
+    // X-Real-IP is the client's own word unless TRUST_X_REAL_IP says the proxy sets it.
+    let spoof = |fake: &'static str| from("198.51.100.2").header("X-Real-IP", fake);
+    assert_eq!(send(spoof("192.0.2.1")).await.status, StatusCode::NOT_FOUND);
+    assert_error(&send(spoof("192.0.2.2")).await, 429, "RATE_LIMIT_EXCEEDED");
     // Without trust_proxy the header is the client's word and changes nothing.
     let app = limited(false).await;
     for (i, ip) in ["198.51.100.1", "198.51.100.2"].into_iter().enumerate() {
