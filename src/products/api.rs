@@ -685,7 +685,7 @@ impl ProductsApi {
             |r: &(Review, Product)| (vec![r.1.clone()], None),
         )
         .await?;
-        Ok(Created::new(review.view()))
+        Ok(Created::new(review.own_view()))
     }
 }
 

@@ -41,11 +41,18 @@ pub struct ReviewView {
     pub comment: String,
     pub date: String,
     pub reviewer_name: String,
-    pub reviewer_email: String,
+    /// Only in the answer to the author's own review: a public view never shows an email.
+    pub reviewer_email: Option<String>,
 }
 
 impl Review {
+    /// As anyone may see it: the reviewer's name, never the email.
     pub fn view(&self) -> ReviewView {
+        ReviewView { reviewer_email: None, ..self.own_view() }
+    }
+
+    /// As its author sees it in the answer to posting it.
+    pub fn own_view(&self) -> ReviewView {
         ReviewView {
             id: self.id,
             product_id: self.product_id,
@@ -54,7 +61,7 @@ impl Review {
             comment: self.comment.clone(),
             date: timestamp(&self.date),
             reviewer_name: self.reviewer_name.clone(),
-            reviewer_email: self.reviewer_email.clone(),
+            reviewer_email: Some(self.reviewer_email.clone()),
         }
     }
 }

@@ -404,6 +404,18 @@ async fn reviews_are_one_per_user_and_move_the_rating() {
     let page = get(&app, &format!("{path}?limit=2")).await;
     assert_eq!((page["total"].as_u64(), page["reviews"].as_array().unwrap().len()), (Some(3), 2));
     assert_eq!(page["reviews"][0]["userId"], c.id, "newest first");
+    let public = page["reviews"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(get(&app, &format!("/api/v1/products/{id}")).await["reviews"].as_array().unwrap())
+        .cloned()
+        .collect::<Vec<_>>();
+    assert!(
+        public.iter().all(|r| r["reviewerEmail"].is_null() && r["reviewerName"].is_string()),
+        "no reviewer's email in public: {public:?}"
+    );
+    assert!(!send(app.get(&format!("{path}?limit=10"))).await.text().contains("@shop.test"));
     let listed = get(&app, "/api/v1/products?brand=b&sortBy=rating").await;
     assert_eq!(listed["products"][0]["rating"], 3.67, "lists see the new rating too");
     assert_error(

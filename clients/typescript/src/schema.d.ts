@@ -2490,7 +2490,8 @@ export interface components {
             productId: number;
             /** Format: uint8 */
             rating: number;
-            reviewerEmail: string;
+            /** @description Only in the answer to the author's own review: a public view never shows an email. */
+            reviewerEmail: string | null;
             reviewerName: string;
             /** Format: uint64 */
             userId: number | null;
