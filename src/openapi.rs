@@ -62,7 +62,7 @@ fn domain_errors(operation_id: &str) -> &'static [ErrorCode] {
         "register" => &[E::EmailExists, E::AuthRateLimitExceeded],
         "login" => &[E::InvalidCredentials, E::AccountLocked, E::AuthRateLimitExceeded],
         "refreshToken" => &[E::InvalidRefreshToken, E::AuthRateLimitExceeded],
-        "forgotPassword" => &[E::AuthRateLimitExceeded],
+        "forgotPassword" | "resendVerification" => &[E::AuthRateLimitExceeded],
         "resetPassword" => &[E::InvalidToken, E::AuthRateLimitExceeded],
         "changePassword" => &[E::InvalidCurrentPassword, E::AuthRateLimitExceeded],
         "verifyEmail" => &[E::InvalidToken, E::AuthRateLimitExceeded],

@@ -251,6 +251,8 @@ pub fn enqueue_verification(w: &mut WriteTx<'_>, client_url: &str, user: &User, 
     jobs::enqueue(w, Task::Mail { mail }).map(drop)
 }
 
+const FORGOT_ANSWER: &str = "If an account exists for this email, a password reset link has been sent";
+
 fn invalid_credentials() -> ApiError {
     ApiError::new(ErrorCode::InvalidCredentials)
 }
@@ -527,13 +529,20 @@ impl AuthApi {
             let mut check = Check::default();
             check.email("email", &body.0.email);
             check.finish()?;
+            if state.settings.rate_limit_enabled {
+                state.auth.mail_asks.from_address(&client_key(req))?;
+                // Past an email's share the answer is the same (it tells nothing), but no mail.
+                if !state.auth.mail_asks.to_email(&body.0.email) {
+                    return Ok(Reply::ok_with(Nothing, FORGOT_ANSWER));
+                }
+            }
             let (state, email, actor) = (state.clone(), body.0.email.clone(), Actor::of(req, None));
             tokio::spawn(async move {
                 if let Err(e) = send_reset_link(&state, &email, actor).await {
                     tracing::error!(error = %e, "could not prepare a password reset");
                 }
             });
-            Ok(Reply::ok_with(Nothing, "If an account exists for this email, a password reset link has been sent"))
+            Ok(Reply::ok_with(Nothing, FORGOT_ANSWER))
         })
         .await
     }
@@ -669,11 +678,24 @@ impl AuthApi {
 
     /// Mails a new verification link (the previous one stops working).
     #[oai(path = "/resend-verification", method = "post", operation_id = "resendVerification")]
-    async fn resend_verification(&self, state: Data<&AppState>, auth: Bearer) -> ApiResult<Reply<Nothing>> {
+    async fn resend_verification(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        auth: Bearer,
+    ) -> ApiResult<Reply<Nothing>> {
         let user_id = auth.0.user_id;
         let user = state.store.read()?.get(&USERS, &user_id)?.ok_or_else(|| ApiError::new(ErrorCode::UserNotFound))?;
         if user.email_verified {
             return Ok(Reply::ok_with(Nothing, "The email address is already verified"));
+        }
+        if state.settings.rate_limit_enabled {
+            state.auth.mail_asks.from_address(&client_key(req))?;
+            if !state.auth.mail_asks.to_email(&user.email) {
+                return Err(ApiError::new(ErrorCode::AuthRateLimitExceeded)
+                    .with_message(format!("At most {} verification mails an hour", crate::auth::MAILS_PER_EMAIL))
+                    .with_header("retry-after", "3600"));
+            }
         }
         let client_url = state.settings.client_url.clone();
         state

@@ -115,7 +115,44 @@ pub struct Auth {
     pub lockout: RateLimiter,
     /// Failed requests to the credential endpoints per IP.
     pub limiter: RateLimiter,
+    /// Account mails asked for (password reset, verification) per email and per IP: nobody
+    /// can flood a victim's inbox through us.
+    pub mail_asks: MailAsks,
     pub secure_cookies: bool,
+}
+
+/// Mails per email address, and asks per client address, in an hour.
+pub const MAILS_PER_EMAIL: u32 = 3;
+pub const MAIL_ASKS_PER_ADDRESS: u32 = 10;
+
+pub struct MailAsks {
+    per_email: RateLimiter,
+    per_address: RateLimiter,
+}
+
+impl MailAsks {
+    fn new() -> MailAsks {
+        let hour = Duration::from_secs(3600);
+        MailAsks {
+            per_email: RateLimiter::new(MAILS_PER_EMAIL, hour),
+            per_address: RateLimiter::new(MAIL_ASKS_PER_ADDRESS, hour),
+        }
+    }
+
+    /// Counts an ask from `address`: over its limit, 429 `AUTH_RATE_LIMIT_EXCEEDED`.
+    pub fn from_address(&self, address: &str) -> crate::error::ApiResult<()> {
+        let quota = self.per_address.hit(address);
+        if quota.exceeded {
+            return Err(crate::error::ApiError::new(crate::error::ErrorCode::AuthRateLimitExceeded)
+                .with_header("retry-after", quota.reset_secs.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Counts a mail to `email`; false once it has had its share this hour.
+    pub fn to_email(&self, email: &str) -> bool {
+        !self.per_email.hit(&email.trim().to_lowercase()).exceeded
+    }
 }
 
 impl Auth {
@@ -137,6 +174,7 @@ impl Auth {
             revocations: Revocations::load(store)?,
             passwords: Passwords::start(cost, threads, 256)?,
             lockout: RateLimiter::new(LOCKOUT_FAILURES, LOCKOUT_WINDOW),
+            mail_asks: MailAsks::new(),
             limiter: RateLimiter::new(
                 settings.auth_rate_limit_max,
                 Duration::from_millis(settings.rate_limit_window_ms),

@@ -496,3 +496,31 @@ async fn the_sweeper_removes_only_what_can_no_longer_be_used() {
     );
     assert_eq!(r.count(&ONE_TIME_TOKENS).unwrap(), 1, "the live verification token stays");
 }
+
+/// Nobody can flood an inbox through us: three account mails an hour per email, ten asks an
+/// hour per client address; the answer for an email past its share is the same as ever.
+#[tokio::test]
+async fn reset_and_verification_mails_are_limited_per_email_and_per_address() {
+    let app = TestApp::new().await;
+    let victim = app.user("victim@shop.test").await;
+    let before = app.mails().await.len(); // the registration's verification mail
+    let ask = |email: &'static str| send(app.post("/api/v1/auth/forgot-password").body_json(&json!({"email": email})));
+    for _ in 0..5 {
+        let r = ask("victim@shop.test").await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        assert!(r.json()["message"].as_str().unwrap().starts_with("If an account exists"));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let resets = app.mails().await.len() - before;
+    assert_eq!(resets, shopd::auth::MAILS_PER_EMAIL as usize, "three reset mails, not five");
+    // The verification mail has its own share of the same email: none left.
+    let r = send(app.post_as("/api/v1/auth/resend-verification", &victim)).await;
+    assert_error(&r, 429, "AUTH_RATE_LIMIT_EXCEEDED");
+    // The address has asked 6 times; 4 more are let through, then 429.
+    for i in 0..4 {
+        assert_eq!(ask("other@shop.test").await.status, StatusCode::OK, "ask {i}");
+    }
+    let r = ask("third@shop.test").await;
+    assert_error(&r, 429, "AUTH_RATE_LIMIT_EXCEEDED");
+    assert!(r.header("retry-after").is_some());
+}

@@ -154,7 +154,11 @@ async fn an_unpaid_order_expires_and_a_payment_after_that_is_refunded() {
     })
     .await;
     assert_eq!(cancelled["cancelReason"], "Not paid in time");
-    assert_eq!(send(app.get("/api/v1/products/1")).await.json()["data"]["stock"], stock, "restocked");
+    // The catalog shows the restock a moment after the store has it (no request waits for it).
+    eventually("the restock", async || {
+        (send(app.get("/api/v1/products/1")).await.json()["data"]["stock"] == stock).then_some(())
+    })
+    .await;
     let p = send(app.get_as(&format!("/api/v1/payments/{pi}/status"), &s)).await.json()["data"].clone();
     assert_eq!(p["status"], "CANCELED", "its open intent is cancelled");
     app.state.jobs.idle(Duration::ZERO).await;

@@ -3800,7 +3800,7 @@ export interface operations {
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
-            /** @description RATE_LIMIT_EXCEEDED */
+            /** @description AUTH_RATE_LIMIT_EXCEEDED, RATE_LIMIT_EXCEEDED */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3808,7 +3808,7 @@ export interface operations {
                 content: {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
-                        code: "RATE_LIMIT_EXCEEDED";
+                        code: "AUTH_RATE_LIMIT_EXCEEDED" | "RATE_LIMIT_EXCEEDED";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
