@@ -152,6 +152,10 @@ pub struct Settings {
     pub admin_email: Option<String>,
     #[serde(deserialize_with = "lenient::opt_secret")]
     pub admin_password: Option<Secret>,
+    /// When set, `/metrics` answers only `Authorization: Bearer <this token>` (what Prometheus's
+    /// `authorization` setting sends); unset, it is open, for a private network.
+    #[serde(deserialize_with = "lenient::opt_secret")]
+    pub metrics_token: Option<Secret>,
     pub seed_demo: bool,
 
     pub password_hash_memory_kib: u32,
@@ -211,6 +215,7 @@ impl Default for Settings {
             shipping_flat_rate: Decimal::new(999, 2),
             admin_email: None,
             admin_password: None,
+            metrics_token: None,
             seed_demo: true,
             password_hash_memory_kib: 19 * 1024,
             password_hash_iterations: 2,

@@ -58,7 +58,14 @@ impl HealthApi {
 
 /// Prometheus text exposition.
 #[handler]
-pub fn metrics(state: Data<&AppState>) -> Response {
+pub fn metrics(req: &poem::Request, state: Data<&AppState>) -> Response {
+    if let Some(token) = &state.settings.metrics_token {
+        let given = req.header("authorization").and_then(|h| h.strip_prefix("Bearer ")).unwrap_or_default();
+        // Compared by their hashes: the time taken tells nothing of the token.
+        if crate::types::fingerprint(&given) != crate::types::fingerprint(&token.expose()) {
+            return ApiError::new(ErrorCode::Unauthorized).with_header("www-authenticate", "Bearer").into_response();
+        }
+    }
     let (store_commits, store_writes) = state.store.stats();
     let (search_hits, search_misses) = state.search.cache_stats();
     let (facet_hits, facet_misses) = state.catalog.facet_stats();

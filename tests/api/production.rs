@@ -62,3 +62,19 @@ fn flags_work_without_the_serve_word() {
     server.signal(libc::SIGTERM);
     assert!(server.wait(Duration::from_secs(35)).success());
 }
+
+#[tokio::test]
+async fn metrics_take_a_bearer_token_when_one_is_set() {
+    let app = TestApp::with(|s| s.metrics_token = Some(Secret::new("scrape-me-please-0123456789")), |r| r).await;
+    let r = send(app.get("/metrics")).await;
+    crate::helpers::assert_error(&r, 401, "UNAUTHORIZED");
+    assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+    let wrong = send(app.get("/metrics").header("Authorization", "Bearer guess")).await;
+    assert_eq!(wrong.status.as_u16(), 401);
+    let r = send(app.get("/metrics").header("Authorization", "Bearer scrape-me-please-0123456789")).await;
+    assert_eq!(r.status.as_u16(), 200);
+    assert!(r.text().contains("shopd_build_info"), "{}", r.text());
+    // Without a token it is open (a private network), as before.
+    let open = TestApp::new().await;
+    assert_eq!(send(open.get("/metrics")).await.status.as_u16(), 200);
+}
