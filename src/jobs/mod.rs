@@ -47,8 +47,6 @@ impl JobStatus {
             JobStatus::Dead => "DEAD",
         }
     }
-
-    pub const ALL: [JobStatus; 4] = [JobStatus::Pending, JobStatus::Running, JobStatus::Done, JobStatus::Dead];
 }
 
 /// What a job does.

@@ -181,14 +181,7 @@ impl PaymentsApi {
             .read()?
             .scan_index(&PAYMENTS, PAYMENTS_BY_ORDER, &(order_id,), true)?
             .filter_map(Result::ok)
-            .find(|p| {
-                matches!(
-                    p.status,
-                    PaymentStatus::RequiresPaymentMethod
-                        | PaymentStatus::RequiresConfirmation
-                        | PaymentStatus::Processing
-                )
-            });
+            .find(|p| p.status.is_open());
         if let Some(p) = open {
             return Ok(Created::new(IntentView {
                 id: p.payment_intent_id,

@@ -109,7 +109,7 @@ pub fn paid(state: &AppState, order_id: Uuid) -> ApiResult<Option<Payment>> {
     let r = state.store.read()?;
     for p in r.scan_index(&PAYMENTS, PAYMENTS_BY_ORDER, &(order_id,), true)? {
         let p = p?;
-        if matches!(p.status, PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded) {
+        if p.status.is_paid() {
             return Ok(Some(p));
         }
     }
@@ -121,10 +121,7 @@ pub fn paid(state: &AppState, order_id: Uuid) -> ApiResult<Option<Payment>> {
 /// provider.
 pub fn cancel_open_in(w: &mut WriteTx<'_>, order_id: Uuid, actor: &Actor) -> Result<(), StoreError> {
     for mut p in w.scan_index(&PAYMENTS, PAYMENTS_BY_ORDER, &(order_id,), false, 64)? {
-        if !matches!(
-            p.status,
-            PaymentStatus::RequiresPaymentMethod | PaymentStatus::RequiresConfirmation | PaymentStatus::Processing
-        ) {
+        if !p.status.is_open() {
             continue;
         }
         let before = p.status;

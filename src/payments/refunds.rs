@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{PAYMENTS, PAYMENTS_BY_ORDER, Payment, PaymentStatus};
+use super::{PAYMENTS, PAYMENTS_BY_ORDER, Payment};
 use crate::audit::{self, Actor, Event};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::idempotency::Scoped;
@@ -78,7 +78,7 @@ pub static REFUNDS_BY_PAYMENT: &Index<Refund> = &REFUND_INDEXES[0];
 /// The order's succeeded (or partly refunded) payment, read inside a write.
 pub fn paid_in(w: &mut WriteTx<'_>, order_id: Uuid) -> Result<Option<Payment>, StoreError> {
     let payments = w.scan_index(&PAYMENTS, PAYMENTS_BY_ORDER, &(order_id,), true, 64)?;
-    Ok(payments.into_iter().find(|p| matches!(p.status, PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded)))
+    Ok(payments.into_iter().find(|p| p.status.is_paid()))
 }
 
 /// What [`start`] needs besides the payment.
@@ -96,7 +96,7 @@ pub struct Ask {
 /// the refund and enqueues its job.
 pub fn start(w: &mut WriteTx<'_>, payment_id: Uuid, ask: Ask) -> ApiResult<Refund> {
     let mut p = w.get(&PAYMENTS, &payment_id)?.ok_or_else(|| ApiError::new(ErrorCode::PaymentNotFound))?;
-    if !matches!(p.status, PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded) {
+    if !p.status.is_paid() {
         return Err(
             ApiError::new(ErrorCode::RefundExceedsPayment).with_message("Nothing of this payment can be refunded")
         );

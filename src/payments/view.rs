@@ -20,6 +20,21 @@ pub enum PaymentStatus {
     PartiallyRefunded,
 }
 
+impl PaymentStatus {
+    /// An intent the customer may still pay.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            PaymentStatus::RequiresPaymentMethod | PaymentStatus::RequiresConfirmation | PaymentStatus::Processing
+        )
+    }
+
+    /// Money was taken, and not all of it given back.
+    pub fn is_paid(self) -> bool {
+        matches!(self, PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded)
+    }
+}
+
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "Payment", rename_all = "camelCase")]
 pub struct PaymentView {
