@@ -32,6 +32,16 @@ pub enum SmtpTls {
     None,
 }
 
+/// Who takes the money: Stripe; `offline`, a simulation whose confirm succeeds (development and
+/// demos only); or `manual`, cash on delivery or bank transfer, where the shop marks orders paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentProvider {
+    Stripe,
+    Offline,
+    Manual,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -90,6 +100,9 @@ pub struct Settings {
     pub from_email: String,
     pub smtp_tls: SmtpTls,
 
+    /// Unset: `stripe` when `stripe_secret_key` is set, otherwise `offline` (refused in
+    /// production).
+    pub payment_provider: Option<PaymentProvider>,
     #[serde(deserialize_with = "lenient::opt_secret")]
     pub stripe_secret_key: Option<Secret>,
     #[serde(deserialize_with = "lenient::opt_secret")]
@@ -182,6 +195,7 @@ impl Default for Settings {
             smtp_pass: None,
             from_email: "noreply@shopd.local".into(),
             smtp_tls: SmtpTls::Starttls,
+            payment_provider: None,
             stripe_secret_key: None,
             stripe_webhook_secret: None,
             stripe_api_base: "https://api.stripe.com".into(),
@@ -380,6 +394,7 @@ impl Settings {
                 Some(_) => {}
             }
         }
+        self.payments().map_err(invalid)?;
         if self.admin_email.as_ref().is_some_and(|e| !e.contains('@') || self.admin_password.is_none()) {
             return Err(invalid("admin_email needs admin_password, and must be an email address"));
         }
@@ -411,9 +426,29 @@ impl Settings {
         self.rate_limit_max_requests.unwrap_or(if self.is_production() { 100 } else { 1_000 })
     }
 
+    /// The payment provider, or why this configuration cannot take money safely.
+    pub fn payments(&self) -> Result<PaymentProvider, String> {
+        let chosen = self.payment_provider.unwrap_or(match self.stripe_secret_key {
+            Some(_) => PaymentProvider::Stripe,
+            None => PaymentProvider::Offline,
+        });
+        match chosen {
+            PaymentProvider::Stripe if self.stripe_secret_key.is_none() => {
+                Err("payment_provider = stripe needs stripe_secret_key (STRIPE_SECRET_KEY)".into())
+            }
+            PaymentProvider::Offline if self.is_production() => Err(
+                "production needs a real payment provider: the offline one lets a customer confirm their own \
+                 payment (demos only). Set STRIPE_SECRET_KEY for cards, or PAYMENT_PROVIDER=manual for cash on \
+                 delivery or bank transfer (an admin then marks orders paid)"
+                    .into(),
+            ),
+            p => Ok(p),
+        }
+    }
+
     /// How long an unpaid order holds its stock; `None`: for ever.
     pub fn unpaid_order_expiry(&self) -> Option<chrono::Duration> {
-        let default = if self.stripe_secret_key.is_some() { 60 } else { 0 };
+        let default = if self.payments() == Ok(PaymentProvider::Stripe) { 60 } else { 0 };
         match self.unpaid_order_expiry_minutes.unwrap_or(default) {
             0 => None,
             m => Some(chrono::Duration::minutes(m as i64)),

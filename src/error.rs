@@ -81,6 +81,7 @@ error_codes! {
     WishlistItemNotFound => ("WISHLIST_ITEM_NOT_FOUND", 404, "Product is not in the wishlist"),
     // Payments
     OrderNotPayable => ("ORDER_NOT_PAYABLE", 422, "This order cannot be paid"),
+    ManualPayment => ("MANUAL_PAYMENT", 422, "This shop takes this payment by hand (cash on delivery or bank transfer): the shop marks the order paid"),
     PaymentNotFound => ("PAYMENT_NOT_FOUND", 404, "Payment not found"),
     RefundExceedsPayment => ("REFUND_EXCEEDS_PAYMENT", 422, "The refund exceeds what is left of the payment"),
     InvalidWebhook => ("INVALID_WEBHOOK", 400, "Invalid webhook signature or payload"),

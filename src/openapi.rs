@@ -100,7 +100,7 @@ fn domain_errors(operation_id: &str) -> &'static [ErrorCode] {
         "createPaymentIntent" => {
             &[E::OrderNotFound, E::OrderNotPayable, E::IdempotencyKeyReused, E::Conflict, E::PaymentProviderError]
         }
-        "confirmPayment" => &[E::PaymentNotFound, E::PaymentProviderError],
+        "confirmPayment" => &[E::PaymentNotFound, E::OrderNotPayable, E::ManualPayment, E::PaymentProviderError],
         "getPaymentStatus" => &[E::PaymentNotFound],
         "refundPayment" => &[
             E::PaymentNotFound,
@@ -110,6 +110,7 @@ fn domain_errors(operation_id: &str) -> &'static [ErrorCode] {
             E::PaymentProviderError,
         ],
         "receiveStripeWebhook" => &[E::InvalidWebhook],
+        "markOrderPaid" => &[E::OrderNotFound, E::OrderNotPayable, E::Conflict],
         "retryJob" => &[E::NotFound, E::Conflict, E::RefundExceedsPayment],
         "getReadiness" => &[E::ServiceUnavailable],
         _ => &[],

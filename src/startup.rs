@@ -30,7 +30,7 @@ use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::notifications::api::NotificationsApi;
 use crate::orders::api::OrdersApi;
-use crate::payments::api::PaymentsApi;
+use crate::payments::api::{AdminPaymentsApi, PaymentsApi};
 use crate::payments::provider::Payments;
 use crate::products::api::ProductsApi;
 use crate::products::catalog::Catalog;
@@ -130,7 +130,7 @@ impl App {
 
     /// The OpenAPI service of every operation.
     fn service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
-        OpenApiService::new((HealthApi, AuthApi, UsersApi, AdminUsersApi, AuditApi, ProductsApi, CartApi, OrdersApi, WishlistApi, NotificationsApi, PaymentsApi, JobsApi), "shopd", VERSION)
+        OpenApiService::new((HealthApi, AuthApi, UsersApi, AdminUsersApi, AuditApi, ProductsApi, CartApi, OrdersApi, WishlistApi, NotificationsApi, PaymentsApi, AdminPaymentsApi, JobsApi), "shopd", VERSION)
             .description("The shopd e-commerce API. Every JSON response is an envelope: `{data, status, message, meta}` or `{message, status, code, details?, meta}`. See docs/api.md in the repository.")
             .server("/")
     }

@@ -181,7 +181,7 @@ impl PaymentsApi {
             .read()?
             .scan_index(&PAYMENTS, PAYMENTS_BY_ORDER, &(order_id,), true)?
             .filter_map(Result::ok)
-            .find(|p| p.status.is_open());
+            .find(|p| p.status.is_open() && p.provider == state.payments.name());
         if let Some(p) = open {
             return Ok(Created::new(IntentView {
                 id: p.payment_intent_id,
@@ -270,7 +270,7 @@ impl PaymentsApi {
         if order.status == Status::Cancelled || payment.status == PaymentStatus::Canceled {
             return Err(ApiError::new(ErrorCode::OrderNotPayable).with_message("This order was cancelled"));
         }
-        let status = state.payments.confirm(&payment.payment_intent_id).await?;
+        let status = state.payments.confirm(&payment.provider, &payment.payment_intent_id).await?;
         apply_status(&state, &payment.payment_intent_id, status, &Actor::of(req, Some(auth.0.user_id))).await?;
         let payment = by_intent(&state, &payment.payment_intent_id)?;
         Ok(Reply::ok(payment.view()))
@@ -413,5 +413,76 @@ impl PaymentsApi {
             })
             .await?;
         Ok(Reply::ok(Received { received: true }))
+    }
+}
+
+pub struct AdminPaymentsApi;
+
+#[OpenApi(prefix_path = "/api/v1/admin/orders", tag = "crate::openapi::Tag::Admin")]
+impl AdminPaymentsApi {
+    /// Record that a PENDING order was paid by hand (cash on delivery, a bank transfer): it gets
+    /// a succeeded `manual` payment and moves to PROCESSING, and the customer is told. An intent
+    /// still open for the order is cancelled, so it cannot be paid twice. Audited.
+    #[oai(path = "/:id/mark-paid", method = "post", operation_id = "markOrderPaid")]
+    async fn mark_paid(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        admin: Admin,
+        id: Path<Uuid>,
+    ) -> ApiResult<Reply<crate::orders::OrderView>> {
+        let order_id = id.0;
+        // Neither a status change nor a new intent may run meanwhile.
+        let _change = Claim::take(Purpose::OrderChange, order_id)?;
+        let _paying = Claim::take(Purpose::StartPayment, order_id)?;
+        let actor = Actor::of(req, Some(admin.0.user_id));
+        let order = state
+            .store
+            .write(move |w| {
+                let order = w.get(&ORDERS, &order_id)?.ok_or_else(order_not_found)?;
+                if order.refunding.is_some() {
+                    return Err(ApiError::new(ErrorCode::Conflict));
+                }
+                if order.status != Status::Pending {
+                    return Err(ApiError::new(ErrorCode::OrderNotPayable)
+                        .with_message(format!("A {} order cannot be marked paid", order.status.as_str())));
+                }
+                if refunds::paid_in(w, order_id)?.is_some() {
+                    return Err(ApiError::new(ErrorCode::OrderNotPayable).with_message("This order is already paid"));
+                }
+                super::cancel_open_in(w, order_id, &actor)?;
+                let now = Utc::now();
+                let payment = Payment {
+                    id: Uuid::now_v7(),
+                    order_id,
+                    user_id: order.user_id,
+                    payment_intent_id: format!("pi_manual_{}", Uuid::new_v4().simple()),
+                    client_secret: String::new(),
+                    amount: order.total,
+                    refunded: Money::ZERO,
+                    currency: order.currency.clone(),
+                    status: PaymentStatus::RequiresConfirmation,
+                    method: Some("manual".into()),
+                    provider: "manual".into(),
+                    created_at: now,
+                    updated_at: now,
+                    refunds: Vec::new(),
+                    reported_refunded: Money::ZERO,
+                    reserved: Money::ZERO,
+                };
+                w.put(&PAYMENTS, &payment.id, &payment)?;
+                audit::record(
+                    w,
+                    &actor,
+                    Event::new("ORDER_MARKED_PAID", "Order", order_id)
+                        .metadata(json!({ "payment": payment.id.to_string(), "amount": payment.amount.to_string() })),
+                )?;
+                apply_status_in(w, &payment.payment_intent_id, PaymentStatus::Succeeded, &actor)?;
+                w.get(&ORDERS, &order_id)?.ok_or_else(order_not_found)
+            })
+            .await?;
+        let mut view = order.view();
+        view.payment = super::latest(&state.store.read()?, order_id)?;
+        Ok(Reply::ok(view))
     }
 }

@@ -35,7 +35,7 @@ pub struct Payment {
     pub currency: String,
     pub status: PaymentStatus,
     pub method: Option<String>,
-    /// `offline` or `stripe`.
+    /// `offline`, `manual` or `stripe`.
     pub provider: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -146,7 +146,7 @@ pub async fn cancel_intent(state: &AppState, payment_id: Uuid) -> Outcome {
         Ok(None) => return Outcome::done(),
         Err(e) => return Outcome::Retry(e.to_string()),
     };
-    match state.payments.cancel(&payment.payment_intent_id).await {
+    match state.payments.cancel(&payment.provider, &payment.payment_intent_id).await {
         Ok(()) => Outcome::done(),
         Err(e) if e.retry => Outcome::Retry(e.error.cause.unwrap_or(e.error.message)),
         // Stripe refuses to cancel an intent that succeeded meanwhile: its success webhook

@@ -1,11 +1,13 @@
-//! Payment providers. `offline` (no Stripe key configured) simulates intents that succeed on
-//! confirm, so a demo needs no network; `stripe` talks to the Stripe API (or, in tests, to a
-//! local mock at STRIPE_API_BASE).
+//! Payment providers. `offline` simulates intents that succeed on confirm, so a demo needs no
+//! network (refused in production); `manual` is money taken by hand (cash on delivery, a bank
+//! transfer): an intent only records that the order awaits it, the customer cannot confirm, and
+//! an admin marks the order paid; `stripe` talks to the Stripe API (or, in tests, to a local mock
+//! at STRIPE_API_BASE).
 
 use base64::Engine;
 
 use super::PaymentStatus;
-use crate::config::Settings;
+use crate::config::{PaymentProvider, Settings};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 
 /// An intent as a provider reports it.
@@ -32,6 +34,7 @@ pub struct CallError {
 
 pub enum Payments {
     Offline,
+    Manual,
     Stripe(Box<stripe::StripeProvider>),
 }
 
@@ -43,25 +46,33 @@ pub fn provider_error(cause: impl std::fmt::Display) -> ApiError {
     e
 }
 
+/// A Stripe payment while Stripe is no longer configured: an admin settles it in Stripe's own
+/// dashboard (the job stays DEAD with this reason until then).
+fn stripe_gone() -> CallError {
+    CallError { error: provider_error("this payment was made with Stripe, and STRIPE_SECRET_KEY is not set"), retry: false }
+}
+
 fn cause_text(e: &ApiError) -> String {
     e.cause.clone().unwrap_or_default()
 }
 
 impl Payments {
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Payments> {
-        match &settings.stripe_secret_key {
-            None => Ok(Payments::Offline),
-            Some(key) => Ok(Payments::Stripe(Box::new(stripe::StripeProvider::new(
+        match (settings.payments().map_err(anyhow::Error::msg)?, &settings.stripe_secret_key) {
+            (PaymentProvider::Stripe, Some(key)) => Ok(Payments::Stripe(Box::new(stripe::StripeProvider::new(
                 key.expose(),
                 &settings.stripe_api_base,
                 std::time::Duration::from_millis(settings.stripe_timeout_ms),
             )?))),
+            (PaymentProvider::Manual, _) => Ok(Payments::Manual),
+            _ => Ok(Payments::Offline),
         }
     }
 
     pub fn name(&self) -> &'static str {
         match self {
             Payments::Offline => "offline",
+            Payments::Manual => "manual",
             Payments::Stripe(_) => "stripe",
         }
     }
@@ -74,8 +85,8 @@ impl Payments {
         key: Option<&str>,
     ) -> ApiResult<Intent> {
         match self {
-            Payments::Offline => {
-                let id = format!("pi_offline_{}", uuid::Uuid::new_v4().simple());
+            Payments::Offline | Payments::Manual => {
+                let id = format!("pi_{}_{}", self.name(), uuid::Uuid::new_v4().simple());
                 let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes());
                 Ok(Intent {
                     client_secret: format!("{id}_secret_{secret}"),
@@ -89,28 +100,43 @@ impl Payments {
 
     /// The status after confirming: offline intents succeed; Stripe's status is read back
     /// (the card is confirmed client-side with the client secret).
-    pub async fn confirm(&self, intent_id: &str) -> ApiResult<PaymentStatus> {
-        match self {
-            Payments::Offline => Ok(PaymentStatus::Succeeded),
-            Payments::Stripe(s) => s.status(intent_id).await,
+    /// A customer cannot confirm a manual payment: the shop marks the order paid.
+    pub async fn confirm(&self, provider: &str, intent_id: &str) -> ApiResult<PaymentStatus> {
+        match (provider, self) {
+            ("stripe", Payments::Stripe(s)) => s.status(intent_id).await,
+            ("offline", Payments::Offline) => Ok(PaymentStatus::Succeeded),
+            ("manual", _) => Err(ApiError::new(ErrorCode::ManualPayment)),
+            _ => Err(ApiError::new(ErrorCode::OrderNotPayable)
+                .with_message("This payment was started with a provider this shop no longer uses: start a new one")),
         }
     }
 
-    pub async fn cancel(&self, intent_id: &str) -> Result<(), CallError> {
-        match self {
-            Payments::Offline => Ok(()),
-            Payments::Stripe(s) => s.cancel(intent_id).await,
+    /// Cancels an intent of `provider` (the one its payment names: the shop may have changed
+    /// provider since).
+    pub async fn cancel(&self, provider: &str, intent_id: &str) -> Result<(), CallError> {
+        match (provider, self) {
+            ("stripe", Payments::Stripe(s)) => s.cancel(intent_id).await,
+            ("stripe", _) => Err(stripe_gone()),
+            _ => Ok(()),
         }
     }
 
-    pub async fn refund(&self, intent_id: &str, amount_cents: i64, key: &str) -> Result<Refunded, CallError> {
-        match self {
-            Payments::Offline => {
-                // The same key names the same refund, as with Stripe.
-                let id = format!("re_offline_{}", &crate::types::fingerprint(&key)[..32]);
+    /// Refunds a payment made through `provider`. The same key names the same refund. Offline
+    /// and manual refunds are money the shop hands back itself: recording them is all there is.
+    pub async fn refund(
+        &self,
+        provider: &str,
+        intent_id: &str,
+        amount_cents: i64,
+        key: &str,
+    ) -> Result<Refunded, CallError> {
+        match (provider, self) {
+            ("stripe", Payments::Stripe(s)) => s.refund(intent_id, amount_cents, key).await,
+            ("stripe", _) => Err(stripe_gone()),
+            (local, _) => {
+                let id = format!("re_{local}_{}", &crate::types::fingerprint(&key)[..32]);
                 Ok(Refunded { id, amount_cents })
             }
-            Payments::Stripe(s) => s.refund(intent_id, amount_cents, key).await,
         }
     }
 }

@@ -58,12 +58,18 @@ pub struct PaymentView {
 pub enum ProviderName {
     /// Simulated, for development and demos.
     Offline,
+    /// Cash on delivery or bank transfer: an admin marks the order paid.
+    Manual,
     Stripe,
 }
 
 impl ProviderName {
     /// The provider a payment record names.
     pub fn of(name: &str) -> ProviderName {
-        if name == "stripe" { ProviderName::Stripe } else { ProviderName::Offline }
+        match name {
+            "stripe" => ProviderName::Stripe,
+            "manual" => ProviderName::Manual,
+            _ => ProviderName::Offline,
+        }
     }
 }

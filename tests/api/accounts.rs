@@ -125,6 +125,7 @@ async fn in_production_the_cookie_is_secure() {
         |s| {
             s.app_env = shopd::config::AppEnv::Production;
             s.jwt_secret = Some(shopd::config::Secret::new("k3Y-9fQ2-vL7x-Wm4p-Zr8t-Hb6n-Jd5s-Ce1a"));
+            s.payment_provider = Some(shopd::config::PaymentProvider::Manual);
         },
         |r| r,
     )

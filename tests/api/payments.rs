@@ -441,3 +441,90 @@ fn our_signatures_are_the_ones_stripe_libraries_make_and_check() {
     // ... and ours is byte for byte the same header.
     assert_eq!(webhook::sign(WHSEC, payload.as_bytes(), t), theirs);
 }
+
+fn production(s: &mut shopd::config::Settings) {
+    s.app_env = shopd::config::AppEnv::Production;
+    s.jwt_secret = Some(shopd::config::Secret::new("k3J9vQ2xLp7Zr4Tn8Wc1Ys6Hb5Gd0FmA"));
+}
+
+#[tokio::test]
+async fn production_refuses_the_offline_provider_and_says_why() {
+    use shopd::config::PaymentProvider;
+    let dir = tempfile::tempdir().unwrap();
+    for chosen in [None, Some(PaymentProvider::Offline)] {
+        let mut s = crate::helpers::test_settings(&dir);
+        production(&mut s);
+        s.payment_provider = chosen;
+        let err = shopd::startup::App::build(s).await.err().expect("no offline payments in production").to_string();
+        assert!(err.contains("STRIPE_SECRET_KEY") && err.contains("PAYMENT_PROVIDER=manual"), "{err}");
+    }
+    // The same from the environment, before anything starts.
+    let sources = shopd::config::Sources::default();
+    let env = |v: &[(&str, &str)]| v.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
+    let base = [("APP_ENV", "production"), ("JWT_SECRET", "k3J9vQ2xLp7Zr4Tn8Wc1Ys6Hb5Gd0FmA")];
+    let err = shopd::config::Settings::load_from(&sources, env(&base)).unwrap_err().to_string();
+    assert!(err.contains("offline"), "{err}");
+    let manual = shopd::config::Settings::load_from(&sources, env(&[base[0], base[1], ("PAYMENT_PROVIDER", "manual")]));
+    assert_eq!(manual.unwrap().payments(), Ok(PaymentProvider::Manual));
+    let err = shopd::config::Settings::load_from(&sources, env(&[("PAYMENT_PROVIDER", "stripe")])).unwrap_err();
+    assert!(err.to_string().contains("stripe_secret_key"), "{err}");
+}
+
+#[tokio::test]
+async fn a_manual_payment_is_marked_paid_by_an_admin_never_confirmed_by_the_customer() {
+    let app = TestApp::with(
+        |s| {
+            production(s);
+            s.seed_demo = false;
+            s.payment_provider = Some(shopd::config::PaymentProvider::Manual);
+        },
+        |r| r,
+    )
+    .await;
+    let admin = app.admin().await;
+    let product = json!({"title": "Cash item", "description": "Paid on delivery", "price": 20.0, "stock": 5,
+        "brand": "B", "category": "c", "sku": "CASH-1"});
+    let r = send(app.post_as("/api/v1/products", &admin).body_json(&product)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let pid = r.json()["data"]["id"].as_u64().unwrap();
+    let s = app.user("cash@shop.test").await;
+    let o = app.placed(&s, &[(pid, 2)]).await;
+    let oid = o["id"].as_str().unwrap().to_string();
+
+    let r = intent(&app, &s, &oid).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let pi = r.json()["data"]["id"].as_str().unwrap().to_string();
+    assert!(pi.starts_with("pi_manual_"), "{pi}");
+    let r = send(app.post_as("/api/v1/payments/confirm", &s).body_json(&json!({"paymentIntentId": pi}))).await;
+    assert_error(&r, 422, "MANUAL_PAYMENT");
+    assert_eq!(send(app.get_as(&format!("/api/v1/orders/{oid}"), &s)).await.json()["data"]["status"], "PENDING");
+
+    let path = format!("/api/v1/admin/orders/{oid}/mark-paid");
+    assert_error(&send(app.post_as(&path, &s)).await, 403, "FORBIDDEN");
+    let r = send(app.post_as(&path, &admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let order = r.json()["data"].clone();
+    assert_eq!(order["status"], "PROCESSING");
+    let p = &order["payment"];
+    assert_eq!(
+        (p["status"].as_str(), p["provider"].as_str(), p["amount"].as_f64()),
+        (Some("SUCCEEDED"), Some("manual"), o["total"].as_f64())
+    );
+    // The intent the customer had opened cannot be paid any more.
+    let opened = send(app.get_as(&format!("/api/v1/payments/{pi}/status"), &s)).await.json();
+    assert_eq!(opened["data"]["status"], "CANCELED", "{opened}");
+    assert_error(&send(app.post_as(&path, &admin)).await, 422, "ORDER_NOT_PAYABLE");
+    let unknown = format!("/api/v1/admin/orders/{}/mark-paid", uuid::Uuid::now_v7());
+    assert_error(&send(app.post_as(&unknown, &admin)).await, 404, "ORDER_NOT_FOUND");
+    let audit = send(app.get_as("/api/v1/admin/audit-logs?action=ORDER_MARKED_PAID", &admin)).await.json();
+    assert_eq!(audit["data"]["total"], 1, "{audit}");
+    assert_eq!(audit["data"]["logs"][0]["entityId"], oid.as_str(), "{audit}");
+
+    // Cancelling it hands the money back by hand: the refund is recorded at once.
+    let cancel = app.client.patch(format!("/api/v1/orders/{oid}/status")).header("Authorization", admin.bearer());
+    let r = send(cancel.body_json(&json!({"status": "CANCELLED"}))).await;
+    assert_eq!(r.json()["data"]["status"], "CANCELLED", "{}", r.text());
+    let paid = order["payment"]["paymentIntentId"].as_str().unwrap();
+    let p = send(app.get_as(&format!("/api/v1/payments/{paid}/status"), &admin)).await.json()["data"].clone();
+    assert_eq!((p["status"].as_str(), p["refunded"].as_f64()), (Some("REFUNDED"), o["total"].as_f64()), "{p}");
+}

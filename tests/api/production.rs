@@ -13,6 +13,7 @@ const STRONG: &str = "k3J9vQ2xLp7Zr4Tn8Wc1Ys6Hb5Gd0FmA";
 fn production(s: &mut Settings) {
     s.app_env = AppEnv::Production;
     s.jwt_secret = Some(Secret::new(STRONG));
+    s.payment_provider = Some(shopd::config::PaymentProvider::Manual);
 }
 
 #[tokio::test]
