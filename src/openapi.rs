@@ -222,6 +222,7 @@ pub fn document(generated: &str) -> Value {
     for name in &requests {
         if let Some(schema) = schemas.get_mut(name.as_str()) {
             null_is_absent(name, schema);
+            text_limits(schema);
         }
     }
     for (operation, schema, fields) in CREATE_REQUIRES {
@@ -413,6 +414,32 @@ fn null_is_absent(name: &str, schema: &mut Value) {
         if !required.contains(key) && !NULL_REFUSED.contains(&(name, key.as_str())) {
             nullable(prop);
         }
+    }
+}
+
+/// The limits [`crate::http::text`] puts on every text field of a request, in its schema: the
+/// maximum length (a field's own, smaller one stays) and, for one-line fields, a pattern without
+/// control characters.
+fn text_limits(schema: &mut Value) {
+    let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else { return };
+    for (key, prop) in props.iter_mut() {
+        let Some((max, lines)) = crate::http::text::rule(key) else { continue };
+        let target = if prop["type"] == "array" { &mut prop["items"] } else { prop };
+        if target["type"] != "string" || target.get("enum").is_some() || target.get("allOf").is_some() {
+            continue;
+        }
+        let own = target["maxLength"].as_u64().unwrap_or(u64::MAX);
+        target["maxLength"] = json!(own.min(max as u64));
+        // A field's own pattern is kept, behind a look-ahead that refuses the characters.
+        let class = crate::http::text::refused_class(lines);
+        let clean = format!("^(?=[^{class}]*$)");
+        target["pattern"] = json!(match target["pattern"].as_str() {
+            None => format!("^[^{class}]*$"),
+            Some(own) => match own.strip_prefix('^') {
+                Some(anchored) => format!("{clean}{anchored}"),
+                None => format!("{clean}[^{class}]*?(?:{own})"),
+            },
+        });
     }
 }
 

@@ -67,13 +67,19 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         return Err(ApiError::new(ErrorCode::InvalidJson).with_message("The request body is not valid UTF-8"));
     };
     // Syntax first, so that broken JSON is always INVALID_JSON even where the shape is also wrong.
-    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
-        return Err(ApiError::new(ErrorCode::InvalidJson).with_message(format!("Malformed JSON in request body: {e}")));
-    }
+    let value = match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(value) => value,
+        Err(e) => {
+            return Err(
+                ApiError::new(ErrorCode::InvalidJson).with_message(format!("Malformed JSON in request body: {e}"))
+            );
+        }
+    };
     // Every body of the API is an object; serde would also read a struct from an array.
-    if !text.trim_start().starts_with('{') {
+    if !value.is_object() {
         return Err(ApiError::field("body", "The request body must be a JSON object"));
     }
+    super::text::check(&value)?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let mut path: Vec<String> = e

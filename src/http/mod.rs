@@ -9,3 +9,4 @@ pub mod edge;
 pub mod envelope;
 pub mod json;
 pub mod rate_limit;
+pub mod text;

@@ -3,7 +3,7 @@
 //! and the OpenAPI document itself (a snapshot, so that every change to it shows in review).
 
 use poem::http::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_error, send, shipping_address};
 
@@ -163,6 +163,50 @@ fn the_openapi_document_matches_its_snapshot() {
         committed == now,
         "the OpenAPI document changed: review it and run `UPDATE_SNAPSHOTS=1 cargo test openapi`"
     );
+}
+
+/// Every text field a request can carry has a length and character rule (`src/http/text.rs`),
+/// and the document shows it.
+#[test]
+fn every_text_field_of_every_request_is_limited() {
+    let doc = shopd::startup::App::document();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let mut request_schemas = Vec::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            for media in op["requestBody"]["content"].as_object().into_iter().flat_map(|c| c.values()) {
+                collect(&media["schema"], schemas, &mut request_schemas);
+            }
+        }
+    }
+    assert!(request_schemas.len() > 20, "{request_schemas:?}");
+    for name in &request_schemas {
+        for (field, prop) in schemas[name]["properties"].as_object().into_iter().flatten() {
+            let text = if prop["type"] == "array" { &prop["items"] } else { prop };
+            let typed = text.get("enum").is_some() || text.get("allOf").is_some() || text["format"] == "uuid";
+            if text["type"] != "string" || typed {
+                continue;
+            }
+            assert!(shopd::http::text::rule(field).is_some(), "{name}.{field} has no row in src/http/text.rs");
+            assert!(text["maxLength"].is_u64() && text["pattern"].is_string(), "{name}.{field}: {text}");
+        }
+    }
+
+    fn collect(v: &Value, schemas: &serde_json::Map<String, Value>, out: &mut Vec<String>) {
+        match v {
+            Value::Object(map) => {
+                if let Some(name) = map.get("$ref").and_then(Value::as_str).and_then(|r| r.rsplit('/').next())
+                    && !out.iter().any(|n| n == name)
+                {
+                    out.push(name.to_string());
+                    collect(&schemas[name], schemas, out);
+                }
+                map.values().for_each(|x| collect(x, schemas, out));
+            }
+            Value::Array(items) => items.iter().for_each(|x| collect(x, schemas, out)),
+            _ => {}
+        }
+    }
 }
 
 #[test]

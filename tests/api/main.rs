@@ -8,6 +8,7 @@ mod contract;
 mod crash;
 mod helpers;
 mod http;
+mod input;
 mod outbox;
 mod outbox_binary;
 mod payments;

@@ -1,0 +1,164 @@
+//! The limits every text field of every JSON body gets before its endpoint reads it: a maximum
+//! length, and no control characters. A NUL in an email, a bell in a name or a 900 KB phone
+//! number is refused here with a `VALIDATION_ERROR` naming the field, so no record, mail header
+//! or log line ever holds one. Endpoints keep their own, finer rules (formats, minimums).
+//!
+//! Fields are known by name across the API (`shippingAddress.phone` and a saved address's
+//! `phone` share one rule). A name not in [`FIELDS`] is not a field of any body and is ignored,
+//! as unknown fields are (a test checks that every string field of the OpenAPI document has a
+//! row), so a richer client's extra fields still pass.
+
+use serde_json::Value;
+
+use crate::error::{ApiError, FieldErrors};
+
+/// Whether a field may hold line breaks and tabs (a description, a note) or is one line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lines {
+    One,
+    Many,
+}
+
+/// Field name → (most characters, lines). Array items take their array's row (`tags.3`).
+pub const FIELDS: &[(&str, usize, Lines)] = &[
+    // People and addresses: what a person types on one line.
+    ("email", 254, Lines::One),
+    ("firstName", 100, Lines::One),
+    ("lastName", 100, Lines::One),
+    ("phone", 32, Lines::One),
+    ("gender", 20, Lines::One),
+    ("label", 50, Lines::One),
+    ("address", 200, Lines::One),
+    ("city", 100, Lines::One),
+    ("state", 100, Lines::One),
+    ("zipCode", 20, Lines::One),
+    ("country", 100, Lines::One),
+    // Secrets and tokens: long enough for any manager's password, never a control character.
+    ("password", 1024, Lines::One),
+    ("currentPassword", 1024, Lines::One),
+    ("newPassword", 1024, Lines::One),
+    ("token", 512, Lines::One),
+    ("refreshToken", 2048, Lines::One),
+    ("paymentIntentId", 255, Lines::One),
+    // The catalog.
+    ("title", 200, Lines::One),
+    ("brand", 100, Lines::One),
+    ("category", 100, Lines::One),
+    ("sku", 100, Lines::One),
+    ("tags", 50, Lines::One),
+    ("thumbnail", 2048, Lines::One),
+    ("images", 2048, Lines::One),
+    ("description", 5000, Lines::Many),
+    ("comment", 2000, Lines::Many),
+    // Orders.
+    ("carrier", 100, Lines::One),
+    ("trackingNumber", 100, Lines::One),
+    ("estimatedDelivery", 100, Lines::One),
+    ("note", 2000, Lines::Many),
+    ("reason", 1000, Lines::Many),
+    // Preferences and roles.
+    ("currency", 10, Lines::One),
+    ("language", 10, Lines::One),
+    ("theme", 20, Lines::One),
+    ("role", 20, Lines::One),
+    ("status", 40, Lines::One),
+];
+
+pub fn rule(field: &str) -> Option<(usize, Lines)> {
+    FIELDS.iter().find(|(name, ..)| *name == field).map(|(_, max, lines)| (*max, *lines))
+}
+
+/// Whether the text holds a character no one types into a form field: C0 controls (NUL, bell,
+/// escape, ...), DEL and the C1 block. Line breaks and tabs only where the field has lines, or
+/// around a one-line value (a pasted email ends in a newline; the endpoint trims it).
+fn refused(text: &str, lines: Lines) -> bool {
+    let spacing = |c: char| c.is_whitespace();
+    match lines {
+        Lines::One => text.chars().any(|c| c.is_control() && !spacing(c)) || text.trim().chars().any(char::is_control),
+        Lines::Many => text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')),
+    }
+}
+
+/// The characters [`refused`] refuses, as a regular expression class of the OpenAPI document.
+pub fn refused_class(lines: Lines) -> &'static str {
+    match lines {
+        Lines::One => r"\u0000-\u001f\u007f-\u009f",
+        Lines::Many => r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f",
+    }
+}
+
+/// Checks every known text field of a parsed body.
+pub fn check(body: &Value) -> Result<(), ApiError> {
+    let mut errors = FieldErrors::new();
+    walk(body, &mut Vec::new(), None, &mut errors);
+    if errors.is_empty() { Ok(()) } else { Err(ApiError::validation(errors)) }
+}
+
+fn walk(value: &Value, path: &mut Vec<String>, field: Option<&str>, errors: &mut FieldErrors) {
+    match value {
+        Value::String(text) => {
+            let Some((max, lines)) = field.and_then(rule) else { return };
+            let mut problems = Vec::new();
+            if text.chars().count() > max {
+                problems.push(format!("At most {max} characters"));
+            }
+            if refused(text, lines) {
+                problems.push(match lines {
+                    Lines::One => "Must be one line without control characters".to_string(),
+                    Lines::Many => "Control characters are not allowed".to_string(),
+                });
+            }
+            if !problems.is_empty() {
+                errors.insert(path.join("."), problems);
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push(i.to_string());
+                walk(item, path, field, errors);
+                path.pop();
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                path.push(key.clone());
+                walk(item, path, Some(key), errors);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn fields(body: Value) -> Vec<String> {
+        match check(&body) {
+            Ok(()) => Vec::new(),
+            Err(e) => e.details.unwrap().as_object().unwrap().keys().cloned().collect(),
+        }
+    }
+
+    #[test]
+    fn control_characters_and_long_values_are_named_by_path() {
+        assert!(fields(json!({"email": "a@b.co", "description": "two\nlines\tok"})).is_empty());
+        assert_eq!(fields(json!({"email": "a\u{0}@b.co"})), ["email"]);
+        assert_eq!(fields(json!({"firstName": "Ann\nBoleyn"})), ["firstName"]);
+        assert_eq!(fields(json!({"note": "bell \u{7}"})), ["note"]);
+        assert_eq!(fields(json!({"note": "C1 \u{85}"})), ["note"]);
+        let phone = "1".repeat(33);
+        assert_eq!(fields(json!({"shippingAddress": {"phone": phone}})), ["shippingAddress.phone"]);
+        assert_eq!(fields(json!({"tags": ["ok", "x".repeat(51)]})), ["tags.1"]);
+        // Not a field of any body: ignored, as unknown fields are.
+        assert!(fields(json!({"metadata": "x\u{0}".repeat(10_000)})).is_empty());
+        // Around a one-line value, spacing is the endpoint's to trim.
+        assert!(fields(json!({"email": " a@b.co\n"})).is_empty());
+        assert_eq!(fields(json!({"email": "a@b.co\u{0}"})), ["email"]);
+        // Length counts characters, not bytes.
+        assert!(fields(json!({"firstName": "é".repeat(100)})).is_empty());
+    }
+}

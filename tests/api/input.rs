@@ -1,0 +1,66 @@
+//! Hostile input: control characters and over-long values in any body field are refused with a
+//! `VALIDATION_ERROR` naming the field, and change nothing.
+
+use poem::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, TestApp, assert_error, send, shipping_address};
+
+fn named(reply: &crate::helpers::Reply, field: &str) -> Value {
+    let body = assert_error(reply, 400, "VALIDATION_ERROR");
+    assert!(body["details"][field].is_array(), "{field} is named: {body}");
+    body
+}
+
+#[tokio::test]
+async fn a_nul_in_an_email_or_a_control_character_in_a_name_registers_nothing() {
+    let app = TestApp::new().await;
+    let register = |email: &str, first: &str| {
+        json!({"email": email, "password": PASSWORD, "firstName": first, "lastName": "Smith"})
+    };
+    let r = send(app.post("/api/v1/auth/register").body_json(&register("nul\u{0}@shop.test", "Ann"))).await;
+    named(&r, "email");
+    let r = send(app.post("/api/v1/auth/register").body_json(&register("bell@shop.test", "An\u{7}n"))).await;
+    named(&r, "firstName");
+    let r = send(app.post("/api/v1/auth/register").body_json(&register("line@shop.test", "Ann\r\nBcc: x"))).await;
+    named(&r, "firstName");
+    assert_error(&app.login("bell@shop.test", PASSWORD).await, 400, "INVALID_CREDENTIALS");
+    // A pasted email's trailing newline is only trimmed.
+    let r = send(app.post("/api/v1/auth/register").body_json(&register(" paste@shop.test\n", "Ann"))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(r.json()["data"]["user"]["email"], "paste@shop.test");
+}
+
+#[tokio::test]
+async fn an_over_long_phone_is_refused_and_no_order_is_placed() {
+    let app = TestApp::demo().await;
+    let s = app.user("long@shop.test").await;
+    let stock = send(app.get("/api/v1/products/1")).await.json()["data"]["stock"].clone();
+    let mut address = shipping_address();
+    address["phone"] = json!("5".repeat(900_000));
+    let body = json!({"products": [{"id": 1, "quantity": 1}], "shippingAddress": address});
+    let r = send(app.post_as("/api/v1/orders", &s).body_json(&body)).await;
+    let err = named(&r, "shippingAddress.phone");
+    assert_eq!(err["details"]["shippingAddress.phone"][0], "At most 32 characters");
+    let mine = send(app.get_as("/api/v1/orders", &s)).await.json();
+    assert_eq!(mine["data"]["total"], 0, "{mine}");
+    assert_eq!(send(app.get("/api/v1/products/1")).await.json()["data"]["stock"], stock, "stock untouched");
+}
+
+#[tokio::test]
+async fn descriptions_keep_their_lines_but_not_control_characters() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let product = |description: &str, tags: Value| {
+        json!({"title": "Lamp", "description": description, "price": 10.0, "stock": 1, "brand": "B",
+            "category": "home", "tags": tags})
+    };
+    let r = send(app.post_as("/api/v1/products", &admin).body_json(&product("Line one\n\tLine two", json!(["a"])))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(r.json()["data"]["description"], "Line one\n\tLine two");
+    let r = send(app.post_as("/api/v1/products", &admin).body_json(&product("esc \u{1b}[31m", json!(["a"])))).await;
+    named(&r, "description");
+    let r = send(app.post_as("/api/v1/products", &admin).body_json(&product("ok", json!(["a", "b\u{0}"])))).await;
+    named(&r, "tags.1");
+    assert_eq!(send(app.get("/api/v1/products")).await.json()["data"]["total"], 1, "only the clean one");
+}
