@@ -62,18 +62,38 @@ impl Who {
     }
 }
 
-fn sane_session(s: &str) -> bool {
-    (16..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+/// Whether a client-made session id is as hard to guess as one we issue: at least 128 bits of
+/// randomness, as a UUID v4 or 32 to 128 characters of hex or base64url, and not a pattern (few
+/// distinct characters, or a repeating run). Storefronts of the plan make their own ids; a
+/// guessable one would let anyone read, fill or merge that cart, so it gets a new one instead.
+pub fn strong_session(s: &str) -> bool {
+    let hyphenated = s.len() == 36 && s.bytes().filter(|b| *b == b'-').count() == 4;
+    let digits: Vec<u8> = match uuid::Uuid::parse_str(s) {
+        Ok(u) if hyphenated && u.get_version_num() == 4 => s.bytes().filter(|b| *b != b'-').collect(),
+        Ok(_) if hyphenated => return false,
+        _ if (32..=128).contains(&s.len()) => s.bytes().collect(),
+        _ => return false,
+    };
+    let hex = digits.iter().all(u8::is_ascii_hexdigit);
+    let base64url = digits.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_');
+    if !hex && !base64url {
+        return false;
+    }
+    let distinct = digits.iter().collect::<std::collections::HashSet<_>>().len();
+    // 32 random hex digits show about 14 distinct ones, 32 base64url characters about 25.
+    let enough = if hex { 9 } else { 14 };
+    let periodic = (1..=digits.len() / 2).any(|p| digits.iter().zip(&digits[p..]).all(|(a, b)| a == b));
+    distinct >= enough && !periodic
 }
 
 /// The guest session named by the request (header first, then cookie).
 pub fn session_of(req: &Request) -> Option<String> {
-    let header = req.header(SESSION_HEADER).map(str::trim).filter(|s| sane_session(s)).map(str::to_string);
+    let header = req.header(SESSION_HEADER).map(str::trim).filter(|s| strong_session(s)).map(str::to_string);
     header.or_else(|| {
         req.header("cookie")?
             .split(';')
             .filter_map(|c| c.trim().split_once('='))
-            .find(|(k, v)| *k == SESSION_COOKIE && sane_session(v))
+            .find(|(k, v)| *k == SESSION_COOKIE && strong_session(v))
             .map(|(_, v)| v.to_string())
     })
 }
@@ -98,8 +118,9 @@ fn reply(state: &AppState, who: &Who, cart: &Cart) -> CartReply {
         (Some(s), true) => (
             Some(s.clone()),
             Some(format!(
-                "{SESSION_COOKIE}={s}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax",
-                state.settings.cart_expiry_days as u64 * 86_400
+                "{SESSION_COOKIE}={s}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}",
+                state.settings.cart_expiry_days as u64 * 86_400,
+                if state.settings.is_production() { "; Secure" } else { "" }
             )),
         ),
         _ => (None, None),
@@ -132,24 +153,13 @@ pub struct CartApi;
 
 #[OpenApi(prefix_path = "/api/v1/cart", tag = "crate::openapi::Tag::Cart")]
 impl CartApi {
-    /// The caller's cart (created empty when there is none).
+    /// The caller's cart (empty when there is none).
     #[oai(path = "/", method = "get", operation_id = "getCart")]
     async fn get(&self, state: Data<&AppState>, req: &Request) -> ApiResult<CartReply> {
         let who = identify(&state, req)?;
         let owner = who.owner();
-        let existing = state.store.read()?.get(&CARTS, owner.as_str())?;
-        let cart = match existing {
-            Some(c) => c,
-            None => {
-                state
-                    .store
-                    .write(move |w| {
-                        let cart = load(w, &owner)?;
-                        save(w, cart)
-                    })
-                    .await?
-            }
-        };
+        // A cart is stored when something is put in it: a visit stores nothing.
+        let cart = state.store.read()?.get(&CARTS, owner.as_str())?.unwrap_or_else(|| Cart::new(owner));
         Ok(reply(&state, &who, &cart))
     }
 
@@ -254,10 +264,12 @@ impl CartApi {
         let owner = who.owner();
         let cart = state
             .store
-            .write(move |w| {
-                let mut cart = load(w, &owner)?;
-                cart.items.clear();
-                save(w, cart)
+            .write(move |w| match w.get(&CARTS, owner.as_str())? {
+                Some(mut cart) => {
+                    cart.items.clear();
+                    save(w, cart)
+                }
+                None => Ok(Cart::new(owner)),
             })
             .await?;
         Ok(reply(&state, &who, &cart))
@@ -275,8 +287,8 @@ impl CartApi {
             .store
             .write(move |w| {
                 let mut cart = load(w, &owner)?;
-                let Some(guest_key) = session.map(|s| owner_key(None, Some(&s))) else { return save(w, cart) };
-                let Some(guest) = w.delete(&CARTS, guest_key.as_str())? else { return save(w, cart) };
+                let Some(guest_key) = session.map(|s| owner_key(None, Some(&s))) else { return Ok(cart) };
+                let Some(guest) = w.delete(&CARTS, guest_key.as_str())? else { return Ok(cart) };
                 for line in guest.items {
                     let Some(p) = w.get(&PRODUCTS, &line.product_id)?.filter(|p| p.is_active) else { continue };
                     match cart.items.iter_mut().find(|l| l.product_id == line.product_id) {

@@ -81,7 +81,7 @@ async fn a_guest_gets_a_session_and_a_private_cart_priced_to_the_cent() {
 
     // Another session cannot see or touch this line; the cookie works like the header.
     let item = line["id"].as_u64().unwrap();
-    let other = "0123456789abcdef-other";
+    let other = "3b8e1f0a-7c2d-4e9b-a6f4-d1c05b82e937";
     assert_eq!(send(app.get("/api/v1/cart").header("X-Session-ID", other)).await.json()["data"]["items"], json!([]));
     let r = send(
         app.client
@@ -118,7 +118,7 @@ async fn merging_adds_the_guest_cart_capped_at_stock_and_deletes_it() {
     let b = product(&app, &admin, 5.0, 0.0, 10).await;
     let user = app.user("merge@shop.test").await;
     send(app.post_as("/api/v1/cart/items", &user).body_json(&json!({"productId": a, "quantity": 3}))).await;
-    let session = "guest-session-0000000001";
+    let session = "6f1c2b9e-8d4a-4c7e-b1f3-2a9d5e7c0b48";
     for (id, q) in [(a, 3), (b, 2)] {
         let r = send(
             app.post("/api/v1/cart/items")
@@ -622,7 +622,7 @@ async fn idle_carts_are_reminded_once_and_old_guest_carts_swept() {
     send(app.post_as("/api/v1/cart/items", &s).body_json(&json!({"productId": 1, "quantity": 1}))).await;
     send(
         app.post("/api/v1/cart/items")
-            .header("X-Session-ID", "guest-aaaaaaaaaaaaaaaa")
+            .header("X-Session-ID", "9c4d7e2a-1b5f-4a8e-93d6-e0f2b7a1c5d8")
             .body_json(&json!({"productId": 1, "quantity": 1})),
     )
     .await;

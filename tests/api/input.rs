@@ -64,3 +64,68 @@ async fn descriptions_keep_their_lines_but_not_control_characters() {
     named(&r, "tags.1");
     assert_eq!(send(app.get("/api/v1/products")).await.json()["data"]["total"], 1, "only the clean one");
 }
+
+#[tokio::test]
+async fn made_up_session_ids_get_a_new_one_and_a_visit_stores_no_cart() {
+    let app = TestApp::demo().await;
+    let carts = || app.state.store.read().unwrap().count(&shopd::cart::CARTS).unwrap();
+    let before = carts();
+    for _ in 0..3 {
+        let r = send(app.get("/api/v1/cart")).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(r.header("x-session-id").is_some());
+    }
+    assert_eq!(carts(), before, "a visit stores nothing");
+
+    // Guessable ids are replaced by a server-issued one; random ones are kept.
+    for weak in [
+        "guest-session-0000000001",
+        "00000000-0000-4000-8000-000000000000",
+        "0123456789abcdef0123456789abcdef",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "abababababababababababababababababab",
+        "6f1c2b9e-8d4a-1c7e-b1f3-2a9d5e7c0b48",
+    ] {
+        let r = send(app.get("/api/v1/cart").header("X-Session-ID", weak)).await;
+        let issued = r.header("x-session-id").unwrap_or_else(|| panic!("{weak} is replaced"));
+        assert_ne!(issued, weak);
+        assert!(shopd::cart::api::strong_session(issued), "{issued}");
+    }
+    for strong in
+        ["6f1c2b9e-8d4a-4c7e-b1f3-2a9d5e7c0b48", "9f86d081884c7d659a2feaa0c55ad015", "Zk3q-9Xv_Lw2Rt8yBn4Hs6Jd1Fm7Gc0P"]
+    {
+        let r = send(app.get("/api/v1/cart").header("X-Session-ID", strong)).await;
+        assert!(r.header("x-session-id").is_none(), "{strong} is kept");
+    }
+
+    // A guest's cart is merged only by a request that carries that guest's own session.
+    let guest = "2d7b9f4e-6a1c-4e3b-8f5d-c9a0e2b7d143";
+    let r = send(
+        app.post("/api/v1/cart/items").header("X-Session-ID", guest).body_json(&json!({"productId": 1, "quantity": 2})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let thief = app.user("thief@shop.test").await;
+    let r = send(app.post_as("/api/v1/cart/merge", &thief).header("X-Session-ID", "guest-session-0000000001")).await;
+    assert_eq!(r.json()["data"]["items"], json!([]), "a made-up id merges nothing");
+    let r = send(app.get("/api/v1/cart").header("X-Session-ID", guest)).await;
+    assert_eq!(r.json()["data"]["itemCount"], 2, "the guest keeps the cart");
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_secure_in_production() {
+    let app = TestApp::with(
+        |s| {
+            s.app_env = shopd::config::AppEnv::Production;
+            s.jwt_secret = Some(shopd::config::Secret::new("k3J9vQ2xLp7Zr4Tn8Wc1Ys6Hb5Gd0FmA"));
+            s.payment_provider = Some(shopd::config::PaymentProvider::Manual);
+        },
+        |r| r,
+    )
+    .await;
+    let r = send(app.get("/api/v1/cart")).await;
+    let cookie = r.header("set-cookie").unwrap();
+    assert!(cookie.contains("; Secure") && cookie.contains("HttpOnly"), "{cookie}");
+    let dev = send(TestApp::new().await.get("/api/v1/cart")).await;
+    assert!(!dev.header("set-cookie").unwrap().contains("Secure"));
+}
