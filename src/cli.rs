@@ -122,7 +122,7 @@ fn fail(message: &str) -> ExitCode {
 }
 
 fn serve(settings: Settings) -> ExitCode {
-    crate::telemetry::init(&settings);
+    let _log = crate::telemetry::init(&settings);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().max_blocking_threads(64).build() {
         Ok(rt) => rt,
         Err(e) => return fail(&format!("cannot start the runtime: {e}")),

@@ -169,6 +169,10 @@ pub struct Settings {
     /// `authorization` setting sends); unset, it is open, for a private network.
     #[serde(deserialize_with = "lenient::opt_secret")]
     pub metrics_token: Option<Secret>,
+    /// Serve `/metrics` on this address only (`127.0.0.1:9100`), not on the API's port.
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Below this much free space on the data dir's disk, the log warns (every 30 s).
+    pub disk_free_warn_mb: u64,
     pub seed_demo: bool,
 
     pub password_hash_memory_kib: u32,
@@ -230,6 +234,8 @@ impl Default for Settings {
             admin_email: None,
             admin_password: None,
             metrics_token: None,
+            metrics_addr: None,
+            disk_free_warn_mb: 512,
             seed_demo: true,
             password_hash_memory_kib: 19 * 1024,
             password_hash_iterations: 2,
@@ -436,12 +442,12 @@ impl Settings {
             PaymentProvider::Stripe if self.stripe_secret_key.is_none() => {
                 Err("payment_provider = stripe needs stripe_secret_key (STRIPE_SECRET_KEY)".into())
             }
-            PaymentProvider::Offline if self.is_production() => Err(
-                "production needs a real payment provider: the offline one lets a customer confirm their own \
+            PaymentProvider::Offline if self.is_production() => {
+                Err("production needs a real payment provider: the offline one lets a customer confirm their own \
                  payment (demos only). Set STRIPE_SECRET_KEY for cards, or PAYMENT_PROVIDER=manual for cash on \
                  delivery or bank transfer (an admin then marks orders paid)"
-                    .into(),
-            ),
+                    .into())
+            }
             p => Ok(p),
         }
     }

@@ -50,6 +50,7 @@ error_codes! {
     Conflict => ("CONFLICT", 409, "Another change to this resource is in progress; retry in a moment"),
     InternalError => ("INTERNAL_ERROR", 500, "Internal server error"),
     ServiceUnavailable => ("SERVICE_UNAVAILABLE", 503, "Service unavailable"),
+    InsufficientStorage => ("INSUFFICIENT_STORAGE", 507, "The server is out of disk space; nothing was changed. Try again later"),
     // Authentication and authorization
     Unauthorized => ("UNAUTHORIZED", 401, "Authentication required"),
     InvalidToken => ("INVALID_TOKEN", 401, "Invalid token"),
@@ -148,6 +149,15 @@ impl ApiError {
         ApiError::validation(BTreeMap::from([(path.into(), vec![message.into()])]))
     }
 
+    /// A failed file write: 507 `INSUFFICIENT_STORAGE` when the disk is full, else
+    /// `INTERNAL_ERROR`.
+    pub fn from_io(e: std::io::Error, doing: &str) -> Self {
+        if crate::store::is_disk_full(&e) {
+            return ApiError { cause: Some(format!("{doing}: {e}")), ..ApiError::new(ErrorCode::InsufficientStorage) };
+        }
+        ApiError::internal(format!("{doing}: {e}"))
+    }
+
     /// An unexpected failure: the client sees `INTERNAL_ERROR`, the log sees `cause`.
     pub fn internal(cause: impl fmt::Display) -> Self {
         ApiError { cause: Some(cause.to_string()), ..ApiError::new(ErrorCode::InternalError) }
@@ -181,6 +191,9 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Closed => {
                 ApiError::new(ErrorCode::ServiceUnavailable).with_message("The store is shutting down")
+            }
+            StoreError::DiskFull(cause) => {
+                ApiError { cause: Some(cause.to_string()), ..ApiError::new(ErrorCode::InsufficientStorage) }
             }
             other => ApiError::internal(other),
         }

@@ -45,6 +45,9 @@ impl HealthApi {
     /// Readiness: 200 when storage (and, once it exists, search) answers; 503 otherwise.
     #[oai(path = "/ready", method = "get", operation_id = "getReadiness")]
     async fn ready(&self, state: Data<&AppState>) -> ApiResult<Reply<Readiness>> {
+        // A store whose last commit failed (a full disk) tries again here, so it comes back
+        // without a restart even when no client writes.
+        let _ = state.store.probe().await;
         let checks = state.readiness();
         if checks.values().all(|v| v == "ok") {
             Ok(Reply::ok(Readiness { status: "ready".into(), checks }))
@@ -78,6 +81,7 @@ pub fn metrics(req: &poem::Request, state: Data<&AppState>) -> Response {
         facet_misses,
     });
     state.metrics.jobs(&state.jobs.counts());
+    state.metrics.disk_free(crate::store::disk::free_bytes(&state.settings.data_dir));
     state
         .metrics
         .render()

@@ -18,6 +18,7 @@ pub struct Metrics {
     sign_ins: IntCounterVec,
     cache: IntCounterVec,
     jobs: IntGaugeVec,
+    disk_free: IntGauge,
 }
 
 /// How a sign-in ended.
@@ -79,6 +80,9 @@ impl Metrics {
         let jobs =
             IntGaugeVec::new(Opts::new("jobs", "Outbox jobs by status (PENDING, RUNNING, DONE, DEAD)"), &["status"])
                 .expect("valid metric");
+        let disk_free =
+            IntGauge::new("disk_free_bytes", "Free bytes on the data dir's filesystem (for an unprivileged writer)")
+                .expect("valid metric");
         let build = IntGauge::with_opts(
             Opts::new("build_info", "The running build (always 1)").const_label("version", env!("CARGO_PKG_VERSION")),
         )
@@ -93,6 +97,7 @@ impl Metrics {
             Box::new(sign_ins.clone()),
             Box::new(cache.clone()),
             Box::new(jobs.clone()),
+            Box::new(disk_free.clone()),
             Box::new(build),
         ] {
             registry.register(c).expect("unique metric names");
@@ -101,7 +106,18 @@ impl Metrics {
         registry
             .register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))
             .expect("unique metric names");
-        Metrics { registry, requests, latency, store_commits, store_writes, orders_placed, sign_ins, cache, jobs }
+        Metrics {
+            registry,
+            requests,
+            latency,
+            store_commits,
+            store_writes,
+            orders_placed,
+            sign_ins,
+            cache,
+            jobs,
+            disk_free,
+        }
     }
 
     pub fn sign_in(&self, outcome: SignIn) {
@@ -133,6 +149,12 @@ impl Metrics {
     pub fn jobs(&self, counts: &[(crate::jobs::JobStatus, u64)]) {
         for (status, n) in counts {
             self.jobs.with_label_values(&[status.as_str()]).set(*n as i64);
+        }
+    }
+
+    pub fn disk_free(&self, bytes: Option<u64>) {
+        if let Some(b) = bytes {
+            self.disk_free.set(b.min(i64::MAX as u64) as i64);
         }
     }
 

@@ -169,12 +169,13 @@ impl App {
             Response::builder().content_type("application/json; charset=utf-8").body(Self::served().0.as_str())
         });
         let docs = poem::endpoint::make_sync(|_| poem::web::Html(Self::docs_page()));
-        Route::new()
-            .at("/api/v1/openapi.json", get(spec_endpoint))
-            .at("/docs", get(docs))
-            .at("/metrics", get(health::metrics))
-            .nest(crate::uploads::URL_PREFIX, crate::uploads::endpoint(&self.state))
-            .nest("/", Self::service())
+        let routes = Route::new().at("/api/v1/openapi.json", get(spec_endpoint)).at("/docs", get(docs));
+        // With METRICS_ADDR, /metrics is served on that listener only.
+        let routes = match self.state.settings.metrics_addr {
+            Some(_) => routes,
+            None => routes.at("/metrics", get(health::metrics)),
+        };
+        routes.nest(crate::uploads::URL_PREFIX, crate::uploads::endpoint(&self.state)).nest("/", Self::service())
     }
 
     /// `routes` wrapped in every middleware, outermost last: what the server runs and what
@@ -237,6 +238,16 @@ impl App {
     ) -> std::io::Result<()> {
         let control = ControlSocket::start(self.state.store.clone(), &self.state.settings.data_dir)?;
         let sweeper = tokio::spawn(sweep_hourly(self.state.clone()));
+        let disk = tokio::spawn(watch_disk(self.state.clone()));
+        let metrics = match self.state.settings.metrics_addr {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr).into_acceptor().await?;
+                tracing::info!(address = %addr, "metrics at http://{addr}/metrics");
+                let route = Route::new().at("/metrics", get(health::metrics)).data(self.state.clone());
+                Some(tokio::spawn(Server::new_with_acceptor(listener).run(route)))
+            }
+            None => None,
+        };
         let endpoint = self.endpoint(routes);
         tracing::info!(
             address = %bound.addr,
@@ -248,6 +259,10 @@ impl App {
             .await;
         control.stop();
         sweeper.abort();
+        disk.abort();
+        if let Some(m) = metrics {
+            m.abort();
+        }
         self.state.jobs.shutdown(Duration::from_secs(5)).await;
         let store = self.state.store.clone();
         tokio::task::spawn_blocking(move || store.close()).await.map_err(std::io::Error::other)?;
@@ -300,6 +315,34 @@ pub async fn open_search(data_dir: &std::path::Path, store: &Store, catalog: &Ca
         search.learn_from_index().map_err(anyhow::Error::from)?;
     }
     Ok(search)
+}
+
+/// Says at start how much room the data dir has, warns while it is below `DISK_FREE_WARN_MB`
+/// (and once when it is back), and lets a store whose commit failed on a full disk reopen as
+/// soon as there is room, even when nobody writes.
+async fn watch_disk(state: AppState) {
+    let dir = state.settings.data_dir.clone();
+    let threshold = state.settings.disk_free_warn_mb.saturating_mul(1024 * 1024);
+    if let Some(free) = crate::store::disk::free_bytes(&dir) {
+        tracing::info!(free_mib = free >> 20, path = %dir.display(), "free space on the data dir's disk");
+    }
+    let mut low = false;
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        tick.tick().await;
+        let Some(free) = crate::store::disk::free_bytes(&dir) else { continue };
+        if free < threshold {
+            tracing::warn!(
+                free_mib = free >> 20,
+                threshold_mib = state.settings.disk_free_warn_mb,
+                "the data dir's disk is almost full: writes answer 507 once it is"
+            );
+        } else if low {
+            tracing::info!(free_mib = free >> 20, "the data dir's disk has room again");
+        }
+        low = free < threshold;
+        let _ = state.store.probe().await;
+    }
 }
 
 /// Clears expired tokens and revocations, expired guest carts and old finished jobs once an

@@ -1,13 +1,18 @@
-//! Uploaded images: checked by their content (never by name or declared type), stored under
-//! `<data dir>/uploads` with generated names, served at `/uploads/...` with a long cache life.
+//! Uploaded images: checked by their content (never by name or declared type) and decoded whole
+//! within limits before anything is kept, stored under `<data dir>/uploads` with generated
+//! names, served at `/uploads/...` with a long cache life.
 
-use std::path::PathBuf;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
-use poem::endpoint::StaticFilesEndpoint;
-use poem::http::header;
+use image::{ImageFormat, ImageReader, Limits};
+use poem::http::{Method, header};
 use poem::middleware::SetHeader;
-use poem::{Endpoint, EndpointExt};
+use poem::web::StaticFileRequest;
+use poem::{Endpoint, EndpointExt, FromRequest, IntoResponse, Request, Response};
 use poem_openapi::types::multipart::Upload;
+use tokio::sync::Semaphore;
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
@@ -30,16 +35,40 @@ pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
 pub struct Stored {
     pub url: String,
     pub path: PathBuf,
+    /// The URL of the thumbnail, when one was asked for.
+    pub thumbnail: Option<String>,
 }
 
-/// Checks and stores one uploaded image (form field `field`) under
-/// `uploads/<folder>/<prefix>-<random>.<ext>`.
+/// What is kept of an uploaded image.
+#[derive(Debug, Clone, Copy)]
+pub enum Keep {
+    /// The file as sent (a product photo keeps its quality), once it decodes within the limits.
+    Original,
+    /// A new file drawn from the decoded pixels, at most this many pixels a side: nothing of
+    /// the sent bytes survives (no trailing data, no EXIF with a home's GPS position).
+    Redrawn(u32),
+}
+
+/// The most pixels a side and the most memory a decode may take: a 50000×50000 PNG of a few
+/// kilobytes would otherwise ask for 10 GB.
+const MAX_SIDE: u32 = 8192;
+const MAX_DECODED_BYTES: u64 = 128 * 1024 * 1024;
+const THUMB_SIDE: u32 = 400;
+
+/// Image decoding is CPU- and memory-heavy: at most two at a time, off the async runtime.
+static IMAGE_WORK: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(2));
+
+/// Checks one uploaded image (form field `field`) by decoding it whole within the limits, and
+/// stores it under `uploads/<folder>/<prefix>-<random>.<ext>`, with a JPEG thumbnail of at most
+/// 400×400 px when `thumbnail` is set.
 pub async fn store_image(
     state: &AppState,
     field: &str,
     folder: &str,
     prefix: &str,
     upload: Upload,
+    keep: Keep,
+    thumbnail: bool,
 ) -> ApiResult<Stored> {
     let max = state.settings.max_file_size;
     if upload.size() as u64 > max {
@@ -57,21 +86,106 @@ pub async fn store_image(
         ));
     };
     let dir = state.settings.data_dir.join("uploads").join(folder);
-    let name = format!("{prefix}-{}.{ext}", uuid::Uuid::new_v4().simple());
-    let path = dir.join(&name);
-    let target = path.clone();
-    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        std::fs::create_dir_all(&dir)?;
-        let partial = dir.join(format!(".{name}.partial"));
-        std::fs::write(&partial, &bytes)?;
-        std::fs::File::open(&partial)?.sync_all()?;
-        std::fs::rename(&partial, &target)
+    let stem = format!("{prefix}-{}", uuid::Uuid::new_v4().simple());
+    let _permit = IMAGE_WORK.acquire().await.map_err(ApiError::internal)?;
+    let (dir_, stem_) = (dir.clone(), stem.clone());
+    let written = tokio::task::spawn_blocking(move || write_image(&dir_, &stem_, ext, bytes, keep, thumbnail))
+        .await
+        .map_err(ApiError::internal)?;
+    let (name, thumb) = match written {
+        Ok(names) => names,
+        Err(Refused::Unreadable(e)) => {
+            return Err(ApiError::field(field, format!("The image could not be read: {e}")));
+        }
+        Err(Refused::TooLarge) => {
+            return Err(ApiError::field(
+                field,
+                format!(
+                    "The image is too large: at most {MAX_SIDE}×{MAX_SIDE} pixels and {} MiB decoded",
+                    MAX_DECODED_BYTES >> 20
+                ),
+            ));
+        }
+        Err(Refused::Io(e)) => return Err(ApiError::from_io(e, "storing an upload")),
+    };
+    let url_of = |name: &str| format!("{URL_PREFIX}/{folder}/{name}");
+    Ok(Stored { url: url_of(&name), path: dir.join(&name), thumbnail: thumb.as_deref().map(url_of) })
+}
+
+enum Refused {
+    Unreadable(image::ImageError),
+    TooLarge,
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for Refused {
+    fn from(e: std::io::Error) -> Self {
+        Refused::Io(e)
+    }
+}
+
+fn decode(bytes: &[u8]) -> Result<image::DynamicImage, Refused> {
+    let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format()?;
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODED_BYTES);
+    reader.limits(limits);
+    reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(_) => Refused::TooLarge,
+        e => Refused::Unreadable(e),
     })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(|e| ApiError::internal(format!("storing an upload: {e}")))?;
-    let url = format!("{URL_PREFIX}/{folder}/{}", path.file_name().and_then(|n| n.to_str()).unwrap_or_default());
-    Ok(Stored { url, path })
+}
+
+/// Decodes, then writes the kept file (and its thumbnail) through a hidden partial file that
+/// is renamed into place, so /uploads never serves half a file. Returns the file names.
+fn write_image(
+    dir: &Path,
+    stem: &str,
+    ext: &str,
+    bytes: Vec<u8>,
+    keep: Keep,
+    thumbnail: bool,
+) -> Result<(String, Option<String>), Refused> {
+    let image = decode(&bytes)?;
+    let (bytes, ext) = match keep {
+        Keep::Original => (bytes, ext),
+        Keep::Redrawn(side) => {
+            let redrawn =
+                if image.width() > side || image.height() > side { image.thumbnail(side, side) } else { image.clone() };
+            // PNG keeps transparency; everything else becomes a JPEG.
+            if image.color().has_alpha() {
+                (encode(&redrawn, ImageFormat::Png)?, "png")
+            } else {
+                (encode(&image::DynamicImage::ImageRgb8(redrawn.to_rgb8()), ImageFormat::Jpeg)?, "jpg")
+            }
+        }
+    };
+    std::fs::create_dir_all(dir)?;
+    let name = format!("{stem}.{ext}");
+    put(dir, &name, &bytes)?;
+    let thumb = if thumbnail {
+        let small = image::DynamicImage::ImageRgb8(image.thumbnail(THUMB_SIDE, THUMB_SIDE).to_rgb8());
+        let thumb = format!("{stem}-thumb.jpg");
+        put(dir, &thumb, &encode(&small, ImageFormat::Jpeg)?)?;
+        Some(thumb)
+    } else {
+        None
+    };
+    Ok((name, thumb))
+}
+
+fn encode(image: &image::DynamicImage, format: ImageFormat) -> Result<Vec<u8>, Refused> {
+    let mut out = Cursor::new(Vec::new());
+    image.write_to(&mut out, format).map_err(Refused::Unreadable)?;
+    Ok(out.into_inner())
+}
+
+fn put(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let partial = dir.join(format!(".{name}.partial"));
+    std::fs::write(&partial, bytes)?;
+    std::fs::File::open(&partial)?.sync_all()?;
+    std::fs::rename(&partial, dir.join(name))
 }
 
 /// Deletes a stored upload by its URL; anything outside our uploads is left alone.
@@ -86,8 +200,59 @@ pub fn remove(state: &AppState, url: &str) {
     }
 }
 
-/// Serves `<data dir>/uploads`: file names are never reused, so clients may cache them forever.
+/// Serves `<data dir>/uploads`, GET and HEAD: file names are never reused, so clients may cache
+/// them forever. Only what shopd writes is served: a name of letters, digits, `-`, `_` and `.`
+/// that does not start with a dot (no partial file, no `.htaccess`), two levels deep, and no
+/// symbolic link anywhere on the way (a link someone left in the data dir does not leak the
+/// file it points to).
 pub fn endpoint(state: &AppState) -> impl Endpoint + use<> {
-    StaticFilesEndpoint::new(state.settings.data_dir.join("uploads"))
-        .with(SetHeader::new().overriding(header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+    let root = state.settings.data_dir.join("uploads");
+    poem::endpoint::make(move |req: Request| {
+        let root = root.clone();
+        async move { serve(&root, req).await }
+    })
+    .with(SetHeader::new().overriding(header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+}
+
+fn shopd_wrote(root: &Path, rest: &str) -> Option<PathBuf> {
+    let parts: Vec<&str> = rest.split('/').collect();
+    let named = |p: &&str| {
+        !p.is_empty()
+            && !p.starts_with('.')
+            && p.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    };
+    if parts.len() != 2 || !parts.iter().all(named) {
+        return None;
+    }
+    let mut path = root.to_path_buf();
+    for part in parts {
+        path.push(part);
+        let meta = std::fs::symlink_metadata(&path).ok()?;
+        if meta.file_type().is_symlink() {
+            return None;
+        }
+    }
+    path.is_file().then_some(path)
+}
+
+async fn serve(root: &Path, req: Request) -> poem::Result<Response> {
+    let head = req.method() == Method::HEAD;
+    if req.method() != Method::GET && !head {
+        return Err(ApiError::new(ErrorCode::MethodNotAllowed).with_header("Allow", "GET, HEAD").into());
+    }
+    let not_found = || ApiError::new(ErrorCode::NotFound).with_message("File not found");
+    let rest = req.uri().path().trim_start_matches('/').to_string();
+    let Some(path) = shopd_wrote(root, &rest) else { return Err(not_found().into()) };
+    let file = StaticFileRequest::from_request_without_body(&req).await?;
+    let response = file.create_response(&path, false, false).map_err(|_| not_found())?.into_response();
+    if !head {
+        return Ok(response);
+    }
+    let (mut parts, _) = response.into_parts();
+    if let Ok(meta) = std::fs::metadata(&path)
+        && parts.status == poem::http::StatusCode::OK
+    {
+        parts.headers.insert(header::CONTENT_LENGTH, meta.len().into());
+    }
+    Ok(Response::from_parts(parts, poem::Body::empty()))
 }

@@ -49,7 +49,10 @@ pub fn provider_error(cause: impl std::fmt::Display) -> ApiError {
 /// A Stripe payment while Stripe is no longer configured: an admin settles it in Stripe's own
 /// dashboard (the job stays DEAD with this reason until then).
 fn stripe_gone() -> CallError {
-    CallError { error: provider_error("this payment was made with Stripe, and STRIPE_SECRET_KEY is not set"), retry: false }
+    CallError {
+        error: provider_error("this payment was made with Stripe, and STRIPE_SECRET_KEY is not set"),
+        retry: false,
+    }
 }
 
 fn cause_text(e: &ApiError) -> String {

@@ -148,7 +148,8 @@ pub async fn run(state: &AppState, refund_id: Uuid) -> Outcome {
     if refund.status != RefundStatus::Pending {
         return Outcome::done();
     }
-    match state.payments.refund(&payment.provider, &payment.payment_intent_id, refund.amount.cents(), &refund.key).await {
+    match state.payments.refund(&payment.provider, &payment.payment_intent_id, refund.amount.cents(), &refund.key).await
+    {
         Ok(made) => Outcome::with(move |w| record(w, refund_id, made)),
         Err(e) if e.retry => Outcome::Retry(e.error.cause.unwrap_or(e.error.message)),
         Err(e) => {

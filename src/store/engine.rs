@@ -44,7 +44,9 @@ pub(crate) struct Finished {
     reply: Box<dyn FnOnce(Result<()>) + Send>,
 }
 
-pub(crate) type Job = Box<dyn FnOnce(&mut WriteTx<'_>) -> Finished + Send>;
+/// A queued write. Called with `None` when its batch failed before reaching it: it then only
+/// answers its caller with the batch's error.
+pub(crate) type Job = Box<dyn FnOnce(Option<&mut WriteTx<'_>>) -> Finished + Send>;
 
 /// A write waiting for the writer; a lazy one may share a commit that is not fsynced.
 pub(crate) struct Queued {
@@ -64,6 +66,12 @@ where
 {
     let (tx, rx) = oneshot::channel();
     let job: Job = Box::new(move |w| {
+        let Some(w) = w else {
+            let reply = Box::new(move |commit: Result<()>| {
+                let _ = tx.send(Err(E::from(commit.err().unwrap_or(StoreError::Closed))));
+            });
+            return Finished { keep: false, reply };
+        };
         let outcome = f(w);
         Finished {
             keep: outcome.is_ok(),
@@ -84,7 +92,10 @@ where
 pub(crate) type Watchers = Arc<RwLock<Vec<(&'static str, Arc<tokio::sync::Notify>)>>>;
 
 pub(crate) struct Engine {
-    db: RwLock<Option<Arc<Database>>>,
+    db: Arc<RwLock<Option<Arc<Database>>>>,
+    /// A commit failed: redb refuses every write until the file is opened again, which the
+    /// writer does before its next batch once the disk has room.
+    broken: Arc<std::sync::atomic::AtomicBool>,
     watchers: Watchers,
     sender: RwLock<Option<mpsc::Sender<Queued>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
@@ -143,18 +154,25 @@ impl Engine {
         let db = Arc::new(open_db(path)?);
         check_schema(&db, path)?;
         let (sender, receiver) = mpsc::channel(QUEUE);
-        let writer_db = db.clone();
+        let slot = Arc::new(RwLock::new(Some(db)));
+        let broken = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stats = Arc::new(Counters::default());
-        let writer_stats = stats.clone();
         let watchers = Watchers::default();
-        let writer_watchers = watchers.clone();
+        let writer = Writer {
+            slot: slot.clone(),
+            path: path.to_path_buf(),
+            broken: broken.clone(),
+            stats: stats.clone(),
+            watchers: watchers.clone(),
+        };
         let writer = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || writer_loop(&writer_db, receiver, &writer_stats, &writer_watchers))
+            .spawn(move || writer.run(receiver))
             .map_err(StoreError::io)?;
         Ok(Engine {
             watchers,
-            db: RwLock::new(Some(db)),
+            broken,
+            db: slot,
             sender: RwLock::new(Some(sender)),
             writer: Mutex::new(Some(writer)),
             stats,
@@ -180,6 +198,11 @@ impl Engine {
 
     pub(crate) fn submit_blocking(&self, job: Job) -> Result<()> {
         self.sender()?.blocking_send(Queued { job, durable: true }).map_err(|_| StoreError::Closed)
+    }
+
+    /// Whether the last commit failed (the disk was full): writes wait for the store to reopen.
+    pub(crate) fn is_broken(&self) -> bool {
+        self.broken.load(Ordering::Relaxed)
     }
 
     pub(crate) fn is_healthy(&self) -> bool {
@@ -218,50 +241,116 @@ impl Drop for Engine {
     }
 }
 
-fn writer_loop(db: &Database, mut receiver: mpsc::Receiver<Queued>, stats: &Counters, watchers: &Watchers) {
-    let mut jobs = Vec::with_capacity(MAX_BATCH);
-    let mut touched = Vec::new();
-    let mut last_durable = std::time::Instant::now();
-    let mut unsynced = false;
-    while let Some(first) = receiver.blocking_recv() {
-        jobs.push(first);
-        while jobs.len() < MAX_BATCH {
-            match receiver.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
-            }
+/// What the writer thread owns: the database slot it shares with readers (so it can reopen the
+/// file after a failed commit), and what it reports to.
+struct Writer {
+    slot: Arc<RwLock<Option<Arc<Database>>>>,
+    path: std::path::PathBuf,
+    broken: Arc<std::sync::atomic::AtomicBool>,
+    stats: Arc<Counters>,
+    watchers: Watchers,
+}
+
+/// Free space below which a broken store does not try to reopen yet: reopening writes too.
+const REOPEN_FREE_BYTES: u64 = 1024 * 1024;
+
+impl Writer {
+    /// After a failed commit redb answers every write with "previous I/O error" until the file
+    /// is opened again. Readers keep the old handle meanwhile (reads still work on a full disk);
+    /// once the disk has room the slot is emptied for a moment, the file reopened and put back.
+    fn recover(&self) -> Result<Arc<Database>> {
+        let free = self.path.parent().and_then(super::disk::free_bytes);
+        if free.is_some_and(|f| f < REOPEN_FREE_BYTES) {
+            return Err(StoreError::DiskFull("no space left to reopen the store".into()));
         }
-        let mut replies = Vec::with_capacity(jobs.len());
-        touched.clear();
-        let durable = jobs.iter().any(|q| q.durable) || last_durable.elapsed() >= LAZY_AT_MOST;
-        let outcome = run_batch(db, &mut jobs, durable, &mut replies, &mut touched);
-        if outcome.is_ok() {
-            if durable {
-                last_durable = std::time::Instant::now();
-            }
-            unsynced = !durable;
-            stats.commits.fetch_add(1, Ordering::Relaxed);
-            stats.writes.fetch_add(replies.len() as u64, Ordering::Relaxed);
-            for (table, notify) in watchers.read().iter() {
-                if touched.contains(table) {
-                    notify.notify_one();
+        let old = self.slot.write().take();
+        drop(old);
+        // Read transactions still open hold the file a moment longer.
+        let mut last = None;
+        for _ in 0..200 {
+            match open_db(&self.path) {
+                Ok(db) => {
+                    let db = Arc::new(db);
+                    *self.slot.write() = Some(db.clone());
+                    self.broken.store(false, Ordering::Relaxed);
+                    tracing::info!(path = %self.path.display(), "the store was reopened; writes work again");
+                    return Ok(db);
+                }
+                Err(e @ StoreError::Locked(_)) => last = Some(e),
+                Err(e) => {
+                    last = Some(e);
+                    break;
                 }
             }
+            std::thread::sleep(std::time::Duration::from_millis(10));
         }
-        if let Err(e) = &outcome {
-            tracing::error!(error = %e, writes = replies.len(), "store commit failed; the batch was rolled back");
-        }
-        for reply in replies {
-            reply(outcome.clone());
-        }
-        // Jobs a failed batch did not reach are dropped here: their callers get `Aborted`.
-        jobs.clear();
+        let e = last.unwrap_or(StoreError::Closed);
+        tracing::error!(error = %e, "the store could not be reopened; writes keep failing until it can");
+        Err(e)
     }
-    // Closing: lazy writes are made durable too.
-    if unsynced
-        && let Err(e) = db.begin_write().map_err(StoreError::io).and_then(|t| t.commit().map_err(StoreError::io))
-    {
-        tracing::error!(error = %e, "the last lazy writes could not be made durable");
+
+    fn db(&self) -> Result<Arc<Database>> {
+        if self.broken.load(Ordering::Relaxed) {
+            return self.recover();
+        }
+        self.slot.read().clone().ok_or(StoreError::Closed)
+    }
+
+    fn run(self, mut receiver: mpsc::Receiver<Queued>) {
+        let mut jobs = Vec::with_capacity(MAX_BATCH);
+        let mut touched = Vec::new();
+        let mut last_durable = std::time::Instant::now();
+        let mut unsynced = false;
+        while let Some(first) = receiver.blocking_recv() {
+            jobs.push(first);
+            while jobs.len() < MAX_BATCH {
+                match receiver.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            let mut replies = Vec::with_capacity(jobs.len());
+            touched.clear();
+            let durable = jobs.iter().any(|q| q.durable) || last_durable.elapsed() >= LAZY_AT_MOST;
+            let outcome = self.db().and_then(|db| run_batch(&db, &mut jobs, durable, &mut replies, &mut touched));
+            if outcome.is_ok() {
+                if durable {
+                    last_durable = std::time::Instant::now();
+                }
+                unsynced = !durable;
+                self.stats.commits.fetch_add(1, Ordering::Relaxed);
+                self.stats.writes.fetch_add(replies.len() as u64, Ordering::Relaxed);
+                for (table, notify) in self.watchers.read().iter() {
+                    if touched.contains(table) {
+                        notify.notify_one();
+                    }
+                }
+            }
+            if let Err(e) = &outcome {
+                if matches!(e, StoreError::DiskFull(_) | StoreError::Io(_)) {
+                    self.broken.store(true, Ordering::Relaxed);
+                }
+                tracing::error!(error = %e, writes = replies.len(), "store commit failed; the batch was rolled back");
+            }
+            for reply in replies {
+                reply(outcome.clone());
+            }
+            // Jobs a failed batch did not reach are answered with the batch's error.
+            if let Err(e) = &outcome {
+                for Queued { job, .. } in jobs.drain(..) {
+                    (job(None).reply)(Err(e.clone()));
+                }
+            }
+            jobs.clear();
+        }
+        // Closing: lazy writes are made durable too.
+        let db = self.slot.read().clone();
+        if unsynced
+            && let Some(db) = db
+            && let Err(e) = db.begin_write().map_err(StoreError::io).and_then(|t| t.commit().map_err(StoreError::io))
+        {
+            tracing::error!(error = %e, "the last lazy writes could not be made durable");
+        }
     }
 }
 
@@ -272,15 +361,15 @@ fn run_batch(
     replies: &mut Vec<Box<dyn FnOnce(Result<()>) + Send>>,
     touched: &mut Vec<&'static str>,
 ) -> Result<()> {
-    let mut txn = db.begin_write().map_err(StoreError::io)?;
+    let mut txn = db.begin_write().map_err(failed)?;
     if !durable {
-        txn.set_durability(redb::Durability::None).map_err(StoreError::io)?;
+        txn.set_durability(redb::Durability::None).map_err(failed)?;
     }
     {
         let mut batch = Batch { txn: &txn, tables: HashMap::new() };
         for Queued { job, .. } in jobs.drain(..) {
             let mut w = WriteTx::new(&mut batch);
-            match catch_unwind(AssertUnwindSafe(|| job(&mut w))) {
+            match catch_unwind(AssertUnwindSafe(|| job(Some(&mut w)))) {
                 Ok(finished) => {
                     if finished.keep {
                         w.apply(touched)?;
@@ -293,7 +382,7 @@ fn run_batch(
             }
         }
     }
-    txn.commit().map_err(StoreError::io)
+    txn.commit().map_err(failed)
 }
 
 /// The shared redb write transaction of one batch, with its tables kept open across closures.
@@ -305,10 +394,18 @@ struct Batch<'t> {
 impl<'t> Batch<'t> {
     fn table(&mut self, name: &'static str) -> Result<&mut redb::Table<'t, Bytes, Bytes>> {
         if !self.tables.contains_key(name) {
-            let t = self.txn.open_table(table(name)).map_err(StoreError::io)?;
+            let t = self.txn.open_table(table(name)).map_err(failed)?;
             self.tables.insert(name, t);
         }
         Ok(self.tables.get_mut(name).expect("inserted above"))
+    }
+}
+
+/// A redb failure; the disk filling up is `DiskFull`, which the client sees as 507.
+fn failed(e: impl Into<redb::Error>) -> StoreError {
+    match e.into() {
+        redb::Error::Io(io) if super::is_disk_full(&io) => StoreError::DiskFull(io.to_string().into()),
+        other => StoreError::io(other),
     }
 }
 
@@ -318,7 +415,7 @@ fn as_ref_bounds(b: &Bounds) -> (Bound<&[u8]>, Bound<&[u8]>) {
 
 impl RawWrite for Batch<'_> {
     fn get(&mut self, name: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(self.table(name)?.get(key).map_err(StoreError::io)?.map(|v| v.value().to_vec()))
+        Ok(self.table(name)?.get(key).map_err(failed)?.map(|v| v.value().to_vec()))
     }
 
     fn range(
@@ -329,21 +426,18 @@ impl RawWrite for Batch<'_> {
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let t = self.table(name)?;
-        let range = t.range::<&[u8]>(as_ref_bounds(bounds)).map_err(StoreError::io)?;
+        let range = t.range::<&[u8]>(as_ref_bounds(bounds)).map_err(failed)?;
         let entries: Box<dyn Iterator<Item = _>> = if reverse { Box::new(range.rev()) } else { Box::new(range) };
-        entries
-            .take(limit)
-            .map(|e| e.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())).map_err(StoreError::io))
-            .collect()
+        entries.take(limit).map(|e| e.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())).map_err(failed)).collect()
     }
 
     fn put(&mut self, name: &'static str, key: &[u8], value: &[u8]) -> Result<()> {
-        self.table(name)?.insert(key, value).map_err(StoreError::io)?;
+        self.table(name)?.insert(key, value).map_err(failed)?;
         Ok(())
     }
 
     fn delete(&mut self, name: &'static str, key: &[u8]) -> Result<()> {
-        self.table(name)?.remove(key).map_err(StoreError::io)?;
+        self.table(name)?.remove(key).map_err(failed)?;
         Ok(())
     }
 }

@@ -10,6 +10,7 @@
 //!
 //! Nothing outside this folder sees the engine (redb); only `engine.rs` imports it.
 
+pub mod disk;
 mod engine;
 pub mod key;
 mod write;
@@ -84,6 +85,16 @@ pub enum StoreError {
     Corrupt { collection: String, reason: Arc<str> },
     #[error("storage failure: {0}")]
     Io(Arc<str>),
+    /// The disk is full: nothing of the write was kept.
+    #[error("the disk is full: {0}")]
+    DiskFull(Arc<str>),
+}
+
+/// Whether an I/O error means the filesystem has no space (or quota) left.
+pub fn is_disk_full(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull
+        || e.kind() == std::io::ErrorKind::QuotaExceeded
+        || e.raw_os_error().is_some_and(|c| c == libc::ENOSPC || c == libc::EDQUOT)
 }
 
 impl StoreError {
@@ -174,9 +185,19 @@ impl Store {
         self.engine.watch(table)
     }
 
-    /// Whether the store answers: a snapshot can be read and the writer is running.
+    /// Whether the store answers: a snapshot can be read, the writer is running and the last
+    /// commit did not fail (a full disk).
     pub fn is_healthy(&self) -> bool {
-        self.engine.is_healthy()
+        self.engine.is_healthy() && !self.engine.is_broken()
+    }
+
+    /// After a failed commit: an empty write, which reopens the store once the disk has room.
+    /// Readiness checks call it, so a store nobody writes to still comes back.
+    pub async fn probe(&self) -> Result<()> {
+        if !self.engine.is_broken() {
+            return Ok(());
+        }
+        self.write(|_| Ok::<_, StoreError>(())).await
     }
 
     /// (durable commits, write transactions in them) since the store was opened; their ratio is

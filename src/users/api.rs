@@ -151,6 +151,9 @@ fn audit_view(u: &User) -> Value {
             "gender": u.gender, "age": u.age, "role": u.role, "isActive": u.is_active })
 }
 
+/// Avatars are redrawn at most this many pixels a side.
+const AVATAR_SIDE: u32 = 512;
+
 const ADDRESS_FIELDS: [&str; 8] = ["firstName", "lastName", "address", "city", "state", "zipCode", "country", "phone"];
 
 impl AddressInput {
@@ -261,7 +264,16 @@ impl UsersApi {
     ) -> ApiResult<Reply<AvatarView>> {
         let user_id = auth.0.user_id;
         current(&state, user_id)?;
-        let stored = uploads::store_image(&state, "avatar", "avatars", &format!("user-{user_id}"), form.avatar).await?;
+        let stored = uploads::store_image(
+            &state,
+            "avatar",
+            "avatars",
+            &format!("user-{user_id}"),
+            form.avatar,
+            uploads::Keep::Redrawn(AVATAR_SIDE),
+            false,
+        )
+        .await?;
         let url = stored.url.clone();
         let actor = Actor::of(req, Some(user_id));
         let old = state

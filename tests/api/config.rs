@@ -69,9 +69,11 @@ fn file_then_environment_then_flags() {
 #[test]
 fn node_env_is_an_alias_of_app_env() {
     let strong = ("JWT_SECRET", "k3Y-9fQ2-vL7x-Wm4p-Zr8t-Hb6n-Jd5s-Ce1a");
-    let s =
-        Settings::load_from(&sources(None, Overrides::default()), env(&[("NODE_ENV", "production"), strong, ("PAYMENT_PROVIDER", "manual")]))
-            .unwrap();
+    let s = Settings::load_from(
+        &sources(None, Overrides::default()),
+        env(&[("NODE_ENV", "production"), strong, ("PAYMENT_PROVIDER", "manual")]),
+    )
+    .unwrap();
     assert_eq!(s.app_env, AppEnv::Production);
     let s = Settings::load_from(
         &sources(None, Overrides::default()),

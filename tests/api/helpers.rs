@@ -42,7 +42,7 @@ pub fn test_settings(dir: &TempDir) -> Settings {
     if std::env::var("TEST_LOG").is_ok() {
         s.log_level = "debug".into();
         s.log_format = LogFormat::Pretty;
-        shopd::telemetry::init(&s);
+        std::mem::forget(shopd::telemetry::init(&s));
     }
     s
 }

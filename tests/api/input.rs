@@ -15,9 +15,7 @@ fn named(reply: &crate::helpers::Reply, field: &str) -> Value {
 #[tokio::test]
 async fn a_nul_in_an_email_or_a_control_character_in_a_name_registers_nothing() {
     let app = TestApp::new().await;
-    let register = |email: &str, first: &str| {
-        json!({"email": email, "password": PASSWORD, "firstName": first, "lastName": "Smith"})
-    };
+    let register = |email: &str, first: &str| json!({"email": email, "password": PASSWORD, "firstName": first, "lastName": "Smith"});
     let r = send(app.post("/api/v1/auth/register").body_json(&register("nul\u{0}@shop.test", "Ann"))).await;
     named(&r, "email");
     let r = send(app.post("/api/v1/auth/register").body_json(&register("bell@shop.test", "An\u{7}n"))).await;
@@ -55,7 +53,8 @@ async fn descriptions_keep_their_lines_but_not_control_characters() {
         json!({"title": "Lamp", "description": description, "price": 10.0, "stock": 1, "brand": "B",
             "category": "home", "tags": tags})
     };
-    let r = send(app.post_as("/api/v1/products", &admin).body_json(&product("Line one\n\tLine two", json!(["a"])))).await;
+    let r =
+        send(app.post_as("/api/v1/products", &admin).body_json(&product("Line one\n\tLine two", json!(["a"])))).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     assert_eq!(r.json()["data"]["description"], "Line one\n\tLine two");
     let r = send(app.post_as("/api/v1/products", &admin).body_json(&product("esc \u{1b}[31m", json!(["a"])))).await;

@@ -6,6 +6,7 @@ mod checkout;
 mod config;
 mod contract;
 mod crash;
+mod disk;
 mod helpers;
 mod http;
 mod input;
