@@ -42,12 +42,16 @@ pub enum Command {
     /// Serve the API (what `shopd` does without a command): `shopd --port 8080` is
     /// `shopd serve --port 8080`
     Serve,
-    /// Write a consistent copy of the store to FILE, also while the server runs
+    /// Write the whole shop to one archive FILE (store snapshot, uploads, signing secret,
+    /// settings, checksums), also while the server runs
     Backup {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Overwrite FILE if it exists
+        #[arg(long)]
+        force: bool,
     },
-    /// Restore a backup FILE into an empty data dir
+    /// Check a backup FILE whole, then restore it into an empty data dir
     Restore { file: PathBuf },
     /// Fill an empty shop with the demo catalog, or add N generated products (benchmarks)
     Seed {
@@ -88,9 +92,15 @@ impl Cli {
 pub fn run(command: Option<Command>, settings: Settings) -> ExitCode {
     match command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
-        Command::Backup { out } => match crate::backup::backup(&settings.data_dir, &out) {
-            Ok(info) => {
-                println!("backup written to {} ({} bytes, {} records)", out.display(), info.bytes, info.records);
+        Command::Backup { out, force } => match crate::backup::backup(&settings, &out, force) {
+            Ok(p) => {
+                println!(
+                    "backup written to {} ({} bytes, {} records, {} files)",
+                    out.display(),
+                    p.bytes,
+                    p.records,
+                    p.files
+                );
                 ExitCode::SUCCESS
             }
             Err(e) => fail(&format!("backup failed: {e:#}")),
@@ -107,8 +117,11 @@ pub fn run(command: Option<Command>, settings: Settings) -> ExitCode {
             admin_create(&settings, &email, &password)
         }
         Command::Restore { file } => match crate::backup::restore(&settings.data_dir, &file) {
-            Ok(()) => {
+            Ok(manifest) => {
                 println!("restored {} into {}", file.display(), settings.data_dir.display());
+                if manifest.is_some_and(|m| !m.jwt_secret_included) {
+                    println!("the signing secret came from the configuration (JWT_SECRET): set the same one here");
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => fail(&format!("restore failed: {e:#}")),

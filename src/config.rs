@@ -173,6 +173,13 @@ pub struct Settings {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Below this much free space on the data dir's disk, the log warns (every 30 s).
     pub disk_free_warn_mb: u64,
+    /// Back the shop up this often while serving (`6h`, `1d`); unset: never.
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub backup_interval: Option<String>,
+    /// Where scheduled backups go; unset: `<data dir>/backups`.
+    pub backup_dir: Option<PathBuf>,
+    /// How many scheduled backups are kept (the oldest go first).
+    pub backup_keep: u32,
     pub seed_demo: bool,
 
     pub password_hash_memory_kib: u32,
@@ -236,6 +243,9 @@ impl Default for Settings {
             metrics_token: None,
             metrics_addr: None,
             disk_free_warn_mb: 512,
+            backup_interval: None,
+            backup_dir: None,
+            backup_keep: 7,
             seed_demo: true,
             password_hash_memory_kib: 19 * 1024,
             password_hash_iterations: 2,
@@ -401,6 +411,12 @@ impl Settings {
             }
         }
         self.payments().map_err(invalid)?;
+        if let Some(every) = &self.backup_interval {
+            parse_duration(every).map_err(|e| invalid(format!("backup_interval: {e}")))?;
+        }
+        if self.backup_keep == 0 {
+            return Err(invalid("backup_keep must be at least 1"));
+        }
         if self.admin_email.as_ref().is_some_and(|e| !e.contains('@') || self.admin_password.is_none()) {
             return Err(invalid("admin_email needs admin_password, and must be an email address"));
         }

@@ -239,6 +239,12 @@ impl App {
         let control = ControlSocket::start(self.state.store.clone(), &self.state.settings.data_dir)?;
         let sweeper = tokio::spawn(sweep_hourly(self.state.clone()));
         let disk = tokio::spawn(watch_disk(self.state.clone()));
+        let every = self.state.settings.backup_interval.as_deref().and_then(|e| crate::config::parse_duration(e).ok());
+        let backups = every.map(|every| {
+            let dir = crate::backup::backup_dir(&self.state.settings);
+            tracing::info!(every = ?every, dir = %dir.display(), keep = self.state.settings.backup_keep, "scheduled backups");
+            tokio::spawn(crate::backup::schedule(self.state.clone(), every))
+        });
         let metrics = match self.state.settings.metrics_addr {
             Some(addr) => {
                 let listener = TcpListener::bind(addr).into_acceptor().await?;
@@ -260,6 +266,9 @@ impl App {
         control.stop();
         sweeper.abort();
         disk.abort();
+        if let Some(b) = backups {
+            b.abort();
+        }
         if let Some(m) = metrics {
             m.abort();
         }

@@ -212,6 +212,13 @@ fn backup_of_a_running_server_restores_into_an_empty_dir_only() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("backup written"));
     assert!(file.metadata().unwrap().len() > 0);
+    // An existing file is kept unless --force.
+    let args = ["--data-dir", data.to_str().unwrap(), "backup", "--out", file.to_str().unwrap()];
+    let out = shopd().args(args).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = shopd().args(args).arg("--force").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let (status, _) = http_get(server.addr, "/ready");
     assert_eq!(status, 200, "the server keeps serving");
     server.signal(libc::SIGTERM);

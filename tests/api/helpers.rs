@@ -140,6 +140,7 @@ pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
 pub const PASSWORD: &str = "Secret123";
 
 /// A signed-in user of a test app.
+#[derive(Clone)]
 pub struct Session {
     pub id: u64,
     pub email: String,

@@ -128,3 +128,112 @@ async fn the_session_cookie_is_secure_in_production() {
     let dev = send(TestApp::new().await.get("/api/v1/cart")).await;
     assert!(!dev.header("set-cookie").unwrap().contains("Secure"));
 }
+
+/// A PNG whose header declares `width`×`height` pixels, with a tiny (and wrong) body: a few
+/// hundred bytes that would decode to gigabytes.
+fn declared_png(width: u32, height: u32) -> Vec<u8> {
+    let chunk = |kind: &[u8], data: &[u8]| {
+        let mut crc = flate2::Crc::new();
+        crc.update(kind);
+        crc.update(data);
+        let mut out = (data.len() as u32).to_be_bytes().to_vec();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        out.extend_from_slice(&crc.sum().to_be_bytes());
+        out
+    };
+    let mut ihdr = width.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(chunk(b"IHDR", &ihdr));
+    png.extend(chunk(b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]));
+    png.extend(chunk(b"IEND", &[]));
+    png
+}
+
+fn real_png() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(32, 24, |x, y| image::Rgb([x as u8 * 8, y as u8 * 10, 99]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img).write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+fn images(files: &[(&[u8], &str)]) -> poem::test::TestForm {
+    files.iter().fold(poem::test::TestForm::new(), |form, (bytes, name)| {
+        form.field(poem::test::TestFormField::bytes(bytes.to_vec()).name("images").filename(*name))
+    })
+}
+
+fn stored_files(app: &TestApp) -> Vec<String> {
+    let dir = app.state.settings.data_dir.join("uploads/products");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn bombs_and_html_behind_an_image_header_are_refused_wherever_they_are_sent() {
+    let app = TestApp::demo().await;
+    let admin = app.demo_admin().await;
+    let before = stored_files(&app);
+    let bomb = declared_png(50_000, 50_000);
+    let html = b"\x89PNG\r\n\x1a\n<html><script>alert(document.cookie)</script></html>".to_vec();
+    let good = real_png();
+    for (second, why) in [(&bomb, "too large"), (&html, "could not be read")] {
+        // Second in the request: every image is decoded, not only the one the thumbnail is made of.
+        let form = images(&[(&good, "a.png"), (second, "b.png")]);
+        let r = send(app.post_as("/api/v1/products/1/images", &admin).multipart(form)).await;
+        let err = named(&r, "images");
+        assert!(err["details"]["images"][0].as_str().unwrap().contains(why), "{err}");
+        assert_eq!(stored_files(&app), before, "nothing kept");
+    }
+    let user = app.user("bomb@shop.test").await;
+    let avatar = |bytes: &[u8]| {
+        poem::test::TestForm::new()
+            .field(poem::test::TestFormField::bytes(bytes.to_vec()).name("avatar").filename("a.png"))
+    };
+    let r = send(app.post_as("/api/v1/users/me/avatar", &user).multipart(avatar(&bomb))).await;
+    named(&r, "avatar");
+    let r = send(app.post_as("/api/v1/users/me/avatar", &user).multipart(avatar(&html))).await;
+    named(&r, "avatar");
+    assert_eq!(send(app.get_as("/api/v1/users/me", &user)).await.json()["data"]["image"], Value::Null);
+    let r = send(app.post_as("/api/v1/products/1/images", &admin).multipart(images(&[(&good, "a.png")]))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+}
+
+#[tokio::test]
+async fn uploads_serve_only_what_shopd_wrote_with_head() {
+    let app = TestApp::demo().await;
+    let admin = app.demo_admin().await;
+    let r = send(app.post_as("/api/v1/products/1/images", &admin).multipart(images(&[(&real_png(), "a.png")]))).await;
+    let url = r.json()["data"]["images"].as_array().unwrap().last().unwrap().as_str().unwrap().to_string();
+    let full = send(app.get(&url)).await;
+    assert_eq!((full.status, full.header("content-type")), (StatusCode::OK, Some("image/png")));
+    let head = send(app.client.head(&url)).await;
+    assert_eq!(head.status, StatusCode::OK);
+    assert_eq!(head.header("content-length"), Some(full.body.len().to_string().as_str()));
+    assert!(head.body.is_empty(), "HEAD has no body");
+
+    let dir = app.state.settings.data_dir.join("uploads/products");
+    std::fs::write(dir.join(".htpasswd"), "admin:secret").unwrap();
+    std::fs::write(dir.join(".p.png.partial"), "half").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", dir.join("passwd.png")).unwrap();
+    std::os::unix::fs::symlink("/etc", app.state.settings.data_dir.join("uploads/etc")).unwrap();
+    for path in [
+        "/uploads/products/.htpasswd",
+        "/uploads/products/.p.png.partial",
+        "/uploads/products/passwd.png",
+        "/uploads/etc/passwd",
+        "/uploads/products/../../config.toml",
+        "/uploads/products/%2e%2e/%2e%2e/store.redb",
+        "/uploads/products",
+    ] {
+        let r = send(app.get(path)).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.text());
+        assert!(!r.text().contains("root:"), "{path}");
+    }
+    assert_error(&send(app.post(&url)).await, 405, "METHOD_NOT_ALLOWED");
+}

@@ -1,0 +1,136 @@
+//! The whole shop in one archive: taken while orders are written, it restores to a shop with
+//! the same records, images and signing secret; a damaged archive changes nothing; scheduled
+//! archives are pruned to the newest few.
+
+use std::time::Duration;
+
+use poem::http::StatusCode;
+use serde_json::json;
+use shopd::startup::App;
+
+use crate::helpers::{TestApp, send};
+
+fn png() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(16, 16, |x, y| image::Rgb([x as u8 * 16, y as u8 * 16, 7]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img).write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_archive_taken_under_load_restores_records_images_and_the_secret() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let product = json!({"title": "Kept", "description": "d", "price": 3.5, "stock": 100000, "brand": "B",
+        "category": "c", "sku": "KEPT-1"});
+    let pid =
+        send(app.post_as("/api/v1/products", &admin).body_json(&product)).await.json()["data"]["id"].as_u64().unwrap();
+    let form =
+        poem::test::TestForm::new().field(poem::test::TestFormField::bytes(png()).name("images").filename("a.png"));
+    let r = send(app.post_as(&format!("/api/v1/products/{pid}/images"), &admin).multipart(form)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let image = r.json()["data"]["images"][0].as_str().unwrap().to_string();
+    let image_bytes = send(app.get(&image)).await.body;
+    let buyer = app.user("kept@shop.test").await;
+    for _ in 0..5 {
+        app.placed(&buyer, &[(pid, 1)]).await;
+    }
+
+    // Orders go on while the archive is taken.
+    let app = std::sync::Arc::new(app);
+    let writer = {
+        let (app, buyer) = (app.clone(), buyer.clone());
+        tokio::spawn(async move {
+            let mut placed = 0;
+            for _ in 0..60 {
+                if app.place_order(&buyer, &[(pid, 1)]).await.status == StatusCode::CREATED {
+                    placed += 1;
+                }
+            }
+            placed
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let (mut settings, store) = ((*app.state.settings).clone(), app.state.store.clone());
+    let backups = tempfile::tempdir().unwrap();
+    settings.smtp_pass = Some(shopd::config::Secret::new("hunter2-smtp-pass"));
+    settings.metrics_token = Some(shopd::config::Secret::new("hunter2-metrics-token"));
+    settings.backup_dir = Some(backups.path().to_path_buf());
+    let (archive, packed) =
+        tokio::task::spawn_blocking(move || shopd::backup::scheduled_once(&settings, &store)).await.unwrap().unwrap();
+    let placed = writer.await.unwrap();
+    assert!(packed.files >= 4, "store, image, thumbnail, secret, settings: {packed:?}");
+
+    let restored = tempfile::tempdir().unwrap();
+    let target = restored.path().join("data");
+    let manifest = shopd::backup::restore(&target, &archive).unwrap().expect("an archive");
+    assert!(manifest.jwt_secret_included);
+    let raw = String::from_utf8_lossy(&std::fs::read(&archive).unwrap()).into_owned();
+    assert!(raw.contains("\"backup_keep\"") && !raw.contains("hunter2"), "settings, never a credential");
+    assert!(target.join("jwt-secret").is_file() && !target.join("settings.json").exists());
+
+    let mut s = crate::helpers::test_settings(&restored);
+    s.data_dir = target.clone();
+    let again = App::build(s).await.unwrap();
+    let client = poem::test::TestClient::new(again.endpoint(again.routes()));
+    // A token issued before the backup still verifies: the secret came along.
+    let me = client.get("/api/v1/users/me").header("Authorization", buyer.bearer()).send().await;
+    me.assert_status_is_ok();
+    let orders = client.get("/api/v1/orders?limit=1").header("Authorization", buyer.bearer()).send().await;
+    let orders: serde_json::Value = serde_json::from_str(&orders.0.into_body().into_string().await.unwrap()).unwrap();
+    let total = orders["data"]["total"].as_u64().unwrap();
+    assert!((5..=5 + placed).contains(&total), "{total} of 5..={}", 5 + placed);
+    let p = client.get(format!("/api/v1/products/{pid}")).send().await;
+    let p: serde_json::Value = serde_json::from_str(&p.0.into_body().into_string().await.unwrap()).unwrap();
+    assert_eq!(p["data"]["stock"].as_u64(), Some(100000 - total), "stock and orders from one snapshot");
+    let served = client.get(&image).send().await;
+    served.assert_status_is_ok();
+    assert_eq!(served.0.into_body().into_vec().await.unwrap(), image_bytes, "the image came along");
+
+    // Into a data dir that is not empty: refused.
+    let err = shopd::backup::restore(&target, &archive).unwrap_err().to_string();
+    assert!(err.contains("not empty"), "{err}");
+}
+
+#[test]
+fn a_damaged_or_truncated_archive_is_refused_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut settings = crate::helpers::test_settings(&dir);
+    settings.backup_dir = Some(dir.path().join("backups"));
+    let app = runtime.block_on(App::build(settings.clone())).unwrap();
+    let (archive, _) = shopd::backup::scheduled_once(&settings, &app.state.store).unwrap();
+    let bytes = std::fs::read(&archive).unwrap();
+
+    let mut flipped = bytes.clone();
+    flipped[700] ^= 0x55; // inside the store entry's data
+    let truncated = bytes[..bytes.len() - 2048].to_vec();
+    for (what, damaged, says) in [("flipped", flipped, "checksum"), ("truncated", truncated, "")] {
+        let file = dir.path().join(format!("{what}.tar"));
+        std::fs::write(&file, damaged).unwrap();
+        let target = dir.path().join(format!("restored-{what}"));
+        let err = format!("{:#}", shopd::backup::restore(&target, &file).unwrap_err());
+        assert!(err.contains(says) && (err.contains("damaged") || err.contains("incomplete")), "{what}: {err}");
+        assert!(!target.exists() || std::fs::read_dir(&target).unwrap().next().is_none(), "{what}: nothing written");
+    }
+    runtime.block_on(app.state.jobs.shutdown(Duration::from_secs(1)));
+}
+
+#[test]
+fn scheduled_backups_keep_the_newest() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut settings = crate::helpers::test_settings(&dir);
+    settings.backup_dir = Some(dir.path().join("backups"));
+    settings.backup_keep = 2;
+    let app = runtime.block_on(App::build(settings.clone())).unwrap();
+    let mut made = Vec::new();
+    for _ in 0..4 {
+        made.push(shopd::backup::scheduled_once(&settings, &app.state.store).unwrap().0);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut left: Vec<_> = std::fs::read_dir(dir.path().join("backups")).unwrap().map(|e| e.unwrap().path()).collect();
+    left.sort();
+    assert_eq!(left, made[2..].to_vec(), "the two newest stay");
+    runtime.block_on(app.state.jobs.shutdown(Duration::from_secs(1)));
+}
