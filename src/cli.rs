@@ -66,7 +66,24 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Exit 0 when the server on HOST:PORT is ready (GET /ready answers 200), 1 otherwise: for
+    /// a container's HEALTHCHECK, where there is no curl
+    Healthcheck,
+    /// The settings
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
 }
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the commented example config.toml: every setting with its default
+    Example,
+}
+
+/// The shipped `config.toml`: every setting, commented, with its default.
+pub const CONFIG_EXAMPLE: &str = include_str!("../config.toml");
 
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
@@ -116,6 +133,11 @@ pub fn run(command: Option<Command>, settings: Settings) -> ExitCode {
         Command::Admin { command: AdminCommand::Create { email, password } } => {
             admin_create(&settings, &email, &password)
         }
+        Command::Healthcheck => healthcheck(&settings),
+        Command::Config { command: ConfigCommand::Example } => {
+            print!("{CONFIG_EXAMPLE}");
+            ExitCode::SUCCESS
+        }
         Command::Restore { file } => match crate::backup::restore(&settings.data_dir, &file) {
             Ok(manifest) => {
                 println!("restored {} into {}", file.display(), settings.data_dir.display());
@@ -126,6 +148,33 @@ pub fn run(command: Option<Command>, settings: Settings) -> ExitCode {
             }
             Err(e) => fail(&format!("restore failed: {e:#}")),
         },
+    }
+}
+
+/// `shopd healthcheck`: one GET /ready over loopback (or the configured host), 3 s at most.
+fn healthcheck(settings: &Settings) -> ExitCode {
+    use std::io::{Read, Write};
+    let host: std::net::IpAddr = match settings.host.parse() {
+        Ok(ip) if !std::net::IpAddr::is_unspecified(&ip) => ip,
+        _ => std::net::Ipv4Addr::LOCALHOST.into(),
+    };
+    let addr = std::net::SocketAddr::new(host, settings.port);
+    let ask = || -> std::io::Result<String> {
+        let timeout = std::time::Duration::from_secs(3);
+        let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.write_all(format!("GET /ready HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())?;
+        let mut head = String::new();
+        stream.take(4096).read_to_string(&mut head)?;
+        Ok(head.lines().next().unwrap_or_default().to_string())
+    };
+    match ask() {
+        Ok(status) if status.split_whitespace().nth(1) == Some("200") => {
+            println!("ready: http://{addr}/ready answered 200");
+            ExitCode::SUCCESS
+        }
+        Ok(status) => fail(&format!("not ready: http://{addr}/ready answered {status}")),
+        Err(e) => fail(&format!("not ready: http://{addr}/ready: {e}")),
     }
 }
 

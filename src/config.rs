@@ -327,6 +327,25 @@ pub fn env_keys() -> Vec<String> {
     defaults.as_object().expect("a struct").keys().map(|k| k.to_uppercase()).collect()
 }
 
+/// The settings as `--help` lists them: each environment variable with its default.
+pub fn help_text() -> String {
+    let defaults = serde_json::to_value(Settings::default()).expect("settings serialize");
+    let mut out = String::from(
+        "Settings (config.toml keys are the same names in lower case; environment beats the file, flags beat both;\n\
+         `shopd config example` prints the commented file):\n",
+    );
+    for (key, value) in defaults.as_object().expect("a struct") {
+        let shown = match value {
+            serde_json::Value::Null => "(unset)".to_string(),
+            serde_json::Value::String(s) if s.is_empty() => "(empty)".to_string(),
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        out.push_str(&format!("  {:<34} {shown}\n", key.to_uppercase()));
+    }
+    out
+}
+
 impl Settings {
     /// Loads the settings from the process environment.
     pub fn load(sources: &Sources) -> Result<Settings, ConfigError> {
@@ -355,7 +374,7 @@ impl Settings {
             env.iter().filter(|(k, _)| keys.contains(k)).map(|(k, v)| (k.to_lowercase(), parse_env_value(v))).collect();
         figment = figment.merge(EnvVars(vars));
         figment = figment.merge(Serialized::defaults(&sources.overrides));
-        let settings: Settings = figment.extract().map_err(|e| invalid(e.to_string()))?;
+        let settings: Settings = figment.extract().map_err(|e| invalid(describe(e)))?;
         settings.validate()?;
         Ok(settings)
     }
@@ -480,6 +499,74 @@ impl Settings {
     pub fn is_production(&self) -> bool {
         self.app_env == AppEnv::Production
     }
+}
+
+/// Figment's errors in words a shop owner can act on: where the value came from, what was
+/// wrong with it, and for an unknown key the nearest known one.
+fn describe(errors: figment::Error) -> String {
+    use figment::error::Kind;
+    let lines: Vec<String> = errors
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let place = match &e.metadata {
+                Some(m) if m.name.contains("environment") => format!("{} (environment variable)", key.to_uppercase()),
+                Some(m) => match &m.source {
+                    Some(source) => format!("{key} in {source}"),
+                    None => key.clone(),
+                },
+                None => key.clone(),
+            };
+            match &e.kind {
+                Kind::UnknownField(field, expected) => {
+                    let near = nearest(field, expected).map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default();
+                    let file = e.metadata.as_ref().and_then(|m| m.source.as_ref()).map(|s| format!(" in {s}"));
+                    format!("unknown setting `{field}`{}{near}", file.unwrap_or_default())
+                }
+                Kind::InvalidType(actual, expected) | Kind::InvalidValue(actual, expected) => {
+                    format!("{place}: {actual} is not {}", in_words(expected))
+                }
+                Kind::UnknownVariant(value, expected) => {
+                    format!("{place}: `{value}` is not one of {}", expected.join(", "))
+                }
+                _ => e.to_string(),
+            }
+        })
+        .collect();
+    lines.join("; ")
+}
+
+/// serde's name of an expected type, as a person says it.
+fn in_words(expected: &str) -> String {
+    match expected {
+        "u16" => "a whole number from 0 to 65535".into(),
+        "u32" | "u64" | "usize" => "a whole number, 0 or more".into(),
+        "i32" | "i64" => "a whole number".into(),
+        "a boolean" => "true or false".into(),
+        e if e.contains("Decimal") => "a number like 0.08 or 9.99".into(),
+        e if e.contains("socket address") => "an address with a port, like 127.0.0.1:9100".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The known name closest to a misspelt one, when it is close enough to be what was meant.
+fn nearest<'a>(given: &str, known: &[&'a str]) -> Option<&'a str> {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut prev = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let here = row[j + 1];
+                row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(here + 1);
+                prev = here;
+            }
+        }
+        row[b.len()]
+    }
+    let given = given.to_lowercase();
+    known.iter().map(|k| (distance(&given, k), *k)).filter(|(d, k)| *d <= (k.len() / 3).max(2)).min().map(|(_, k)| k)
 }
 
 /// The environment variables shopd knows, as a provider whose errors name the variable.

@@ -2,13 +2,23 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use shopd::cli::{Cli, run};
+use clap::{CommandFactory, FromArgMatches};
+use shopd::cli::{Cli, Command, ConfigCommand, run};
 use shopd::config::Settings;
 
 fn main() -> ExitCode {
     // Bad arguments: clap prints the usage and exits with 2.
-    let cli = Cli::parse();
+    let help = shopd::config::help_text();
+    let matches = Cli::command().after_long_help(help).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    // The example needs no settings: it is what to write when they are wrong.
+    if let Some(Command::Config { command: ConfigCommand::Example }) = &cli.command {
+        print!("{}", shopd::cli::CONFIG_EXAMPLE);
+        return ExitCode::SUCCESS;
+    }
     let settings = match Settings::load(&cli.sources()) {
         Ok(settings) => settings,
         Err(e) => {

@@ -248,7 +248,7 @@ impl App {
         let metrics = match self.state.settings.metrics_addr {
             Some(addr) => {
                 let listener = TcpListener::bind(addr).into_acceptor().await?;
-                tracing::info!(address = %addr, "metrics at http://{addr}/metrics");
+                tracing::info!(metrics_address = %addr, "metrics at http://{addr}/metrics");
                 let route = Route::new().at("/metrics", get(health::metrics)).data(self.state.clone());
                 Some(tokio::spawn(Server::new_with_acceptor(listener).run(route)))
             }

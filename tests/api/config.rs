@@ -102,6 +102,16 @@ fn unknown_keys_and_bad_values_are_named() {
     let (_d, file) = toml_file("port = 3000\ncolour = \"blue\"\n");
     let err = Settings::load_from(&sources(Some(file), Overrides::default()), env(&[])).unwrap_err().to_string();
     assert!(err.contains("colour"), "{err}");
+    let (_d, file) = toml_file("smtp_hots = \"mail.example\"\n");
+    let err = Settings::load_from(&sources(Some(file), Overrides::default()), env(&[])).unwrap_err().to_string();
+    assert!(err.contains("unknown setting `smtp_hots`") && err.contains("did you mean `smtp_host`?"), "{err}");
+    let err = Settings::load_from(&sources(None, Overrides::default()), env(&[("PORT", "abc")])).unwrap_err();
+    assert!(
+        err.to_string().contains("PORT (environment variable)") && err.to_string().contains("whole number"),
+        "{err}"
+    );
+    let err = Settings::load_from(&sources(None, Overrides::default()), env(&[("RATE_LIMIT_ENABLED", "maybe")]));
+    assert!(err.unwrap_err().to_string().contains("true or false"));
 
     let cases = [
         (("PORT", "abc"), "PORT"),

@@ -79,3 +79,44 @@ async fn metrics_take_a_bearer_token_when_one_is_set() {
     let open = TestApp::new().await;
     assert_eq!(send(open.get("/metrics")).await.status.as_u16(), 200);
 }
+
+#[test]
+fn metrics_on_their_own_listener_and_a_healthcheck_for_containers() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let metrics: std::net::SocketAddr = free.local_addr().unwrap();
+    drop(free);
+    let metrics_env = metrics.to_string();
+    let mut server = crate::binary::Running::start_args(
+        &["--data-dir", data, "--host", "127.0.0.1", "--port", "0"],
+        &[("METRICS_ADDR", metrics_env.as_str()), ("SEED_DEMO", "false")],
+    );
+    assert_eq!(crate::helpers::http_get(server.addr, "/metrics").0, 404, "not on the API's port");
+    let (status, body) = crate::helpers::http_get(metrics, "/metrics");
+    assert_eq!(status, 200);
+    assert!(body.contains("shopd_disk_free_bytes") && body.contains("shopd_http_requests_total"), "{body}");
+
+    let port = server.addr.port().to_string();
+    let check = || crate::binary::shopd().args(["--data-dir", data, "--port", &port, "healthcheck"]).output().unwrap();
+    let up = check();
+    assert_eq!(up.status.code(), Some(0), "{}", String::from_utf8_lossy(&up.stderr));
+    server.signal(libc::SIGTERM);
+    assert!(server.wait(Duration::from_secs(35)).success());
+    let down = check();
+    assert_eq!(down.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&down.stderr).contains("not ready"));
+}
+
+#[test]
+fn help_names_every_setting_and_config_example_prints_the_file() {
+    let help = crate::binary::shopd().arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    for name in shopd::config::env_keys() {
+        assert!(help.contains(&name), "--help names {name}");
+    }
+    assert!(help.contains("PORT") && help.contains("3000"), "with defaults");
+    let example = crate::binary::shopd().args(["config", "example"]).env("PORT", "not-a-port").output().unwrap();
+    assert_eq!(example.status.code(), Some(0), "needs no valid settings");
+    assert_eq!(String::from_utf8_lossy(&example.stdout), std::fs::read_to_string("config.toml").unwrap());
+}
