@@ -51,8 +51,14 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Check a backup FILE whole, then restore it into an empty data dir
-    Restore { file: PathBuf },
+    /// Check a backup FILE whole, then restore it into an empty data dir. An encrypted one
+    /// (.tar.age) is opened with BACKUP_ENCRYPTION_KEY (a passphrase) or --identity
+    Restore {
+        file: PathBuf,
+        /// The age identity file (AGE-SECRET-KEY-1…) of the recipient the backup was sealed for
+        #[arg(long, value_name = "FILE")]
+        identity: Option<PathBuf>,
+    },
     /// Fill an empty shop with the demo catalog, or add N generated products (benchmarks)
     Seed {
         /// Add this many generated products instead of the demo catalog
@@ -138,7 +144,12 @@ pub fn run(command: Option<Command>, settings: Settings) -> ExitCode {
             print!("{CONFIG_EXAMPLE}");
             ExitCode::SUCCESS
         }
-        Command::Restore { file } => match crate::backup::restore(&settings.data_dir, &file) {
+        Command::Restore { file, identity } => match crate::backup::restore(
+            &settings.data_dir,
+            &file,
+            identity.as_deref(),
+            settings.backup_encryption_key.as_ref().map(|k| k.expose()),
+        ) {
             Ok(manifest) => {
                 println!("restored {} into {}", file.display(), settings.data_dir.display());
                 if manifest.is_some_and(|m| !m.jwt_secret_included) {

@@ -178,8 +178,28 @@ pub struct Settings {
     pub backup_interval: Option<String>,
     /// Where scheduled backups go; unset: `<data dir>/backups`.
     pub backup_dir: Option<PathBuf>,
-    /// How many scheduled backups are kept (the oldest go first).
+    /// How many scheduled backups are kept (the oldest go first), here and in the bucket.
     pub backup_keep: u32,
+    /// Encrypt backups that leave the machine: an age recipient (`age1…`) or a passphrase of
+    /// 16+ characters. Required with `backup_s3_bucket`.
+    #[serde(deserialize_with = "lenient::opt_secret")]
+    pub backup_encryption_key: Option<Secret>,
+    /// Send each scheduled backup, encrypted, to this S3-compatible bucket.
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub backup_s3_bucket: Option<String>,
+    /// The storage's endpoint for S3-compatible services (MinIO, R2, B2, ...); unset: AWS.
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub backup_s3_endpoint: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    pub backup_s3_region: String,
+    /// Object names start with this (`shopd/shopd-<time>.tar.age`).
+    #[serde(deserialize_with = "lenient::string")]
+    pub backup_s3_prefix: String,
+    /// Unset: the usual AWS sources (environment, profile, instance role).
+    #[serde(deserialize_with = "lenient::opt_secret")]
+    pub backup_s3_access_key_id: Option<Secret>,
+    #[serde(deserialize_with = "lenient::opt_secret")]
+    pub backup_s3_secret_access_key: Option<Secret>,
     pub seed_demo: bool,
 
     pub password_hash_memory_kib: u32,
@@ -246,6 +266,13 @@ impl Default for Settings {
             backup_interval: None,
             backup_dir: None,
             backup_keep: 7,
+            backup_encryption_key: None,
+            backup_s3_bucket: None,
+            backup_s3_endpoint: None,
+            backup_s3_region: "us-east-1".into(),
+            backup_s3_prefix: "shopd".into(),
+            backup_s3_access_key_id: None,
+            backup_s3_secret_access_key: None,
             seed_demo: true,
             password_hash_memory_kib: 19 * 1024,
             password_hash_iterations: 2,
@@ -435,6 +462,19 @@ impl Settings {
         }
         if self.backup_keep == 0 {
             return Err(invalid("backup_keep must be at least 1"));
+        }
+        if let Some(key) = &self.backup_encryption_key {
+            crate::backup::offsite::Key::parse(key.expose()).map_err(invalid)?;
+        }
+        if self.backup_s3_bucket.is_some() && self.backup_encryption_key.is_none() {
+            return Err(invalid(
+                "backup_s3_bucket needs backup_encryption_key: an archive that leaves the machine holds the signing secret",
+            ));
+        }
+        if self.backup_s3_bucket.is_some() && self.backup_interval.is_none() {
+            return Err(invalid(
+                "backup_s3_bucket needs backup_interval: offsite copies are made of scheduled backups",
+            ));
         }
         if self.admin_email.as_ref().is_some_and(|e| !e.contains('@') || self.admin_password.is_none()) {
             return Err(invalid("admin_email needs admin_password, and must be an email address"));

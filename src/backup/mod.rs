@@ -8,6 +8,7 @@
 //! way the store in the archive is one consistent snapshot.
 
 pub mod archive;
+pub mod offsite;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -139,20 +140,35 @@ pub fn prune(dir: &Path, keep: usize) -> anyhow::Result<Vec<PathBuf>> {
     Ok(gone)
 }
 
-/// Backs the shop up every `BACKUP_INTERVAL` while it serves.
+/// Backs the shop up every `BACKUP_INTERVAL` while it serves, and sends each archive to the
+/// bucket when one is configured.
 pub async fn schedule(state: crate::state::AppState, every: std::time::Duration) {
+    let offsite = match offsite::Offsite::from_settings(&state.settings) {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "offsite backups are off");
+            None
+        }
+    };
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         tick.tick().await;
-        let (settings, store) = (state.settings.clone(), state.store.clone());
-        match tokio::task::spawn_blocking(move || scheduled_once(&settings, &store)).await {
-            Ok(Ok((path, p))) => {
-                tracing::info!(path = %path.display(), bytes = p.bytes, records = p.records, "scheduled backup written")
-            }
-            Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "the scheduled backup failed"),
-            Err(e) => tracing::error!(error = %e, "the scheduled backup failed"),
+        if let Err(e) = backup_now(&state, offsite.as_ref()).await {
+            tracing::error!(error = %format!("{e:#}"), "the scheduled backup failed");
         }
     }
+}
+
+/// One scheduled backup: the local archive, then its encrypted copy in the bucket.
+pub async fn backup_now(state: &crate::state::AppState, offsite: Option<&offsite::Offsite>) -> anyhow::Result<PathBuf> {
+    let (settings, store) = (state.settings.clone(), state.store.clone());
+    let (path, p) = tokio::task::spawn_blocking(move || scheduled_once(&settings, &store)).await??;
+    tracing::info!(path = %path.display(), bytes = p.bytes, records = p.records, "scheduled backup written");
+    if let Some(offsite) = offsite {
+        let object = offsite.send(&path).await?;
+        tracing::info!(object = %object, "the backup was encrypted and sent offsite");
+    }
+    Ok(path)
 }
 
 fn absolute(out: &Path) -> anyhow::Result<PathBuf> {
@@ -184,7 +200,23 @@ fn ask_server(data_dir: &Path, out: &Path) -> anyhow::Result<BackupInfo> {
 
 /// `shopd restore FILE`: into an empty (or missing) data dir only, after the whole archive was
 /// checked. A bare store file from an older `shopd backup` is restored too.
-pub fn restore(data_dir: &Path, file: &Path) -> anyhow::Result<Option<archive::Manifest>> {
+pub fn restore(
+    data_dir: &Path,
+    file: &Path,
+    identity: Option<&Path>,
+    passphrase: Option<&str>,
+) -> anyhow::Result<Option<archive::Manifest>> {
+    if offsite::is_encrypted(file) {
+        let plain = std::path::absolute(data_dir)?
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| ".".into())
+            .join(format!(".shopd-restore-{}.tar", uuid::Uuid::new_v4().simple()));
+        let restored = offsite::decrypt(file, &plain, identity, passphrase)
+            .and_then(|()| archive::unpack(&plain, data_dir).map(Some));
+        let _ = std::fs::remove_file(&plain);
+        return restored;
+    }
     if archive::is_archive(file) {
         return archive::unpack(file, data_dir).map(Some);
     }

@@ -63,7 +63,7 @@ async fn an_archive_taken_under_load_restores_records_images_and_the_secret() {
 
     let restored = tempfile::tempdir().unwrap();
     let target = restored.path().join("data");
-    let manifest = shopd::backup::restore(&target, &archive).unwrap().expect("an archive");
+    let manifest = shopd::backup::restore(&target, &archive, None, None).unwrap().expect("an archive");
     assert!(manifest.jwt_secret_included);
     let raw = String::from_utf8_lossy(&std::fs::read(&archive).unwrap()).into_owned();
     assert!(raw.contains("\"backup_keep\"") && !raw.contains("hunter2"), "settings, never a credential");
@@ -88,7 +88,7 @@ async fn an_archive_taken_under_load_restores_records_images_and_the_secret() {
     assert_eq!(served.0.into_body().into_vec().await.unwrap(), image_bytes, "the image came along");
 
     // Into a data dir that is not empty: refused.
-    let err = shopd::backup::restore(&target, &archive).unwrap_err().to_string();
+    let err = shopd::backup::restore(&target, &archive, None, None).unwrap_err().to_string();
     assert!(err.contains("not empty"), "{err}");
 }
 
@@ -109,7 +109,7 @@ fn a_damaged_or_truncated_archive_is_refused_and_changes_nothing() {
         let file = dir.path().join(format!("{what}.tar"));
         std::fs::write(&file, damaged).unwrap();
         let target = dir.path().join(format!("restored-{what}"));
-        let err = format!("{:#}", shopd::backup::restore(&target, &file).unwrap_err());
+        let err = format!("{:#}", shopd::backup::restore(&target, &file, None, None).unwrap_err());
         assert!(err.contains(says) && (err.contains("damaged") || err.contains("incomplete")), "{what}: {err}");
         assert!(!target.exists() || std::fs::read_dir(&target).unwrap().next().is_none(), "{what}: nothing written");
     }
@@ -133,4 +133,106 @@ fn scheduled_backups_keep_the_newest() {
     left.sort();
     assert_eq!(left, made[2..].to_vec(), "the two newest stay");
     runtime.block_on(app.state.jobs.shutdown(Duration::from_secs(1)));
+}
+
+/// moto's S3 server: `MOTO_SERVER`, or the one `.ci/run` installs into target/moto-venv.
+fn moto() -> Option<std::path::PathBuf> {
+    let installed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/moto-venv/bin/moto_server");
+    std::env::var_os("MOTO_SERVER").map(Into::into).or_else(|| installed.is_file().then_some(installed))
+}
+
+struct Moto(std::process::Child, u16);
+
+impl Moto {
+    fn start(bin: &std::path::Path) -> Moto {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut child = std::process::Command::new(bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Moto(child, port);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("moto_server did not listen on {port}");
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsite_backups_are_encrypted_sent_pruned_and_restored() {
+    let Some(bin) = moto() else {
+        assert!(std::env::var_os("REQUIRE_S3_TEST").is_none(), "REQUIRE_S3_TEST is set but moto_server is missing");
+        eprintln!("skipped: no moto_server (MOTO_SERVER or target/moto-venv; .ci/run installs it)");
+        return;
+    };
+    let moto = Moto::start(&bin);
+    let endpoint = format!("http://127.0.0.1:{}", moto.1);
+    // moto takes any signature: a bare PUT makes the bucket.
+    let (status, _) = crate::helpers::raw_request(
+        ([127, 0, 0, 1], moto.1).into(),
+        "PUT /shop-backups HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200);
+    let backups = tempfile::tempdir().unwrap();
+    let passphrase = "correct horse battery staple";
+    let app = TestApp::with(
+        |s| {
+            s.backup_interval = Some("1h".into());
+            s.backup_dir = Some(backups.path().to_path_buf());
+            s.backup_keep = 2;
+            s.backup_encryption_key = Some(shopd::config::Secret::new(passphrase));
+            s.backup_s3_bucket = Some("shop-backups".into());
+            s.backup_s3_endpoint = Some(endpoint.clone());
+            s.backup_s3_access_key_id = Some(shopd::config::Secret::new("AKIDSHOPDTEST"));
+            s.backup_s3_secret_access_key = Some(shopd::config::Secret::new("shopd-s3-secret-never-archived"));
+        },
+        |r| r,
+    )
+    .await;
+    let buyer = app.user("offsite@shop.test").await;
+    let offsite = shopd::backup::offsite::Offsite::from_settings(&app.state.settings).unwrap().expect("configured");
+    for _ in 0..3 {
+        shopd::backup::backup_now(&app.state, Some(&offsite)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let objects = offsite.list().await.unwrap();
+    assert_eq!(objects.len(), 2, "pruned to BACKUP_KEEP: {objects:?}");
+    assert!(objects.iter().all(|o| o.as_ref().starts_with("shopd/shopd-")), "{objects:?}");
+
+    let fetched = backups.path().join("fetched.tar.age");
+    offsite.fetch(objects.last().unwrap(), &fetched).await.unwrap();
+    let sealed = std::fs::read(&fetched).unwrap();
+    let secret = std::fs::read(app.state.settings.data_dir.join("jwt-secret")).unwrap();
+    assert!(sealed.starts_with(b"age-encryption.org/v1"), "encrypted before it left");
+    assert!(!sealed.windows(secret.len()).any(|w| w == secret.as_slice()), "the signing secret is not readable");
+
+    let wrong = backups.path().join("wrong");
+    assert!(shopd::backup::restore(&wrong, &fetched, None, Some("not the passphrase at all")).is_err());
+    let target = backups.path().join("restored");
+    shopd::backup::restore(&target, &fetched, None, Some(passphrase)).unwrap().expect("an archive");
+    assert_eq!(std::fs::read(target.join("jwt-secret")).unwrap(), secret);
+    let plain = backups.path().join("plain.tar");
+    shopd::backup::offsite::decrypt(&fetched, &plain, None, Some(passphrase)).unwrap();
+    let raw = String::from_utf8_lossy(&std::fs::read(&plain).unwrap()).into_owned();
+    assert!(!raw.contains("shopd-s3-secret-never-archived") && !raw.contains("AKIDSHOPDTEST"), "no storage credential");
+    assert!(!raw.contains(passphrase), "nor the encryption key");
+
+    let mut s = crate::helpers::test_settings(&backups);
+    s.data_dir = target;
+    let again = App::build(s).await.unwrap();
+    let client = poem::test::TestClient::new(again.endpoint(again.routes()));
+    client.get("/api/v1/users/me").header("Authorization", buyer.bearer()).send().await.assert_status_is_ok();
 }
