@@ -72,6 +72,9 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Make a new production shop: a commented config.toml (with a generated signing secret,
+    /// the public URLs and the payment provider) and the first admin; asks for what is not given
+    Init(crate::init::InitArgs),
     /// Exit 0 when the server on HOST:PORT is ready (GET /ready answers 200), 1 otherwise: for
     /// a container's HEALTHCHECK, where there is no curl
     Healthcheck,
@@ -140,6 +143,8 @@ pub fn run(command: Option<Command>, settings: Settings) -> ExitCode {
             admin_create(&settings, &email, &password)
         }
         Command::Healthcheck => healthcheck(&settings),
+        // Runs before settings exist: see [`init`].
+        Command::Init(_) => fail("shopd init runs before the settings are loaded"),
         Command::Config { command: ConfigCommand::Example } => {
             print!("{CONFIG_EXAMPLE}");
             ExitCode::SUCCESS
@@ -160,6 +165,31 @@ pub fn run(command: Option<Command>, settings: Settings) -> ExitCode {
             Err(e) => fail(&format!("restore failed: {e:#}")),
         },
     }
+}
+
+/// `shopd init`: writes the config file, then makes the admin with the settings it holds.
+pub fn init(cli: &Cli, args: &crate::init::InitArgs) -> ExitCode {
+    let path = crate::init::config_path(cli.config.as_ref());
+    let data_dir = cli.data_dir.clone().unwrap_or_else(|| PathBuf::from("data"));
+    let data_dir = std::path::absolute(&data_dir).unwrap_or(data_dir);
+    let (email, password) = match crate::init::write_config(args, &path, &data_dir) {
+        Ok(admin) => admin,
+        Err(e) => return fail(&format!("init: {e:#}")),
+    };
+    let sources = Sources { config_file: Some(path.clone()), overrides: Overrides::default() };
+    let settings = match Settings::load(&sources) {
+        Ok(s) => s,
+        Err(e) => return fail(&format!("init wrote {} but it does not load: {e}", path.display())),
+    };
+    let made = admin_create(&settings, &email, &password);
+    if made == ExitCode::SUCCESS {
+        println!("wrote {} (mode 0600: it holds the signing secret)", path.display());
+        println!("start the shop with: shopd --config {}", path.display());
+    } else {
+        // No half-made shop: without its admin the file goes too.
+        let _ = std::fs::remove_file(&path);
+    }
+    made
 }
 
 /// `shopd healthcheck`: one GET /ready over loopback (or the configured host), 3 s at most.

@@ -12,6 +12,7 @@ pub mod events;
 pub mod health;
 pub mod http;
 pub mod idempotency;
+pub mod init;
 pub mod jobs;
 pub mod mail;
 pub mod metrics;

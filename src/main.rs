@@ -19,6 +19,9 @@ fn main() -> ExitCode {
         print!("{}", shopd::cli::CONFIG_EXAMPLE);
         return ExitCode::SUCCESS;
     }
+    if let Some(Command::Init(args)) = &cli.command {
+        return shopd::cli::init(&cli, args);
+    }
     let settings = match Settings::load(&cli.sources()) {
         Ok(settings) => settings,
         Err(e) => {

@@ -313,6 +313,10 @@ fn operation(path: &str, method: &str, op: &mut Map<String, Value>) {
     assert!(!id.is_empty(), "{method} {path} has no operationId");
     let mut codes = shape_errors(op, guard);
     codes.extend_from_slice(domain_errors(&id));
+    // Every change is written to disk: a full one refuses it (the webhook included).
+    if method != "get" {
+        codes.push(E::InsufficientStorage);
+    }
     if guard == Guard::Admin {
         let description = op.get("description").and_then(Value::as_str).unwrap_or_default().to_string();
         let note = "Admins only.";

@@ -120,3 +120,47 @@ fn help_names_every_setting_and_config_example_prints_the_file() {
     assert_eq!(example.status.code(), Some(0), "needs no valid settings");
     assert_eq!(String::from_utf8_lossy(&example.stdout), std::fs::read_to_string("config.toml").unwrap());
 }
+
+#[test]
+fn init_makes_a_production_shop_that_starts_and_signs_its_admin_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    let data = dir.path().join("data");
+    let init = |extra: &[&str]| {
+        let mut cmd = crate::binary::shopd();
+        cmd.args(["--config", config.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "init"])
+            .args(["--admin-email", "owner@shop.test", "--public-url", "https://api.shop.test"])
+            .args(["--client-url", "https://shop.test", "--payment-provider", "manual"])
+            .args(extra)
+            .stdin(std::process::Stdio::null());
+        cmd.output().unwrap()
+    };
+    let asked = init(&[]);
+    assert_eq!(asked.status.code(), Some(1), "no password and no terminal to ask on");
+    assert!(String::from_utf8_lossy(&asked.stderr).contains("no terminal"));
+    let weak = init(&["--admin-password", "weak"]);
+    assert_eq!(weak.status.code(), Some(2), "a bad password is bad input");
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("at least 8 characters"));
+    assert!(!config.exists(), "no half-made shop");
+
+    let made = init(&["--admin-password", "Owner1234"]);
+    assert_eq!(made.status.code(), Some(0), "{}", String::from_utf8_lossy(&made.stderr));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(config.metadata().unwrap().permissions().mode() & 0o777, 0o600);
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("app_env = \"production\"") && text.contains("payment_provider = \"manual\""), "{text}");
+    let secret = text.lines().find(|l| l.starts_with("jwt_secret = ")).expect("a secret").to_string();
+    assert_eq!(secret.len(), "jwt_secret = \"\"".len() + 48, "{secret}");
+    assert_eq!(init(&["--admin-password", "Owner1234"]).status.code(), Some(1), "an existing file is kept");
+
+    let mut server = crate::binary::Running::start_args(
+        &["--config", config.to_str().unwrap(), "--host", "127.0.0.1", "--port", "0"],
+        &[("RATE_LIMIT_ENABLED", "false")],
+    );
+    let body = serde_json::json!({"email": "owner@shop.test", "password": "Owner1234"});
+    let (status, answer) = crate::binary::post_json(server.addr, "/api/v1/auth/login", &body, &[]);
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains("\"role\":\"ADMIN\""), "{answer}");
+    server.signal(libc::SIGTERM);
+    assert!(server.wait(Duration::from_secs(35)).success());
+}
