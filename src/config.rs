@@ -200,6 +200,23 @@ pub struct Settings {
     pub backup_s3_access_key_id: Option<Secret>,
     #[serde(deserialize_with = "lenient::opt_secret")]
     pub backup_s3_secret_access_key: Option<Secret>,
+    /// Keep uploaded images in this S3-compatible bucket instead of `<data dir>/uploads`.
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub uploads_s3_bucket: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub uploads_s3_endpoint: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    pub uploads_s3_region: String,
+    #[serde(deserialize_with = "lenient::string")]
+    pub uploads_s3_prefix: String,
+    /// Where the bucket is public (a CDN in front of it): `/uploads/...` then redirects there
+    /// instead of passing the file through.
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub uploads_s3_public_url: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_secret")]
+    pub uploads_s3_access_key_id: Option<Secret>,
+    #[serde(deserialize_with = "lenient::opt_secret")]
+    pub uploads_s3_secret_access_key: Option<Secret>,
     pub seed_demo: bool,
 
     pub password_hash_memory_kib: u32,
@@ -273,6 +290,13 @@ impl Default for Settings {
             backup_s3_prefix: "shopd".into(),
             backup_s3_access_key_id: None,
             backup_s3_secret_access_key: None,
+            uploads_s3_bucket: None,
+            uploads_s3_endpoint: None,
+            uploads_s3_region: "us-east-1".into(),
+            uploads_s3_prefix: "uploads".into(),
+            uploads_s3_public_url: None,
+            uploads_s3_access_key_id: None,
+            uploads_s3_secret_access_key: None,
             seed_demo: true,
             password_hash_memory_kib: 19 * 1024,
             password_hash_iterations: 2,
@@ -470,6 +494,11 @@ impl Settings {
             return Err(invalid(
                 "backup_s3_bucket needs backup_encryption_key: an archive that leaves the machine holds the signing secret",
             ));
+        }
+        if let Some(url) = &self.uploads_s3_public_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(invalid(format!("uploads_s3_public_url: `{url}` is not an http(s) URL")));
         }
         if self.backup_s3_bucket.is_some() && self.backup_interval.is_none() {
             return Err(invalid(

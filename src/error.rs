@@ -134,6 +134,12 @@ impl ApiError {
         self
     }
 
+    /// What the log shows of a 5xx (never the client).
+    pub fn with_cause(mut self, cause: impl Into<String>) -> Self {
+        self.cause = Some(cause.into());
+        self
+    }
+
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));
         self

@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod mail;
 pub mod metrics;
 pub mod notifications;
+pub mod objects;
 pub mod openapi;
 pub mod orders;
 pub mod payments;

@@ -92,6 +92,7 @@ impl App {
         let upload_limit =
             Arc::new(RateLimiter::new(settings.upload_rate_limit_max, window(settings.upload_rate_limit_window_ms)));
         let payments = Payments::from_settings(&settings)?;
+        let uploads = crate::uploads::bucket::Bucket::from_settings(&settings)?;
         let state = AppState {
             jobs,
             settings: Arc::new(settings),
@@ -106,6 +107,7 @@ impl App {
             admin_limit,
             upload_limit,
             started: Instant::now(),
+            uploads,
         };
         if let (Some(email), Some(password)) = (&state.settings.admin_email, &state.settings.admin_password) {
             let (id, created) = ensure_admin(&state.store, &state.auth.passwords, email, password.expose()).await?;

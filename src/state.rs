@@ -30,6 +30,8 @@ pub struct AppState {
     pub admin_limit: Arc<RateLimiter>,
     pub upload_limit: Arc<RateLimiter>,
     pub started: Instant,
+    /// The bucket uploaded images go to instead of the data dir (`UPLOADS_S3_*`).
+    pub uploads: Option<Arc<crate::uploads::bucket::Bucket>>,
 }
 
 impl AppState {

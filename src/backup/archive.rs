@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! store.redb       a consistent snapshot of the store
-//! uploads/...      every image shopd wrote (no dotfiles, no links)
+//! uploads/...      every image shopd wrote (no dotfiles, no links); with UPLOADS_S3_BUCKET
+//!                  the bucket keeps them, and the manifest names it
 //! jwt-secret       the signing secret, when it was generated into the data dir
 //! settings.json    the settings the shop ran with, without any password, key or token
 //! manifest.json    last: the size and SHA-256 of every other entry
@@ -42,6 +43,9 @@ pub struct Manifest {
     /// Whether the signing secret is inside (generated into the data dir) or comes from the
     /// configuration (`JWT_SECRET`), which must be kept with the deployment.
     pub jwt_secret_included: bool,
+    /// The bucket holding the shop's images (`UPLOADS_S3_BUCKET`), which are then not in here.
+    #[serde(default)]
+    pub uploads_bucket: Option<String>,
     pub files: BTreeMap<String, Entry>,
 }
 
@@ -140,6 +144,7 @@ pub fn pack(settings: &Settings, snapshot: &Path, info: &BackupInfo, out: &Path)
         created_at: crate::users::timestamp(&chrono::Utc::now()),
         records: info.records,
         jwt_secret_included: secret.is_some(),
+        uploads_bucket: settings.uploads_s3_bucket.clone(),
         files,
     };
     let count = manifest.files.len();

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow, bail};
 use futures_util::TryStreamExt;
 use object_store::ObjectStore;
-use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
 use tokio::io::AsyncWriteExt;
 
@@ -112,16 +111,16 @@ impl Offsite {
             anyhow!("backup_s3_bucket needs backup_encryption_key: an archive that leaves the machine holds the signing secret")
         })?;
         let key = Key::parse(key.expose()).map_err(anyhow::Error::msg)?;
-        let mut builder = AmazonS3Builder::new().with_bucket_name(bucket).with_region(&s.backup_s3_region);
-        if let Some(endpoint) = &s.backup_s3_endpoint {
-            builder = builder.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
+        let store = crate::objects::S3 {
+            bucket,
+            endpoint: s.backup_s3_endpoint.as_deref(),
+            region: &s.backup_s3_region,
+            access_key_id: s.backup_s3_access_key_id.as_ref(),
+            secret_access_key: s.backup_s3_secret_access_key.as_ref(),
         }
-        if let (Some(id), Some(secret)) = (&s.backup_s3_access_key_id, &s.backup_s3_secret_access_key) {
-            builder = builder.with_access_key_id(id.expose()).with_secret_access_key(secret.expose());
-        }
-        let store = builder.build().context("backup_s3_*")?;
+        .open("backup")?;
         let prefix = s.backup_s3_prefix.trim_matches('/').to_string();
-        Ok(Some(Offsite { store: Arc::new(store), prefix, key, keep: s.backup_keep as usize }))
+        Ok(Some(Offsite { store, prefix, key, keep: s.backup_keep as usize }))
     }
 
     fn object(&self, name: &str) -> ObjectPath {

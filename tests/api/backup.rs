@@ -236,3 +236,89 @@ async fn offsite_backups_are_encrypted_sent_pruned_and_restored() {
     let client = poem::test::TestClient::new(again.endpoint(again.routes()));
     client.get("/api/v1/users/me").header("Authorization", buyer.bearer()).send().await.assert_status_is_ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_can_live_in_a_bucket_and_are_served_and_deleted_there() {
+    let Some(bin) = moto() else {
+        assert!(std::env::var_os("REQUIRE_S3_TEST").is_none(), "REQUIRE_S3_TEST is set but moto_server is missing");
+        eprintln!("skipped: no moto_server (MOTO_SERVER or target/moto-venv; .ci/run installs it)");
+        return;
+    };
+    let moto = Moto::start(&bin);
+    let (status, _) = crate::helpers::raw_request(
+        ([127, 0, 0, 1], moto.1).into(),
+        "PUT /shop-images HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200);
+    let endpoint = format!("http://127.0.0.1:{}", moto.1);
+    let bucket = |s: &mut shopd::config::Settings| {
+        s.uploads_s3_bucket = Some("shop-images".into());
+        s.uploads_s3_endpoint = Some(endpoint.clone());
+        s.uploads_s3_access_key_id = Some(shopd::config::Secret::new("AKIDSHOPDTEST"));
+        s.uploads_s3_secret_access_key = Some(shopd::config::Secret::new("shopd-s3-secret"));
+    };
+    let app = TestApp::with(bucket, |r| r).await;
+    let admin = app.admin().await;
+    let product = json!({"title": "Cloud", "description": "d", "price": 3.5, "stock": 5, "brand": "B",
+        "category": "c", "sku": "CLOUD-1"});
+    let pid =
+        send(app.post_as("/api/v1/products", &admin).body_json(&product)).await.json()["data"]["id"].as_u64().unwrap();
+    let image = png();
+    let form = poem::test::TestForm::new()
+        .field(poem::test::TestFormField::bytes(image.clone()).name("images").filename("a.png"));
+    let r = send(app.post_as(&format!("/api/v1/products/{pid}/images"), &admin).multipart(form)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let url = r.json()["data"]["images"][0].as_str().unwrap().to_string();
+    let thumb = r.json()["data"]["thumbnail"].as_str().unwrap().to_string();
+    assert!(url.starts_with("/uploads/products/"), "{url}");
+    assert!(
+        !app.state.settings.data_dir.join("uploads").join(url.trim_start_matches("/uploads/")).exists(),
+        "not in the data dir"
+    );
+
+    // /uploads passes it through from the bucket: another shop on the same bucket, with an
+    // empty data dir of its own, serves the same bytes.
+    let other = TestApp::with(bucket, |r| r).await;
+    let there = send(other.get(&url)).await;
+    assert_eq!((there.status, there.body.clone()), (StatusCode::OK, image.clone()));
+    let served = send(app.get(&url)).await;
+    assert_eq!((served.status, served.header("content-type")), (StatusCode::OK, Some("image/png")));
+    assert_eq!(served.body, image);
+    assert_eq!(send(app.get(&thumb)).await.status, StatusCode::OK);
+    assert_eq!(send(app.get("/uploads/products/nope.png")).await.status, StatusCode::NOT_FOUND);
+
+    // A replaced avatar is deleted from the bucket.
+    let user = app.user("cloud@shop.test").await;
+    let avatar =
+        || poem::test::TestForm::new().field(poem::test::TestFormField::bytes(png()).name("avatar").filename("me.png"));
+    let first =
+        send(app.post_as("/api/v1/users/me/avatar", &user).multipart(avatar())).await.json()["data"]["imageUrl"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    assert_eq!(send(app.get(&first)).await.status, StatusCode::OK);
+    let r = send(app.post_as("/api/v1/users/me/avatar", &user).multipart(avatar())).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let mut gone = false;
+    for _ in 0..100 {
+        if send(app.get(&first)).await.status == StatusCode::NOT_FOUND {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(gone, "the old avatar is deleted from the bucket");
+
+    // With a public URL (a CDN in front of the bucket), /uploads redirects there.
+    let cdn = TestApp::with(
+        |s| {
+            bucket(s);
+            s.uploads_s3_public_url = Some("https://images.shop.test/".into());
+        },
+        |r| r,
+    )
+    .await;
+    let r = send(cdn.get("/uploads/products/product-1-abc.png")).await;
+    assert_eq!(r.status, StatusCode::FOUND);
+    assert_eq!(r.header("location"), Some("https://images.shop.test/products/product-1-abc.png"));
+}

@@ -1,6 +1,9 @@
 //! Uploaded images: checked by their content (never by name or declared type) and decoded whole
-//! within limits before anything is kept, stored under `<data dir>/uploads` with generated
-//! names, served at `/uploads/...` with a long cache life.
+//! within limits before anything is kept, stored under `<data dir>/uploads` (or in the
+//! `UPLOADS_S3_*` bucket, [`bucket`]) with generated names, served at `/uploads/...` with a long
+//! cache life. A stored URL is always `/uploads/<folder>/<name>`, wherever the file lives.
+
+pub mod bucket;
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -34,7 +37,6 @@ pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
 
 pub struct Stored {
     pub url: String,
-    pub path: PathBuf,
     /// The URL of the thumbnail, when one was asked for.
     pub thumbnail: Option<String>,
 }
@@ -85,15 +87,13 @@ pub async fn store_image(
             format!("The file must be an image of type {}", state.settings.allowed_file_types),
         ));
     };
-    let dir = state.settings.data_dir.join("uploads").join(folder);
     let stem = format!("{prefix}-{}", uuid::Uuid::new_v4().simple());
     let _permit = IMAGE_WORK.acquire().await.map_err(ApiError::internal)?;
-    let (dir_, stem_) = (dir.clone(), stem.clone());
-    let written = tokio::task::spawn_blocking(move || write_image(&dir_, &stem_, ext, bytes, keep, thumbnail))
+    let rendered = tokio::task::spawn_blocking(move || render(&stem, ext, bytes, keep, thumbnail))
         .await
         .map_err(ApiError::internal)?;
-    let (name, thumb) = match written {
-        Ok(names) => names,
+    let files = match rendered {
+        Ok(files) => files,
         Err(Refused::Unreadable(e)) => {
             return Err(ApiError::field(field, format!("The image could not be read: {e}")));
         }
@@ -108,8 +108,26 @@ pub async fn store_image(
         }
         Err(Refused::Io(e)) => return Err(ApiError::from_io(e, "storing an upload")),
     };
+    let names: Vec<String> = files.iter().map(|(name, _)| name.clone()).collect();
+    match &state.uploads {
+        Some(bucket) => {
+            for (name, bytes) in files {
+                bucket.put(&format!("{folder}/{name}"), bytes).await?;
+            }
+        }
+        None => {
+            let dir = state.settings.data_dir.join("uploads").join(folder);
+            tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                std::fs::create_dir_all(&dir)?;
+                files.iter().try_for_each(|(name, bytes)| put(&dir, name, bytes))
+            })
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(|e| ApiError::from_io(e, "storing an upload"))?;
+        }
+    }
     let url_of = |name: &str| format!("{URL_PREFIX}/{folder}/{name}");
-    Ok(Stored { url: url_of(&name), path: dir.join(&name), thumbnail: thumb.as_deref().map(url_of) })
+    Ok(Stored { url: url_of(&names[0]), thumbnail: names.get(1).map(|n| url_of(n)) })
 }
 
 enum Refused {
@@ -137,16 +155,15 @@ fn decode(bytes: &[u8]) -> Result<image::DynamicImage, Refused> {
     })
 }
 
-/// Decodes, then writes the kept file (and its thumbnail) through a hidden partial file that
-/// is renamed into place, so /uploads never serves half a file. Returns the file names.
-fn write_image(
-    dir: &Path,
+/// Decodes, then draws the files to keep: the image (as sent, or redrawn) and, when asked, its
+/// thumbnail. Returns (file name, bytes), the image first.
+fn render(
     stem: &str,
     ext: &str,
     bytes: Vec<u8>,
     keep: Keep,
     thumbnail: bool,
-) -> Result<(String, Option<String>), Refused> {
+) -> Result<Vec<(String, Vec<u8>)>, Refused> {
     let image = decode(&bytes)?;
     let (bytes, ext) = match keep {
         Keep::Original => (bytes, ext),
@@ -161,18 +178,12 @@ fn write_image(
             }
         }
     };
-    std::fs::create_dir_all(dir)?;
-    let name = format!("{stem}.{ext}");
-    put(dir, &name, &bytes)?;
-    let thumb = if thumbnail {
+    let mut files = vec![(format!("{stem}.{ext}"), bytes)];
+    if thumbnail {
         let small = image::DynamicImage::ImageRgb8(image.thumbnail(THUMB_SIDE, THUMB_SIDE).to_rgb8());
-        let thumb = format!("{stem}-thumb.jpg");
-        put(dir, &thumb, &encode(&small, ImageFormat::Jpeg)?)?;
-        Some(thumb)
-    } else {
-        None
-    };
-    Ok((name, thumb))
+        files.push((format!("{stem}-thumb.jpg"), encode(&small, ImageFormat::Jpeg)?));
+    }
+    Ok(files)
 }
 
 fn encode(image: &image::DynamicImage, format: ImageFormat) -> Result<Vec<u8>, Refused> {
@@ -181,6 +192,8 @@ fn encode(image: &image::DynamicImage, format: ImageFormat) -> Result<Vec<u8>, R
     Ok(out.into_inner())
 }
 
+/// Writes one file through a hidden partial one that is renamed into place, so /uploads never
+/// serves half a file.
 fn put(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
     let partial = dir.join(format!(".{name}.partial"));
     std::fs::write(&partial, bytes)?;
@@ -188,44 +201,61 @@ fn put(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&partial, dir.join(name))
 }
 
-/// Deletes a stored upload by its URL; anything outside our uploads is left alone.
+/// Deletes a stored upload by its URL (in the background when it is in the bucket); anything
+/// outside our uploads is left alone.
 pub fn remove(state: &AppState, url: &str) {
     let Some(rest) = url.strip_prefix(URL_PREFIX).and_then(|r| r.strip_prefix('/')) else { return };
-    if rest.split('/').any(|part| part.is_empty() || part == ".." || part.starts_with('.')) {
+    if !is_our_name(rest) {
         return;
     }
     let path = state.settings.data_dir.join("uploads").join(rest);
-    if let Err(e) = std::fs::remove_file(&path) {
-        tracing::warn!(path = %path.display(), error = %e, "could not delete a replaced upload");
+    match std::fs::remove_file(&path) {
+        Ok(()) => return,
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound || state.uploads.is_none() => {
+            tracing::warn!(path = %path.display(), error = %e, "could not delete a replaced upload");
+            return;
+        }
+        Err(_) => {}
+    }
+    if let Some(bucket) = state.uploads.clone() {
+        let name = rest.to_string();
+        tokio::spawn(async move { bucket.delete(&name).await });
     }
 }
 
-/// Serves `<data dir>/uploads`, GET and HEAD: file names are never reused, so clients may cache
-/// them forever. Only what shopd writes is served: a name of letters, digits, `-`, `_` and `.`
-/// that does not start with a dot (no partial file, no `.htaccess`), two levels deep, and no
-/// symbolic link anywhere on the way (a link someone left in the data dir does not leak the
-/// file it points to).
-pub fn endpoint(state: &AppState) -> impl Endpoint + use<> {
-    let root = state.settings.data_dir.join("uploads");
-    poem::endpoint::make(move |req: Request| {
-        let root = root.clone();
-        async move { serve(&root, req).await }
-    })
-    .with(SetHeader::new().overriding(header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
-}
-
-fn shopd_wrote(root: &Path, rest: &str) -> Option<PathBuf> {
+/// A name shopd gives: `<folder>/<file>` of letters, digits, `-`, `_` and `.`, neither starting
+/// with a dot.
+fn is_our_name(rest: &str) -> bool {
     let parts: Vec<&str> = rest.split('/').collect();
     let named = |p: &&str| {
         !p.is_empty()
             && !p.starts_with('.')
             && p.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
     };
-    if parts.len() != 2 || !parts.iter().all(named) {
+    parts.len() == 2 && parts.iter().all(named)
+}
+
+/// Serves `/uploads`, GET and HEAD: file names are never reused, so clients may cache them
+/// forever. Only what shopd writes is served: a name of letters, digits, `-`, `_` and `.` that
+/// does not start with a dot (no partial file, no `.htaccess`), two levels deep, and no symbolic
+/// link anywhere on the way (a link someone left in the data dir does not leak the file it
+/// points to). A file not in the data dir is looked up in the bucket, when there is one.
+pub fn endpoint(state: &AppState) -> impl Endpoint + use<> {
+    let root = state.settings.data_dir.join("uploads");
+    let bucket = state.uploads.clone();
+    poem::endpoint::make(move |req: Request| {
+        let (root, bucket) = (root.clone(), bucket.clone());
+        async move { serve(&root, bucket.as_deref(), req).await }
+    })
+    .with(SetHeader::new().overriding(header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+}
+
+fn shopd_wrote(root: &Path, rest: &str) -> Option<PathBuf> {
+    if !is_our_name(rest) {
         return None;
     }
     let mut path = root.to_path_buf();
-    for part in parts {
+    for part in rest.split('/') {
         path.push(part);
         let meta = std::fs::symlink_metadata(&path).ok()?;
         if meta.file_type().is_symlink() {
@@ -235,14 +265,19 @@ fn shopd_wrote(root: &Path, rest: &str) -> Option<PathBuf> {
     path.is_file().then_some(path)
 }
 
-async fn serve(root: &Path, req: Request) -> poem::Result<Response> {
+async fn serve(root: &Path, bucket: Option<&bucket::Bucket>, req: Request) -> poem::Result<Response> {
     let head = req.method() == Method::HEAD;
     if req.method() != Method::GET && !head {
         return Err(ApiError::new(ErrorCode::MethodNotAllowed).with_header("Allow", "GET, HEAD").into());
     }
     let not_found = || ApiError::new(ErrorCode::NotFound).with_message("File not found");
     let rest = req.uri().path().trim_start_matches('/').to_string();
-    let Some(path) = shopd_wrote(root, &rest) else { return Err(not_found().into()) };
+    let Some(path) = shopd_wrote(root, &rest) else {
+        return match bucket {
+            Some(b) if is_our_name(&rest) => b.serve(&rest, head).await.map_err(Into::into),
+            _ => Err(not_found().into()),
+        };
+    };
     let file = StaticFileRequest::from_request_without_body(&req).await?;
     let response = file.create_response(&path, false, false).map_err(|_| not_found())?.into_response();
     if !head {
