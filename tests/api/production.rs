@@ -164,3 +164,36 @@ fn init_makes_a_production_shop_that_starts_and_signs_its_admin_in() {
     server.signal(libc::SIGTERM);
     assert!(server.wait(Duration::from_secs(35)).success());
 }
+
+/// A log nobody reads (a full pipe, like a full disk) never holds up an answer: lines are
+/// dropped instead.
+#[test]
+fn a_log_that_cannot_be_written_costs_no_request_its_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = free.local_addr().unwrap();
+    drop(free);
+    let mut child = crate::binary::shopd()
+        .args(["--data-dir", dir.path().to_str().unwrap(), "--host", "127.0.0.1", "--port"])
+        .arg(addr.port().to_string())
+        .envs([("LOG_LEVEL", "debug"), ("RATE_LIMIT_ENABLED", "false"), ("SEED_DEMO", "false")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped()) // never read: the pipe fills after a few hundred lines
+        .spawn()
+        .unwrap();
+    let mut up = false;
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(up, "shopd listens");
+    for i in 0..2000 {
+        let (status, _) = crate::helpers::http_get(addr, "/api/v1/products?limit=1");
+        assert_eq!(status, 200, "request {i} answered");
+    }
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let _ = child.wait();
+}
