@@ -176,19 +176,22 @@ pub fn init(cli: &Cli, args: &crate::init::InitArgs) -> ExitCode {
         Ok(admin) => admin,
         Err(e) => return fail(&format!("init: {e:#}")),
     };
-    let sources = Sources { config_file: Some(path.clone()), overrides: Overrides::default() };
-    let settings = match Settings::load(&sources) {
-        Ok(s) => s,
-        Err(e) => return fail(&format!("init wrote {} but it does not load: {e}", path.display())),
+    let staged = crate::init::staged(&path);
+    let sources = Sources { config_file: Some(staged.clone()), overrides: Overrides::default() };
+    let made = match Settings::load(&sources) {
+        Ok(settings) => admin_create(&settings, &email, &password),
+        Err(e) => fail(&format!("init: the new config does not load: {e}")),
     };
-    let made = admin_create(&settings, &email, &password);
-    if made == ExitCode::SUCCESS {
-        println!("wrote {} (mode 0600: it holds the signing secret)", path.display());
-        println!("start the shop with: shopd --config {}", path.display());
-    } else {
-        // No half-made shop: without its admin the file goes too.
-        let _ = std::fs::remove_file(&path);
+    // No half-made shop: the file takes its place only once its admin exists.
+    if made != ExitCode::SUCCESS {
+        let _ = std::fs::remove_file(&staged);
+        return made;
     }
+    if let Err(e) = std::fs::rename(&staged, &path) {
+        return fail(&format!("init: {}: {e}", path.display()));
+    }
+    println!("wrote {} (mode 0600: it holds the signing secret)", path.display());
+    println!("start the shop with: shopd --config {}", path.display());
     made
 }
 

@@ -102,7 +102,7 @@ fn toml_string(value: &str) -> String {
     serde_json::to_string(value).expect("a string")
 }
 
-/// Writes the config file and returns the admin to make.
+/// Writes the config file beside `path` ([`staged`]) and returns the admin to make.
 pub fn write_config(args: &InitArgs, path: &Path, data_dir: &Path) -> anyhow::Result<(String, String)> {
     if path.exists() && !args.force {
         bail!("{} already exists: pass --force to replace it", path.display());
@@ -158,18 +158,22 @@ pub fn write_config(args: &InitArgs, path: &Path, data_dir: &Path) -> anyhow::Re
         }
         other => bail!("payment provider `{other}`: stripe or manual"),
     }
-    let partial = path.with_extension("partial");
+    let partial = staged(path);
+    let _ = std::fs::remove_file(&partial);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
         .open(&partial)
         .with_context(|| partial.display().to_string())?;
     file.write_all(text.as_bytes())?;
     file.sync_all()?;
-    std::fs::rename(&partial, path)?;
     Ok((email, password))
+}
+
+/// Where the new config waits until its admin exists: an existing file is replaced only then.
+pub fn staged(path: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.partial", path.display()))
 }
 
 /// The config file `shopd init` writes: `--config`, else ./config.toml.

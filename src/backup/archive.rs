@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
@@ -63,6 +63,38 @@ pub struct Packed {
     pub files: usize,
 }
 
+/// A reader that hashes what passes through it.
+struct Hashing<R> {
+    inner: R,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R> Hashing<R> {
+    fn new(inner: R) -> Self {
+        Hashing { inner, hasher: Sha256::new(), bytes: 0 }
+    }
+    fn entry(self) -> Entry {
+        Entry { bytes: self.bytes, sha256: hex::encode(self.hasher.finalize()) }
+    }
+}
+
+/// A file only its owner reads: the archive holds the signing secret.
+fn private_file(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_file(path);
+    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
+}
+
 /// Setting names that hold credentials: never written into an archive.
 fn is_credential(key: &str) -> bool {
     ["secret", "pass", "key", "token"].iter().any(|w| key.contains(w))
@@ -101,42 +133,69 @@ fn uploads(data_dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
     Ok(out)
 }
 
-fn append(tar: &mut tar::Builder<File>, name: &str, bytes: &[u8]) -> anyhow::Result<Entry> {
+fn header(size: u64) -> tar::Header {
     let mut header = tar::Header::new_gnu();
-    header.set_size(bytes.len() as u64);
+    header.set_size(size);
     header.set_mode(0o600);
     header.set_mtime(chrono::Utc::now().timestamp().max(0) as u64);
     header.set_entry_type(tar::EntryType::Regular);
-    tar.append_data(&mut header, name, bytes)?;
-    Ok(Entry { bytes: bytes.len() as u64, sha256: hex::encode(Sha256::digest(bytes)) })
+    header
 }
 
-/// Writes the archive to `out` (through `out.partial`, renamed at the end) from the store
-/// snapshot at `snapshot`.
+fn append(tar: &mut tar::Builder<File>, name: &str, bytes: &[u8]) -> anyhow::Result<Entry> {
+    let mut reader = Hashing::new(bytes);
+    tar.append_data(&mut header(bytes.len() as u64), name, &mut reader)?;
+    Ok(reader.entry())
+}
+
+/// Appends a file as it is read, without holding it in memory. `None`: it vanished meanwhile.
+fn append_file(tar: &mut tar::Builder<File>, name: &str, path: &Path) -> anyhow::Result<Option<Entry>> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(anyhow!("{}: {e}", path.display())),
+    };
+    let size = file.metadata()?.len();
+    let mut reader = Hashing::new(file.take(size));
+    tar.append_data(&mut header(size), name, &mut reader)?;
+    Ok(Some(reader.entry()))
+}
+
+/// Writes the archive to `out` (through `out.partial`, renamed at the end; removed when the
+/// archive cannot be finished) from the store snapshot at `snapshot`.
 pub fn pack(settings: &Settings, snapshot: &Path, info: &BackupInfo, out: &Path) -> anyhow::Result<Packed> {
     let partial = out.with_extension("partial");
-    let file = File::create(&partial).with_context(|| partial.display().to_string())?;
+    let packed = write_archive(settings, snapshot, info, &partial);
+    match packed {
+        Ok(count) => {
+            std::fs::rename(&partial, out)?;
+            Ok(Packed { bytes: std::fs::metadata(out)?.len(), records: info.records, files: count })
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(e)
+        }
+    }
+}
+
+fn write_archive(settings: &Settings, snapshot: &Path, info: &BackupInfo, partial: &Path) -> anyhow::Result<usize> {
+    let file = private_file(partial).with_context(|| partial.display().to_string())?;
     let mut tar = tar::Builder::new(file);
     let mut files = BTreeMap::new();
     let data_dir = &settings.data_dir;
-    let mut add = |tar: &mut tar::Builder<File>, name: &str, bytes: &[u8]| -> anyhow::Result<()> {
-        files.insert(name.to_string(), append(tar, name, bytes)?);
-        Ok(())
-    };
-    add(&mut tar, STORE_ENTRY, &std::fs::read(snapshot)?)?;
+    let store = append_file(&mut tar, STORE_ENTRY, snapshot)?.ok_or_else(|| anyhow!("the snapshot vanished"))?;
+    files.insert(STORE_ENTRY.to_string(), store);
     for (name, path) in uploads(data_dir)? {
         // An image deleted while the backup runs is simply not in it.
-        match std::fs::read(&path) {
-            Ok(bytes) => add(&mut tar, &name, &bytes)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(anyhow!("{}: {e}", path.display())),
+        if let Some(entry) = append_file(&mut tar, &name, &path)? {
+            files.insert(name, entry);
         }
     }
     let secret = std::fs::read(data_dir.join(SECRET_ENTRY)).ok();
     if let Some(secret) = &secret {
-        add(&mut tar, SECRET_ENTRY, secret)?;
+        files.insert(SECRET_ENTRY.into(), append(&mut tar, SECRET_ENTRY, secret)?);
     }
-    add(&mut tar, SETTINGS_ENTRY, &settings_json(settings))?;
+    files.insert(SETTINGS_ENTRY.into(), append(&mut tar, SETTINGS_ENTRY, &settings_json(settings))?);
     let manifest = Manifest {
         format: FORMAT.into(),
         version: VERSION,
@@ -151,9 +210,7 @@ pub fn pack(settings: &Settings, snapshot: &Path, info: &BackupInfo, out: &Path)
     append(&mut tar, MANIFEST_ENTRY, &serde_json::to_vec_pretty(&manifest)?)?;
     let file = tar.into_inner()?;
     file.sync_all()?;
-    drop(file);
-    std::fs::rename(&partial, out)?;
-    Ok(Packed { bytes: std::fs::metadata(out)?.len(), records: info.records, files: count })
+    Ok(count)
 }
 
 /// Whether `path` is a tar archive (an older `shopd backup` wrote the bare store file).
@@ -184,12 +241,15 @@ pub fn check(path: &Path) -> anyhow::Result<Manifest> {
         if !allowed(&name) || entry.header().entry_type() != tar::EntryType::Regular {
             bail!("the archive holds an entry a shopd backup never has: {name}");
         }
-        let mut bytes = Vec::new();
-        entry.read_to_end(&mut bytes).with_context(|| format!("the archive is damaged at {name}"))?;
         if name == MANIFEST_ENTRY {
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).context("the archive is damaged at its manifest")?;
             manifest = Some(serde_json::from_slice::<Manifest>(&bytes).context("the manifest is damaged")?);
         } else {
-            seen.insert(name, Entry { bytes: bytes.len() as u64, sha256: hex::encode(Sha256::digest(&bytes)) });
+            let mut reader = Hashing::new(&mut entry);
+            std::io::copy(&mut reader, &mut std::io::sink())
+                .with_context(|| format!("the archive is damaged at {name}"))?;
+            seen.insert(name, reader.entry());
         }
     }
     let manifest = manifest.ok_or_else(|| anyhow!("the archive has no manifest: it is incomplete"))?;
@@ -214,48 +274,74 @@ pub fn check(path: &Path) -> anyhow::Result<Manifest> {
 
 /// Restores a checked archive into `data_dir`, which must be empty or missing. The store is
 /// staged beside the data dir and checked (a shopd store this build reads) before anything is
-/// written into it.
+/// written into it; every entry is checked again against the manifest as it is written, and a
+/// restore that fails leaves the data dir as empty as it was.
 pub fn unpack(path: &Path, data_dir: &Path) -> anyhow::Result<Manifest> {
     let manifest = check(path)?;
-    if data_dir.exists() && std::fs::read_dir(data_dir)?.next().is_some() {
+    let existed = data_dir.exists();
+    if existed && std::fs::read_dir(data_dir)?.next().is_some() {
         bail!("{} is not empty: restore only into an empty data dir", data_dir.display());
     }
     let parent = std::path::absolute(data_dir)?.parent().map(Path::to_path_buf).unwrap_or_else(|| ".".into());
     std::fs::create_dir_all(&parent)?;
     let staged = parent.join(format!(".shopd-restore-{}.redb", uuid::Uuid::new_v4().simple()));
-    let outcome = (|| -> anyhow::Result<()> {
-        let mut archive = tar::Archive::new(File::open(path)?);
-        let mut files = Vec::new();
-        for entry in archive.entries()? {
-            let mut entry = entry?;
-            let name = entry.path()?.to_string_lossy().into_owned();
-            match name.as_str() {
-                // The settings are for the record: the deployment keeps its own.
-                MANIFEST_ENTRY | SETTINGS_ENTRY => {}
-                STORE_ENTRY => {
-                    let mut out = File::create(&staged)?;
-                    std::io::copy(&mut entry, &mut out)?;
-                    out.sync_all()?;
-                }
-                _ => {
-                    let mut bytes = Vec::new();
-                    entry.read_to_end(&mut bytes)?;
-                    files.push((name, bytes));
-                }
-            }
-        }
-        store::restore(&staged, data_dir)?;
-        for (name, bytes) in &files {
-            let target = data_dir.join(name);
-            if let Some(dir) = target.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            let mut f = File::create(&target)?;
-            f.write_all(bytes)?;
-            f.sync_all()?;
-        }
-        Ok(())
-    })();
+    let outcome = fill(path, data_dir, &staged, &manifest);
     let _ = std::fs::remove_file(&staged);
-    outcome.map(|()| manifest)
+    if let Err(e) = outcome {
+        if existed {
+            if let Ok(entries) = std::fs::read_dir(data_dir) {
+                for entry in entries.flatten() {
+                    let _ = std::fs::remove_dir_all(entry.path()).or_else(|_| std::fs::remove_file(entry.path()));
+                }
+            }
+        } else {
+            let _ = std::fs::remove_dir_all(data_dir);
+        }
+        return Err(e);
+    }
+    Ok(manifest)
+}
+
+/// Where an entry is written before the whole archive was restored.
+fn partial_of(file: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.restore-partial", file.display()))
+}
+
+fn fill(path: &Path, data_dir: &Path, staged: &Path, manifest: &Manifest) -> anyhow::Result<()> {
+    let mut later = Vec::new();
+    let mut archive = tar::Archive::new(File::open(path)?);
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let name = entry.path()?.to_string_lossy().into_owned();
+        if !allowed(&name) || entry.header().entry_type() != tar::EntryType::Regular {
+            bail!("the archive changed while it was restored: {name}");
+        }
+        let target = match name.as_str() {
+            // The settings are for the record: the deployment keeps its own.
+            MANIFEST_ENTRY | SETTINGS_ENTRY => continue,
+            STORE_ENTRY => staged.to_path_buf(),
+            _ => {
+                let file = data_dir.join(&name);
+                later.push(file.clone());
+                partial_of(&file)
+            }
+        };
+        if let Some(dir) = target.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut out = private_file(&target)?;
+        let mut reader = Hashing::new(&mut entry);
+        std::io::copy(&mut reader, &mut out)?;
+        out.sync_all()?;
+        if manifest.files.get(&name) != Some(&reader.entry()) {
+            bail!("the archive changed while it was restored: {name} does not match its checksum");
+        }
+        if name == STORE_ENTRY {
+            store::restore(staged, data_dir)?;
+        }
+    }
+    for file in later {
+        std::fs::rename(partial_of(&file), &file)?;
+    }
+    Ok(())
 }

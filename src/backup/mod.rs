@@ -132,6 +132,13 @@ pub fn prune(dir: &Path, keep: usize) -> anyhow::Result<Vec<PathBuf>> {
         })
         .collect();
     archives.sort();
+    // What a failed run left behind (a backup is never running while this one prunes).
+    for entry in std::fs::read_dir(dir)?.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("shopd-") && name.ends_with(".partial") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
     let old = archives.len().saturating_sub(keep);
     let gone: Vec<PathBuf> = archives.drain(..old).collect();
     for path in &gone {

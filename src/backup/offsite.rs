@@ -32,7 +32,8 @@ impl Key {
         let text = text.trim();
         if text.starts_with("age1") {
             return text.parse::<age::x25519::Recipient>().map(|r| Key::Recipient(Box::new(r))).map_err(|e| {
-                format!("backup_encryption_key: `{}…` is not an age recipient ({e})", &text[..8.min(text.len())])
+                let start: String = text.chars().take(8).collect();
+                format!("backup_encryption_key: `{start}…` is not an age recipient ({e})")
             });
         }
         if text.chars().count() < 16 {
@@ -42,6 +43,13 @@ impl Key {
         }
         Ok(Key::Passphrase(text.to_string()))
     }
+}
+
+/// A new file only its owner reads (a decrypted archive holds the signing secret).
+fn private(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_file(path);
+    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
 }
 
 /// Whether a file is age-encrypted.
@@ -57,7 +65,7 @@ pub fn encrypt(key: &Key, from: &Path, to: &Path) -> anyhow::Result<()> {
             .map_err(|e| anyhow!("encrypting: {e}"))?,
         Key::Passphrase(p) => age::Encryptor::with_user_passphrase(age::secrecy::SecretString::from(p.clone())),
     };
-    let out = std::fs::File::create(to).with_context(|| to.display().to_string())?;
+    let out = private(to).with_context(|| to.display().to_string())?;
     let mut writer = encryptor.wrap_output(std::io::BufWriter::new(out))?;
     std::io::copy(&mut std::fs::File::open(from)?, &mut writer)?;
     let out = writer.finish()?.into_inner().map_err(|e| e.into_error())?;
@@ -89,7 +97,7 @@ pub fn decrypt(from: &Path, to: &Path, identity: Option<&Path>, passphrase: Opti
             .collect::<anyhow::Result<_>>()?;
         decryptor.decrypt(identities.iter().map(|i| i as &dyn age::Identity)).map_err(|e| anyhow!("decrypting: {e}"))?
     };
-    let mut out = std::fs::File::create(to)?;
+    let mut out = private(to)?;
     std::io::copy(&mut reader, &mut out).context("decrypting: the file is damaged")?;
     out.flush()?;
     out.sync_all()?;
@@ -137,7 +145,11 @@ impl Offsite {
         let name = format!("{}.age", archive.file_name().and_then(|n| n.to_str()).unwrap_or("shopd.tar"));
         let sealed: PathBuf = archive.with_extension("tar.age.partial");
         let (key, from, to) = (self.key.clone(), archive.to_path_buf(), sealed.clone());
-        tokio::task::spawn_blocking(move || encrypt(&key, &from, &to)).await??;
+        let encrypted = tokio::task::spawn_blocking(move || encrypt(&key, &from, &to)).await;
+        if !matches!(encrypted, Ok(Ok(()))) {
+            let _ = tokio::fs::remove_file(&sealed).await;
+        }
+        encrypted??;
         let object = self.object(&name);
         let uploaded = async {
             let mut file = tokio::fs::File::open(&sealed).await?;

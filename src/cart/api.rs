@@ -80,8 +80,9 @@ pub fn strong_session(s: &str) -> bool {
         return false;
     }
     let distinct = digits.iter().collect::<std::collections::HashSet<_>>().len();
-    // 32 random hex digits show about 14 distinct ones, 32 base64url characters about 25.
-    let enough = if hex { 9 } else { 14 };
+    // 30 random hex digits show about 14 distinct ones, and fewer than 6 about once in 10¹¹;
+    // 32 base64url characters show about 25, and fewer than 11 about once in 10¹⁴.
+    let enough = if hex { 6 } else { 11 };
     let periodic = (1..=digits.len() / 2).any(|p| digits.iter().zip(&digits[p..]).all(|(a, b)| a == b));
     distinct >= enough && !periodic
 }

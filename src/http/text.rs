@@ -87,46 +87,55 @@ pub fn refused_class(lines: Lines) -> &'static str {
     }
 }
 
+/// Objects inside a body whose fields are fields of the API (a shipping address); any other
+/// nested object is not one of ours and is ignored, as unknown fields are.
+const NESTED: &[&str] = &["shippingAddress"];
+
 /// Checks every known text field of a parsed body.
 pub fn check(body: &Value) -> Result<(), ApiError> {
     let mut errors = FieldErrors::new();
-    walk(body, &mut Vec::new(), None, &mut errors);
+    if let Value::Object(map) = body {
+        fields(map, &mut Vec::new(), &mut errors);
+    }
     if errors.is_empty() { Ok(()) } else { Err(ApiError::validation(errors)) }
 }
 
-fn walk(value: &Value, path: &mut Vec<String>, field: Option<&str>, errors: &mut FieldErrors) {
-    match value {
-        Value::String(text) => {
-            let Some((max, lines)) = field.and_then(rule) else { return };
-            let mut problems = Vec::new();
-            if text.chars().count() > max {
-                problems.push(format!("At most {max} characters"));
+fn fields(map: &serde_json::Map<String, Value>, path: &mut Vec<String>, errors: &mut FieldErrors) {
+    for (key, value) in map {
+        path.push(key.clone());
+        match value {
+            Value::String(text) => text_field(key, text, path, errors),
+            // A list of texts (tags, images) takes its field's rule for each.
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if let Value::String(text) = item {
+                        path.push(i.to_string());
+                        text_field(key, text, path, errors);
+                        path.pop();
+                    }
+                }
             }
-            if refused(text, lines) {
-                problems.push(match lines {
-                    Lines::One => "Must be one line without control characters".to_string(),
-                    Lines::Many => "Control characters are not allowed".to_string(),
-                });
-            }
-            if !problems.is_empty() {
-                errors.insert(path.join("."), problems);
-            }
+            Value::Object(inner) if NESTED.contains(&key.as_str()) => fields(inner, path, errors),
+            _ => {}
         }
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                path.push(i.to_string());
-                walk(item, path, field, errors);
-                path.pop();
-            }
-        }
-        Value::Object(map) => {
-            for (key, item) in map {
-                path.push(key.clone());
-                walk(item, path, Some(key), errors);
-                path.pop();
-            }
-        }
-        _ => {}
+        path.pop();
+    }
+}
+
+fn text_field(field: &str, text: &str, path: &[String], errors: &mut FieldErrors) {
+    let Some((max, lines)) = rule(field) else { return };
+    let mut problems = Vec::new();
+    if text.chars().count() > max {
+        problems.push(format!("At most {max} characters"));
+    }
+    if refused(text, lines) {
+        problems.push(match lines {
+            Lines::One => "Must be one line without control characters".to_string(),
+            Lines::Many => "Control characters are not allowed".to_string(),
+        });
+    }
+    if !problems.is_empty() {
+        errors.insert(path.join("."), problems);
     }
 }
 
@@ -153,8 +162,9 @@ mod tests {
         let phone = "1".repeat(33);
         assert_eq!(fields(json!({"shippingAddress": {"phone": phone}})), ["shippingAddress.phone"]);
         assert_eq!(fields(json!({"tags": ["ok", "x".repeat(51)]})), ["tags.1"]);
-        // Not a field of any body: ignored, as unknown fields are.
+        // Not a field of any body: ignored, as unknown fields are, with what is inside it.
         assert!(fields(json!({"metadata": "x\u{0}".repeat(10_000)})).is_empty());
+        assert!(fields(json!({"metadata": {"address": "1 Main\nApt 2"}})).is_empty());
         // Around a one-line value, spacing is the endpoint's to trim.
         assert!(fields(json!({"email": " a@b.co\n"})).is_empty());
         assert_eq!(fields(json!({"email": "a@b.co\u{0}"})), ["email"]);

@@ -106,8 +106,14 @@ fn apply_status_in(
     let Some(mut p) = w.get_unique(&PAYMENTS, PAYMENTS_BY_INTENT, intent)? else { return Ok(()) };
     let order = w.get(&ORDERS, &p.order_id)?;
     let cancelled = order.as_ref().is_none_or(|o| o.status == Status::Cancelled);
+    // Money the shop must not keep: for an order cancelled meanwhile, on an intent we had
+    // cancelled (the order was marked paid by hand while the card payment was in flight), or
+    // for an order another payment already paid.
+    let unwanted = cancelled
+        || p.status == PaymentStatus::Canceled
+        || refunds::paid_in(w, p.order_id)?.is_some_and(|other| other.id != p.id);
     let late = status == PaymentStatus::Succeeded
-        && cancelled
+        && unwanted
         && !matches!(p.status, PaymentStatus::Succeeded | PaymentStatus::Refunded | PaymentStatus::PartiallyRefunded);
     if !late && !may_move(p.status, status) {
         return Ok(());
@@ -164,6 +170,9 @@ impl PaymentsApi {
         {
             return Ok(Created::new(first));
         }
+        // Held from the check of the order to the record of its intent: marking the order paid
+        // by hand takes the same claim.
+        let _starting = Claim::take(Purpose::StartPayment, order_id)?;
         let order = state
             .store
             .read()?
@@ -191,7 +200,6 @@ impl PaymentsApi {
                 status: p.status,
             }));
         }
-        let _starting = Claim::take(Purpose::StartPayment, order_id)?;
         let forwarded = idem.as_ref().map(|k| forwarded_key("create", user_id, k.key(), &order_id.to_string()));
         let intent = state
             .payments

@@ -162,6 +162,7 @@ impl Engine {
             slot: slot.clone(),
             path: path.to_path_buf(),
             broken: broken.clone(),
+            last_reopen: Mutex::new(None),
             stats: stats.clone(),
             watchers: watchers.clone(),
         };
@@ -247,27 +248,42 @@ struct Writer {
     slot: Arc<RwLock<Option<Arc<Database>>>>,
     path: std::path::PathBuf,
     broken: Arc<std::sync::atomic::AtomicBool>,
+    last_reopen: Mutex<Option<std::time::Instant>>,
     stats: Arc<Counters>,
     watchers: Watchers,
 }
 
-/// Free space below which a broken store does not try to reopen yet: reopening writes too.
-const REOPEN_FREE_BYTES: u64 = 1024 * 1024;
+/// Free space below which a broken store does not try to reopen yet: reopening may repair the
+/// file, which writes too. At least this, or a hundredth of the file, whichever is more.
+const REOPEN_FREE_BYTES: u64 = 16 * 1024 * 1024;
+/// Reopen attempts are this far apart at least (`/ready` asks on every call, and anyone may
+/// call it).
+const REOPEN_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Writer {
     /// After a failed commit redb answers every write with "previous I/O error" until the file
     /// is opened again. Readers keep the old handle meanwhile (reads still work on a full disk);
     /// once the disk has room the slot is emptied for a moment, the file reopened and put back.
+    /// Should that fail (a read still holds the file, or the repair runs out of room), the
+    /// slot is filled again by the next attempt, which is tried until one succeeds.
     fn recover(&self) -> Result<Arc<Database>> {
+        {
+            let mut last = self.last_reopen.lock();
+            if last.is_some_and(|t| t.elapsed() < REOPEN_EVERY) {
+                return Err(StoreError::DiskFull("the store waits for room to reopen".into()));
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        let size = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
         let free = self.path.parent().and_then(super::disk::free_bytes);
-        if free.is_some_and(|f| f < REOPEN_FREE_BYTES) {
-            return Err(StoreError::DiskFull("no space left to reopen the store".into()));
+        if free.is_some_and(|f| f < REOPEN_FREE_BYTES.max(size / 100)) {
+            return Err(StoreError::DiskFull("no room yet to reopen the store".into()));
         }
         let old = self.slot.write().take();
         drop(old);
         // Read transactions still open hold the file a moment longer.
         let mut last = None;
-        for _ in 0..200 {
+        for _ in 0..500 {
             match open_db(&self.path) {
                 Ok(db) => {
                     let db = Arc::new(db);
@@ -285,7 +301,7 @@ impl Writer {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         let e = last.unwrap_or(StoreError::Closed);
-        tracing::error!(error = %e, "the store could not be reopened; writes keep failing until it can");
+        tracing::error!(error = %e, "the store could not be reopened yet; reads and writes wait for the next attempt");
         Err(e)
     }
 
@@ -327,8 +343,13 @@ impl Writer {
                 }
             }
             if let Err(e) = &outcome {
-                if matches!(e, StoreError::DiskFull(_) | StoreError::Io(_)) {
-                    self.broken.store(true, Ordering::Relaxed);
+                if matches!(e, StoreError::DiskFull(_) | StoreError::Io(_))
+                    && !self.broken.swap(true, Ordering::Relaxed)
+                    && unsynced
+                {
+                    // The reopened file goes back to the last durable commit: outbox jobs whose
+                    // end was recorded lazily since then run again (each repeat is harmless).
+                    tracing::warn!("writes made since the last durable commit are lost with the failed one");
                 }
                 tracing::error!(error = %e, writes = replies.len(), "store commit failed; the batch was rolled back");
             }
@@ -367,14 +388,18 @@ fn run_batch(
     }
     {
         let mut batch = Batch { txn: &txn, tables: HashMap::new() };
-        for Queued { job, .. } in jobs.drain(..) {
+        let mut queued = std::mem::take(jobs).into_iter();
+        while let Some(Queued { job, .. }) = queued.next() {
             let mut w = WriteTx::new(&mut batch);
             match catch_unwind(AssertUnwindSafe(|| job(Some(&mut w)))) {
                 Ok(finished) => {
-                    if finished.keep {
-                        w.apply(touched)?;
-                    }
+                    let applied = if finished.keep { w.apply(touched) } else { Ok(()) };
                     replies.push(finished.reply);
+                    if let Err(e) = applied {
+                        // The batch fails: this caller and those not reached get its error.
+                        jobs.extend(queued);
+                        return Err(e);
+                    }
                 }
                 // The closure panicked: its changes are dropped with `w` and its caller sees
                 // `Aborted` when the reply channel closes. The other writes go on.

@@ -11,9 +11,8 @@ use std::sync::LazyLock;
 
 use image::{ImageFormat, ImageReader, Limits};
 use poem::http::{Method, header};
-use poem::middleware::SetHeader;
 use poem::web::StaticFileRequest;
-use poem::{Endpoint, EndpointExt, FromRequest, IntoResponse, Request, Response};
+use poem::{Endpoint, FromRequest, IntoResponse, Request, Response};
 use poem_openapi::types::multipart::Upload;
 use tokio::sync::Semaphore;
 
@@ -58,7 +57,7 @@ const MAX_DECODED_BYTES: u64 = 128 * 1024 * 1024;
 const THUMB_SIDE: u32 = 400;
 
 /// Image decoding is CPU- and memory-heavy: at most two at a time, off the async runtime.
-static IMAGE_WORK: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(2));
+static IMAGE_WORK: LazyLock<std::sync::Arc<Semaphore>> = LazyLock::new(|| std::sync::Arc::new(Semaphore::new(2)));
 
 /// Checks one uploaded image (form field `field`) by decoding it whole within the limits, and
 /// stores it under `uploads/<folder>/<prefix>-<random>.<ext>`, with a JPEG thumbnail of at most
@@ -88,10 +87,15 @@ pub async fn store_image(
         ));
     };
     let stem = format!("{prefix}-{}", uuid::Uuid::new_v4().simple());
-    let _permit = IMAGE_WORK.acquire().await.map_err(ApiError::internal)?;
-    let rendered = tokio::task::spawn_blocking(move || render(&stem, ext, bytes, keep, thumbnail))
-        .await
-        .map_err(ApiError::internal)?;
+    // The permit goes with the work: a client that leaves does not free a slot while its
+    // decode still runs.
+    let permit = IMAGE_WORK.clone().acquire_owned().await.map_err(ApiError::internal)?;
+    let rendered = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        render(&stem, ext, bytes, keep, thumbnail)
+    })
+    .await
+    .map_err(ApiError::internal)?;
     let files = match rendered {
         Ok(files) => files,
         Err(Refused::Unreadable(e)) => {
@@ -119,7 +123,14 @@ pub async fn store_image(
             let dir = state.settings.data_dir.join("uploads").join(folder);
             tokio::task::spawn_blocking(move || -> std::io::Result<()> {
                 std::fs::create_dir_all(&dir)?;
-                files.iter().try_for_each(|(name, bytes)| put(&dir, name, bytes))
+                let written = files.iter().try_for_each(|(name, bytes)| put(&dir, name, bytes));
+                if written.is_err() {
+                    // All of an upload or none of it: no image without its thumbnail.
+                    for (name, _) in &files {
+                        let _ = std::fs::remove_file(dir.join(name));
+                    }
+                }
+                written
             })
             .await
             .map_err(ApiError::internal)?
@@ -196,9 +207,13 @@ fn encode(image: &image::DynamicImage, format: ImageFormat) -> Result<Vec<u8>, R
 /// serves half a file.
 fn put(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
     let partial = dir.join(format!(".{name}.partial"));
-    std::fs::write(&partial, bytes)?;
-    std::fs::File::open(&partial)?.sync_all()?;
-    std::fs::rename(&partial, dir.join(name))
+    let written = std::fs::write(&partial, bytes)
+        .and_then(|()| std::fs::File::open(&partial)?.sync_all())
+        .and_then(|()| std::fs::rename(&partial, dir.join(name)));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    written
 }
 
 /// Deletes a stored upload by its URL (in the background when it is in the bucket); anything
@@ -245,9 +260,18 @@ pub fn endpoint(state: &AppState) -> impl Endpoint + use<> {
     let bucket = state.uploads.clone();
     poem::endpoint::make(move |req: Request| {
         let (root, bucket) = (root.clone(), bucket.clone());
-        async move { serve(&root, bucket.as_deref(), req).await }
+        async move {
+            let mut response = serve(&root, bucket.as_deref(), req).await?;
+            // Only a file is cached for ever; a 404 may be an upload still on its way.
+            if response.status().is_success() || response.status() == poem::http::StatusCode::NOT_MODIFIED {
+                response.headers_mut().insert(
+                    header::CACHE_CONTROL,
+                    header::HeaderValue::from_static("public, max-age=31536000, immutable"),
+                );
+            }
+            Ok::<_, poem::Error>(response)
+        }
     })
-    .with(SetHeader::new().overriding(header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
 }
 
 fn shopd_wrote(root: &Path, rest: &str) -> Option<PathBuf> {

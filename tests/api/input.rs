@@ -233,6 +233,7 @@ async fn uploads_serve_only_what_shopd_wrote_with_head() {
     ] {
         let r = send(app.get(path)).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.text());
+        assert!(!r.header("cache-control").unwrap_or_default().contains("immutable"), "a 404 is not cached for ever");
         assert!(!r.text().contains("root:"), "{path}");
     }
     assert_error(&send(app.post(&url)).await, 405, "METHOD_NOT_ALLOWED");

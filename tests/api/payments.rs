@@ -528,3 +528,35 @@ async fn a_manual_payment_is_marked_paid_by_an_admin_never_confirmed_by_the_cust
     let p = send(app.get_as(&format!("/api/v1/payments/{paid}/status"), &admin)).await.json()["data"].clone();
     assert_eq!((p["status"].as_str(), p["refunded"].as_f64()), (Some("REFUNDED"), o["total"].as_f64()), "{p}");
 }
+
+/// An order marked paid by hand while its card payment was in flight: the card's late success
+/// is refunded, never kept.
+#[tokio::test]
+async fn a_card_success_after_the_order_was_marked_paid_is_refunded() {
+    let app = offline_shop().await;
+    let s = app.user("twice@shop.test").await;
+    let o = order(&app, &s).await;
+    let oid = o["id"].as_str().unwrap();
+    let pi = intent(&app, &s, oid).await.json()["data"]["id"].as_str().unwrap().to_string();
+    let admin = app.demo_admin().await;
+    let r = send(app.post_as(&format!("/api/v1/admin/orders/{oid}/mark-paid"), &admin)).await;
+    assert_eq!(r.json()["data"]["status"], "PROCESSING", "{}", r.text());
+    let path = format!("/api/v1/payments/{pi}/status");
+    assert_eq!(send(app.get_as(&path, &admin)).await.json()["data"]["status"], "CANCELED");
+    let body = event("evt_late", "payment_intent.succeeded", json!({"id": pi, "object": "payment_intent"}));
+    let now = chrono::Utc::now().timestamp();
+    let r = deliver(&app, &body, Some(webhook::sign(WHSEC, body.as_bytes(), now))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let mut refunded = false;
+    for _ in 0..100 {
+        let p = send(app.get_as(&path, &admin)).await.json();
+        if p["data"]["status"] == "REFUNDED" {
+            assert_eq!(p["data"]["refunded"], o["total"]);
+            refunded = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(refunded, "the second payment is handed back");
+    assert_eq!(send(app.get_as(&format!("/api/v1/orders/{oid}"), &s)).await.json()["data"]["status"], "PROCESSING");
+}

@@ -152,6 +152,9 @@ fn init_makes_a_production_shop_that_starts_and_signs_its_admin_in() {
     let secret = text.lines().find(|l| l.starts_with("jwt_secret = ")).expect("a secret").to_string();
     assert_eq!(secret.len(), "jwt_secret = \"\"".len() + 48, "{secret}");
     assert_eq!(init(&["--admin-password", "Owner1234"]).status.code(), Some(1), "an existing file is kept");
+    let failed = init(&["--admin-password", "weak", "--force"]);
+    assert_eq!(failed.status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), text, "a failed --force keeps the working file");
 
     let mut server = crate::binary::Running::start_args(
         &["--config", config.to_str().unwrap(), "--host", "127.0.0.1", "--port", "0"],
