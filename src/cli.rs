@@ -103,6 +103,13 @@ pub enum AdminCommand {
         #[arg(long)]
         password: String,
     },
+    /// Turn two-factor sign-in off for the account with this email (a lost device), with the
+    /// server stopped or through its socket while it runs
+    #[command(name = "reset-2fa")]
+    Reset2fa {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 impl Cli {
@@ -141,6 +148,18 @@ pub fn run(command: Option<Command>, settings: Settings) -> ExitCode {
         }
         Command::Admin { command: AdminCommand::Create { email, password } } => {
             admin_create(&settings, &email, &password)
+        }
+        Command::Admin { command: AdminCommand::Reset2fa { email } } => {
+            match crate::backup::reset_2fa(&settings, &email) {
+                Ok(true) => {
+                    println!(
+                        "two-factor sign-in is off for {email}: they sign in with their password and may enrol again"
+                    );
+                    ExitCode::SUCCESS
+                }
+                Ok(false) => fail(&format!("{email} has no two-factor sign-in to reset")),
+                Err(e) => fail(&format!("admin reset-2fa: {e:#}")),
+            }
         }
         Command::Healthcheck => healthcheck(&settings),
         // Runs before settings exist: see [`init`].

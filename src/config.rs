@@ -218,6 +218,9 @@ pub struct Settings {
     #[serde(deserialize_with = "lenient::opt_secret")]
     pub uploads_s3_secret_access_key: Option<Secret>,
     pub seed_demo: bool,
+    /// Every admin-only operation by an admin without two-factor sign-in is refused (403
+    /// TWO_FACTOR_SETUP_REQUIRED) until they turn it on.
+    pub admin_require_2fa: bool,
 
     pub password_hash_memory_kib: u32,
     pub password_hash_iterations: u32,
@@ -298,6 +301,7 @@ impl Default for Settings {
             uploads_s3_access_key_id: None,
             uploads_s3_secret_access_key: None,
             seed_demo: true,
+            admin_require_2fa: false,
             password_hash_memory_kib: 19 * 1024,
             password_hash_iterations: 2,
             password_hash_parallelism: 1,

@@ -63,6 +63,9 @@ error_codes! {
     InvalidCurrentPassword => ("INVALID_CURRENT_PASSWORD", 400, "Current password is incorrect"),
     InvalidPassword => ("INVALID_PASSWORD", 400, "Password is incorrect"),
     EmailExists => ("EMAIL_EXISTS", 409, "An account with this email already exists"),
+    TwoFactorRequired => ("TWO_FACTOR_REQUIRED", 401, "This account needs a code from its authenticator app (code) or a recovery code (recoveryCode)"),
+    InvalidTwoFactorCode => ("INVALID_TWO_FACTOR_CODE", 400, "The two-factor code is wrong, expired or already used"),
+    TwoFactorSetupRequired => ("TWO_FACTOR_SETUP_REQUIRED", 403, "Admins of this shop must turn on two-factor sign-in first (POST /api/v1/auth/2fa/setup)"),
     // Users
     UserNotFound => ("USER_NOT_FOUND", 404, "User not found"),
     AddressNotFound => ("ADDRESS_NOT_FOUND", 404, "Address not found"),

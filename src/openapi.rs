@@ -60,7 +60,18 @@ use ErrorCode as E;
 fn domain_errors(operation_id: &str) -> &'static [ErrorCode] {
     match operation_id {
         "register" => &[E::EmailExists, E::AuthRateLimitExceeded],
-        "login" => &[E::InvalidCredentials, E::AccountLocked, E::AuthRateLimitExceeded],
+        "login" => &[
+            E::InvalidCredentials,
+            E::AccountLocked,
+            E::AuthRateLimitExceeded,
+            E::TwoFactorRequired,
+            E::InvalidTwoFactorCode,
+        ],
+        "setupTwoFactor" => &[E::InvalidPassword, E::AccountLocked, E::AuthRateLimitExceeded, E::Conflict],
+        "enableTwoFactor" => &[E::InvalidTwoFactorCode, E::AccountLocked, E::Conflict],
+        "disableTwoFactor" => {
+            &[E::InvalidPassword, E::InvalidTwoFactorCode, E::AccountLocked, E::AuthRateLimitExceeded, E::Conflict]
+        }
         "refreshToken" => &[E::InvalidRefreshToken, E::AuthRateLimitExceeded],
         "forgotPassword" | "resendVerification" => &[E::AuthRateLimitExceeded],
         "resetPassword" => &[E::InvalidToken, E::AuthRateLimitExceeded],
@@ -146,9 +157,14 @@ fn shape_errors(op: &Map<String, Value>, guard: Guard) -> Vec<ErrorCode> {
         Guard::Public => {}
         Guard::Optional => codes.extend([E::InvalidToken, E::TokenExpired, E::TokenRevoked]),
         Guard::User => codes.extend([E::Unauthorized, E::InvalidToken, E::TokenExpired, E::TokenRevoked]),
-        Guard::Admin => {
-            codes.extend([E::Unauthorized, E::InvalidToken, E::TokenExpired, E::TokenRevoked, E::Forbidden])
-        }
+        Guard::Admin => codes.extend([
+            E::Unauthorized,
+            E::InvalidToken,
+            E::TokenExpired,
+            E::TokenRevoked,
+            E::Forbidden,
+            E::TwoFactorSetupRequired,
+        ]),
     }
     codes
 }

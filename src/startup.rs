@@ -14,6 +14,7 @@ use poem_openapi::OpenApiService;
 use crate::audit::AuditApi;
 use crate::auth::Auth;
 use crate::auth::api::AuthApi;
+use crate::auth::two_factor_api::TwoFactorApi;
 use crate::backup::ControlSocket;
 use crate::cart::api::CartApi;
 use crate::config::Settings;
@@ -132,7 +133,7 @@ impl App {
 
     /// The OpenAPI service of every operation.
     fn service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
-        OpenApiService::new((HealthApi, AuthApi, UsersApi, AdminUsersApi, AuditApi, ProductsApi, CartApi, OrdersApi, WishlistApi, NotificationsApi, PaymentsApi, AdminPaymentsApi, JobsApi), "shopd", VERSION)
+        OpenApiService::new((HealthApi, AuthApi, TwoFactorApi, UsersApi, AdminUsersApi, AuditApi, ProductsApi, CartApi, OrdersApi, WishlistApi, NotificationsApi, PaymentsApi, AdminPaymentsApi, JobsApi), "shopd", VERSION)
             .description("The shopd e-commerce API. Every JSON response is an envelope: `{data, status, message, meta}` or `{message, status, code, details?, meta}`. See docs/api.md in the repository.")
             .server("/")
     }

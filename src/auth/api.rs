@@ -14,6 +14,7 @@ use super::guard::Bearer;
 use super::tokens::{
     Issued, ONE_TIME_TOKENS, ONE_TIME_TOKENS_BY_USER, OneTimeToken, Purpose, REFRESH_TOKENS, random_token, token_hash,
 };
+use super::two_factor::{self, Offered, TWO_FACTOR};
 use super::{locked_for, lockout_key, revoke_sessions, revoke_token};
 use crate::audit::{self, Actor, Event};
 use crate::error::{ApiError, ApiResult, ErrorCode, OnConflict};
@@ -47,11 +48,17 @@ pub struct RegisterBody {
 }
 
 #[derive(Debug, Deserialize, Object)]
+#[serde(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase")]
 pub struct LoginBody {
     #[oai(validator(max_length = 254, pattern = r"^\s*[^@\s]+@[^@\s.]+(\.[^@\s.]+)+\s*$"))]
     pub email: String,
     #[oai(validator(min_length = 1))]
     pub password: String,
+    /// For an account with two-factor sign-in: the 6 digits its authenticator app shows.
+    pub code: Option<String>,
+    /// Or one of its recovery codes (each works once).
+    pub recovery_code: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Object)]
@@ -149,7 +156,8 @@ pub(crate) async fn limited<T>(
         );
     }
     let out = work.await;
-    if out.is_ok() {
+    // A right password that still needs its second factor is a step of a sign-in, not a failure.
+    if out.as_ref().is_ok() || out.as_ref().is_err_and(|e| e.code == ErrorCode::TwoFactorRequired) {
         state.auth.limiter.refund(&ip);
     }
     out
@@ -257,7 +265,7 @@ fn invalid_credentials() -> ApiError {
     ApiError::new(ErrorCode::InvalidCredentials)
 }
 
-fn locked(retry_after: u64) -> ApiError {
+pub(crate) fn locked(retry_after: u64) -> ApiError {
     ApiError::new(ErrorCode::AccountLocked)
         .with_message("Too many failed sign-ins: the account is locked for a while")
         .with_header("retry-after", retry_after.to_string())
@@ -367,25 +375,71 @@ impl AuthApi {
                 state.metrics.sign_in(SignIn::Locked);
                 return Err(ApiError::new(ErrorCode::AccountLocked).with_message("This account is deactivated"));
             }
-            state.auth.lockout.reset(&lock_key);
+            let offered = Offered { code: b.code.clone(), recovery_code: b.recovery_code.clone() };
+            let codes_key = format!("2fa:{}", user.id);
+            if user.two_factor_enabled {
+                if offered.is_empty() {
+                    return Err(ApiError::new(ErrorCode::TwoFactorRequired));
+                }
+                // Wrong codes lock the account from every address, not only this one.
+                let q = state.auth.wrong_codes.check(&codes_key);
+                if q.exceeded {
+                    state.metrics.sign_in(SignIn::Locked);
+                    return Err(locked(q.reset_secs));
+                }
+            }
             let (refresh, record) = state.auth.new_refresh(user.id, None);
             let auth = state.auth.clone();
             let checked_hash = user.password_hash.clone();
+            let login_actor = actor.clone();
             // The tokens are issued inside the write, from the user as stored then: a password
             // reset, deactivation or role change committed meanwhile either refuses this sign-in
-            // or comes after it and revokes what it issued.
-            let (user, access) = state
+            // or comes after it and revokes what it issued. The second factor is spent in it too:
+            // two sign-ins with one code cannot both succeed.
+            let signed_in = state
                 .store
                 .write(move |w| {
                     let fresh =
                         w.get(&USERS, &record.user_id)?.filter(|u| u.is_active && u.password_hash == checked_hash);
                     let fresh = fresh.ok_or_else(invalid_credentials)?;
+                    if fresh.two_factor_enabled {
+                        let mut second = w.get(&TWO_FACTOR, &fresh.id)?.ok_or_else(two_factor::invalid_code)?;
+                        if !two_factor::spend(w, &mut second, &fresh.email, &offered)? {
+                            return Err(two_factor::invalid_code());
+                        }
+                    }
                     let access = auth.jwt.issue(&fresh)?;
                     w.put(&REFRESH_TOKENS, record.hash.as_str(), &record)?;
-                    audit::record(w, &actor, Event::new("LOGIN", "User", fresh.id))?;
+                    audit::record(w, &login_actor, Event::new("LOGIN", "User", fresh.id))?;
                     Ok::<_, ApiError>((fresh, access))
                 })
-                .await?;
+                .await;
+            let (user, access) = match signed_in {
+                Err(e) if e.code == ErrorCode::InvalidTwoFactorCode => {
+                    // Counted like a failed sign-in, and per account from every address.
+                    let quota = state.auth.wrong_codes.hit(&codes_key);
+                    let now_locked = quota.remaining == 0;
+                    let (user_id, entity) = (user.id, user.id.to_string());
+                    state
+                        .store
+                        .write(move |w| {
+                            let failed = Event::new("LOGIN_FAILED", "User", &entity)
+                                .metadata(json!({ "reason": "two-factor code" }));
+                            audit::record(w, &actor, failed)?;
+                            if now_locked {
+                                let meta = json!({ "reason": "two-factor codes", "attempts": two_factor::WRONG_CODES });
+                                audit::record(w, &actor, Event::new("ACCOUNT_LOCKED", "User", user_id).metadata(meta))?;
+                            }
+                            Ok::<_, StoreError>(())
+                        })
+                        .await?;
+                    state.metrics.sign_in(if now_locked { SignIn::Locked } else { SignIn::Failure });
+                    return Err(if now_locked { locked(quota.reset_secs) } else { e });
+                }
+                other => other?,
+            };
+            state.auth.lockout.reset(&lock_key);
+            state.auth.wrong_codes.reset(&codes_key);
             let data = SignedIn {
                 user: user.view(),
                 token: access.token,

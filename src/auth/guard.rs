@@ -59,6 +59,14 @@ async fn check_admin(req: &Request, bearer: BearerToken) -> poem::Result<Princip
     if !principal.is_admin() {
         return Err(ApiError::new(ErrorCode::Forbidden).with_message("Insufficient permissions").into());
     }
+    let state = state(req)?;
+    if state.settings.admin_require_2fa {
+        // Read from the store, not the token: turning it on counts at once, without a new sign-in.
+        let user = state.store.read().map_err(ApiError::from)?.get(&crate::users::USERS, &principal.user_id);
+        if !user.map_err(ApiError::from)?.is_some_and(|u| u.two_factor_enabled) {
+            return Err(ApiError::new(ErrorCode::TwoFactorSetupRequired).into());
+        }
+    }
     Ok(principal)
 }
 

@@ -5,6 +5,8 @@ pub mod api;
 pub mod guard;
 pub mod password;
 pub mod tokens;
+pub mod two_factor;
+pub mod two_factor_api;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -113,6 +115,8 @@ pub struct Auth {
     pub passwords: Passwords,
     /// Failed sign-ins per email+IP.
     pub lockout: RateLimiter,
+    /// Wrong second-factor codes per account, from every address.
+    pub wrong_codes: RateLimiter,
     /// Failed requests to the credential endpoints per IP.
     pub limiter: RateLimiter,
     /// Account mails asked for (password reset, verification) per email and per IP: nobody
@@ -174,6 +178,7 @@ impl Auth {
             revocations: Revocations::load(store)?,
             passwords: Passwords::start(cost, threads, 256)?,
             lockout: RateLimiter::new(LOCKOUT_FAILURES, LOCKOUT_WINDOW),
+            wrong_codes: RateLimiter::new(two_factor::WRONG_CODES, LOCKOUT_WINDOW),
             mail_asks: MailAsks::new(),
             limiter: RateLimiter::new(
                 settings.auth_rate_limit_max,

@@ -58,7 +58,17 @@ async fn answer(stream: tokio::net::UnixStream, store: Store) {
     if AsyncBufReader::new(read).read_line(&mut line).await.is_err() {
         return;
     }
-    let reply = match line.trim_end().strip_prefix("backup ") {
+    let line = line.trim_end();
+    if let Some(email) = line.strip_prefix("reset-2fa ") {
+        let reply = match reset_2fa_in(&store, email).await {
+            Ok(true) => "ok 1\n".to_string(),
+            Ok(false) => "ok 0\n".to_string(),
+            Err(e) => format!("error {e}\n"),
+        };
+        let _ = write.write_all(reply.as_bytes()).await;
+        return;
+    }
+    let reply = match line.strip_prefix("backup ") {
         Some(out) => {
             let out = PathBuf::from(out);
             match tokio::task::spawn_blocking(move || store.backup_to(&out)).await {
@@ -176,6 +186,53 @@ pub async fn backup_now(state: &crate::state::AppState, offsite: Option<&offsite
         tracing::info!(object = %object, "the backup was encrypted and sent offsite");
     }
     Ok(path)
+}
+
+/// Turns two-factor sign-in off for one account (audited): the way back for a user, or the
+/// only admin, who lost the device and the recovery codes.
+async fn reset_2fa_in(store: &Store, email: &str) -> Result<bool, crate::error::ApiError> {
+    let email = email.to_string();
+    store
+        .write(move |w| {
+            let Some(user) = crate::users::User::find_by_email_w(w, &email)? else {
+                return Err(crate::error::ApiError::new(crate::error::ErrorCode::UserNotFound));
+            };
+            let had = crate::auth::two_factor::remove(w, user.id)?;
+            if had {
+                let actor =
+                    crate::audit::Actor { user_agent: Some("shopd admin reset-2fa".into()), ..Default::default() };
+                crate::audit::record(w, &actor, crate::audit::Event::new("TWO_FACTOR_RESET", "User", user.id))?;
+            }
+            Ok(had)
+        })
+        .await
+}
+
+/// `shopd admin reset-2fa --email E`: through the running server's socket, or on the store.
+pub fn reset_2fa(settings: &Settings, email: &str) -> anyhow::Result<bool> {
+    let data_dir = &settings.data_dir;
+    match Store::open(data_dir) {
+        Ok(store) => {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let done = runtime.block_on(reset_2fa_in(&store, email));
+            store.close();
+            done.map_err(|e| anyhow!("{}", e.message))
+        }
+        Err(StoreError::Locked(_)) => {
+            let socket = data_dir.join(SOCKET_FILE);
+            let mut stream = UnixStream::connect(&socket)
+                .with_context(|| format!("the server's socket {} does not answer", socket.display()))?;
+            writeln!(stream, "reset-2fa {email}")?;
+            let mut reply = String::new();
+            BufReader::new(stream).read_line(&mut reply)?;
+            match reply.trim() {
+                "ok 1" => Ok(true),
+                "ok 0" => Ok(false),
+                other => Err(anyhow!("{}", other.trim_start_matches("error "))),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn absolute(out: &Path) -> anyhow::Result<PathBuf> {

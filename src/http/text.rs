@@ -40,6 +40,8 @@ pub const FIELDS: &[(&str, usize, Lines)] = &[
     ("token", 512, Lines::One),
     ("refreshToken", 2048, Lines::One),
     ("paymentIntentId", 255, Lines::One),
+    ("code", 10, Lines::One),
+    ("recoveryCode", 32, Lines::One),
     // The catalog.
     ("title", 200, Lines::One),
     ("brand", 100, Lines::One),

@@ -42,6 +42,9 @@ pub struct User {
     /// Set when the account was deleted by its owner; the email was then freed.
     #[serde(default)]
     pub deleted_at: Option<DateTime<Utc>>,
+    /// Sign-in asks for a second factor (its secret is in `auth::two_factor`).
+    #[serde(default)]
+    pub two_factor_enabled: bool,
 }
 
 impl std::fmt::Debug for User {
@@ -87,6 +90,7 @@ impl User {
             updated_at: now,
             preferences: Preferences::default(),
             deleted_at: None,
+            two_factor_enabled: false,
         }
     }
 
@@ -111,6 +115,7 @@ impl User {
             role: self.role,
             is_active: self.is_active,
             email_verified: self.email_verified,
+            two_factor_enabled: self.two_factor_enabled,
             created_at: timestamp(&self.created_at),
             updated_at: timestamp(&self.updated_at),
         }
@@ -138,6 +143,8 @@ pub struct UserView {
     pub role: Role,
     pub is_active: bool,
     pub email_verified: bool,
+    /// Sign-in asks for a code from an authenticator app (or a recovery code).
+    pub two_factor_enabled: bool,
     pub created_at: String,
     pub updated_at: String,
 }

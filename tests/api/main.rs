@@ -18,4 +18,5 @@ mod production;
 mod products;
 mod shutdown;
 mod store;
+mod two_factor;
 mod users;

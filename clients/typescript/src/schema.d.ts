@@ -86,6 +86,64 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/2fa/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Turn two-factor sign-in off: the password and a code (or a recovery code). */
+        post: operations["disableTwoFactor"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/2fa/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm the setup with a first code: two-factor sign-in is on, and the answer holds the
+         *     recovery codes, shown this once.
+         */
+        post: operations["enableTwoFactor"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/2fa/setup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start turning two-factor sign-in on: give the password again, then scan the QR code (or
+         *     type the secret) into an authenticator app and confirm with `/enable`. Until then
+         *     sign-in is unchanged; a new setup replaces an unconfirmed one.
+         */
+        post: operations["setupTwoFactor"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/change-password": {
         parameters: {
             query?: never;
@@ -1254,6 +1312,11 @@ export interface components {
              */
             newPassword: string;
         };
+        /** CodeBody */
+        CodeBody: {
+            /** @description The 6 digits the authenticator app shows now. */
+            code: string;
+        };
         /** ConfirmBody */
         ConfirmBody: {
             /** @example pi_3QdemoIntent0001 */
@@ -1299,6 +1362,15 @@ export interface components {
             /** Format: uint64 */
             id: number;
             isDeleted: boolean;
+        };
+        /** DisableBody */
+        DisableBody: {
+            /** @description A code from the app… */
+            code?: string | null;
+            /** @example Sunflower42 */
+            password: string;
+            /** @description …or a recovery code. */
+            recoveryCode?: string | null;
         };
         /** EmailBody */
         EmailBody: {
@@ -1622,6 +1694,18 @@ export interface components {
             status: number;
         };
         /**
+         * Envelope_RecoveryCodes
+         * @description A success envelope around `T`.
+         */
+        Envelope_RecoveryCodes: {
+            data: components["schemas"]["RecoveryCodes"];
+            /** @example Success */
+            message: string;
+            meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
+        };
+        /**
          * Envelope_Refreshed
          * @description A success envelope around `T`.
          */
@@ -1723,6 +1807,18 @@ export interface components {
          */
         Envelope_Tracking: {
             data: components["schemas"]["Tracking"];
+            /** @example Success */
+            message: string;
+            meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
+        };
+        /**
+         * Envelope_TwoFactorSetup
+         * @description A success envelope around `T`.
+         */
+        Envelope_TwoFactorSetup: {
+            data: components["schemas"]["TwoFactorSetup"];
             /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
@@ -1840,7 +1936,7 @@ export interface components {
          * @description A stable code for each kind of error.
          * @enum {string}
          */
-        ErrorCode: "VALIDATION_ERROR" | "INVALID_JSON" | "ROUTE_NOT_FOUND" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMIT_EXCEEDED" | "AUTH_RATE_LIMIT_EXCEEDED" | "UPLOAD_RATE_LIMIT_EXCEEDED" | "IDEMPOTENCY_KEY_REUSED" | "CONFLICT" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "INSUFFICIENT_STORAGE" | "UNAUTHORIZED" | "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "FORBIDDEN" | "INVALID_CREDENTIALS" | "ACCOUNT_LOCKED" | "INVALID_REFRESH_TOKEN" | "INVALID_CURRENT_PASSWORD" | "INVALID_PASSWORD" | "EMAIL_EXISTS" | "USER_NOT_FOUND" | "ADDRESS_NOT_FOUND" | "CANNOT_DELETE_DEFAULT" | "PRODUCT_NOT_FOUND" | "INSUFFICIENT_STOCK" | "REVIEW_EXISTS" | "CART_ITEM_NOT_FOUND" | "EMPTY_ORDER" | "ORDER_NOT_FOUND" | "INVALID_STATUS_TRANSITION" | "ORDER_CANNOT_CANCEL" | "TRACKING_UNAVAILABLE" | "RETURN_NOT_ALLOWED" | "WISHLIST_ITEM_NOT_FOUND" | "ORDER_NOT_PAYABLE" | "MANUAL_PAYMENT" | "PAYMENT_NOT_FOUND" | "REFUND_EXCEEDS_PAYMENT" | "INVALID_WEBHOOK" | "PAYMENT_PROVIDER_ERROR";
+        ErrorCode: "VALIDATION_ERROR" | "INVALID_JSON" | "ROUTE_NOT_FOUND" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMIT_EXCEEDED" | "AUTH_RATE_LIMIT_EXCEEDED" | "UPLOAD_RATE_LIMIT_EXCEEDED" | "IDEMPOTENCY_KEY_REUSED" | "CONFLICT" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "INSUFFICIENT_STORAGE" | "UNAUTHORIZED" | "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "FORBIDDEN" | "INVALID_CREDENTIALS" | "ACCOUNT_LOCKED" | "INVALID_REFRESH_TOKEN" | "INVALID_CURRENT_PASSWORD" | "INVALID_PASSWORD" | "EMAIL_EXISTS" | "TWO_FACTOR_REQUIRED" | "INVALID_TWO_FACTOR_CODE" | "TWO_FACTOR_SETUP_REQUIRED" | "USER_NOT_FOUND" | "ADDRESS_NOT_FOUND" | "CANNOT_DELETE_DEFAULT" | "PRODUCT_NOT_FOUND" | "INSUFFICIENT_STOCK" | "REVIEW_EXISTS" | "CART_ITEM_NOT_FOUND" | "EMPTY_ORDER" | "ORDER_NOT_FOUND" | "INVALID_STATUS_TRANSITION" | "ORDER_CANNOT_CANCEL" | "TRACKING_UNAVAILABLE" | "RETURN_NOT_ALLOWED" | "WISHLIST_ITEM_NOT_FOUND" | "ORDER_NOT_PAYABLE" | "MANUAL_PAYMENT" | "PAYMENT_NOT_FOUND" | "REFUND_EXCEEDS_PAYMENT" | "INVALID_WEBHOOK" | "PAYMENT_PROVIDER_ERROR";
         /** Facets */
         Facets: {
             /** @description Matches per brand. */
@@ -1923,10 +2019,14 @@ export interface components {
         };
         /** LoginBody */
         LoginBody: {
+            /** @description For an account with two-factor sign-in: the 6 digits its authenticator app shows. */
+            code?: string | null;
             /** @example ann.smith@example.com */
             email: string;
             /** @example Sunflower42 */
             password: string;
+            /** @description Or one of its recovery codes (each works once). */
+            recoveryCode?: string | null;
         };
         /** Marked */
         Marked: {
@@ -1964,6 +2064,8 @@ export interface components {
             phone: string | null;
             preferences: components["schemas"]["Preferences"];
             role: components["schemas"]["Role"];
+            /** @description Sign-in asks for a code from an authenticator app (or a recovery code). */
+            twoFactorEnabled: boolean;
             /**
              * Format: date-time
              * @example 2026-12-01T09:30:00.000Z
@@ -2216,6 +2318,11 @@ export interface components {
             /** @example Smith */
             lastName: string;
         };
+        /** PasswordBody */
+        PasswordBody: {
+            /** @example Sunflower42 */
+            password: string;
+        };
         /** Payment */
         Payment: {
             /** Format: money */
@@ -2414,6 +2521,11 @@ export interface components {
         /** Received */
         Received: {
             received: boolean;
+        };
+        /** RecoveryCodes */
+        RecoveryCodes: {
+            /** @description Shown this once: each signs in once without the app. */
+            recoveryCodes: string[];
         };
         /** RefreshBody */
         RefreshBody: {
@@ -2712,6 +2824,15 @@ export interface components {
             note: string | null;
             status: components["schemas"]["Status"];
         };
+        /** TwoFactorSetup */
+        TwoFactorSetup: {
+            /** @description `otpauth://totp/...`, what the QR code holds. */
+            otpauthUrl: string;
+            /** @description The QR code as an SVG document. */
+            qrSvg: string;
+            /** @description Base32, to type into an authenticator app. */
+            secret: string;
+        };
         /**
          * UpdateMe
          * @description Fields a user may change on their own account. Anything else (role, isActive,
@@ -2777,6 +2898,8 @@ export interface components {
             /** @example +47 22 12 34 56 */
             phone: string | null;
             role: components["schemas"]["Role"];
+            /** @description Sign-in asks for a code from an authenticator app (or a recovery code). */
+            twoFactorEnabled: boolean;
             /**
              * Format: date-time
              * @example 2026-12-01T09:30:00.000Z
@@ -2872,7 +2995,7 @@ export interface operations {
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
-            /** @description FORBIDDEN */
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2880,7 +3003,7 @@ export interface operations {
                 content: {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
-                        code: "FORBIDDEN";
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
@@ -2968,7 +3091,7 @@ export interface operations {
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
-            /** @description FORBIDDEN */
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2976,7 +3099,7 @@ export interface operations {
                 content: {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
-                        code: "FORBIDDEN";
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
@@ -3062,7 +3185,7 @@ export interface operations {
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
-            /** @description FORBIDDEN */
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3070,7 +3193,7 @@ export interface operations {
                 content: {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
-                        code: "FORBIDDEN";
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
@@ -3204,7 +3327,7 @@ export interface operations {
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
-            /** @description FORBIDDEN */
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3212,7 +3335,7 @@ export interface operations {
                 content: {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
-                        code: "FORBIDDEN";
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
@@ -3261,6 +3384,438 @@ export interface operations {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
                         code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INSUFFICIENT_STORAGE */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INSUFFICIENT_STORAGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    disableTwoFactor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DisableBody"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_User"];
+                };
+            };
+            /** @description INVALID_JSON, INVALID_PASSWORD, INVALID_TWO_FACTOR_CODE, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "INVALID_PASSWORD" | "INVALID_TWO_FACTOR_CODE" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description CONFLICT */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "CONFLICT";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description ACCOUNT_LOCKED */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "ACCOUNT_LOCKED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description AUTH_RATE_LIMIT_EXCEEDED, RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "AUTH_RATE_LIMIT_EXCEEDED" | "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INSUFFICIENT_STORAGE */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INSUFFICIENT_STORAGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    enableTwoFactor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CodeBody"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_RecoveryCodes"];
+                };
+            };
+            /** @description INVALID_JSON, INVALID_TWO_FACTOR_CODE, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "INVALID_TWO_FACTOR_CODE" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description CONFLICT */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "CONFLICT";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description ACCOUNT_LOCKED */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "ACCOUNT_LOCKED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INSUFFICIENT_STORAGE */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INSUFFICIENT_STORAGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    setupTwoFactor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordBody"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_TwoFactorSetup"];
+                };
+            };
+            /** @description INVALID_JSON, INVALID_PASSWORD, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "INVALID_PASSWORD" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description CONFLICT */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "CONFLICT";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description ACCOUNT_LOCKED */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "ACCOUNT_LOCKED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description AUTH_RATE_LIMIT_EXCEEDED, RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "AUTH_RATE_LIMIT_EXCEEDED" | "RATE_LIMIT_EXCEEDED";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
@@ -3554,7 +4109,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["Envelope_SignedIn"];
                 };
             };
-            /** @description INVALID_CREDENTIALS, INVALID_JSON, VALIDATION_ERROR */
+            /** @description INVALID_CREDENTIALS, INVALID_JSON, INVALID_TWO_FACTOR_CODE, VALIDATION_ERROR */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3562,7 +4117,19 @@ export interface operations {
                 content: {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
-                        code: "INVALID_CREDENTIALS" | "INVALID_JSON" | "VALIDATION_ERROR";
+                        code: "INVALID_CREDENTIALS" | "INVALID_JSON" | "INVALID_TWO_FACTOR_CODE" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description TWO_FACTOR_REQUIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "TWO_FACTOR_REQUIRED";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
@@ -5611,7 +6178,7 @@ export interface operations {
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
-            /** @description FORBIDDEN */
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5619,7 +6186,7 @@ export interface operations {
                 content: {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
-                        code: "FORBIDDEN";
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
@@ -6349,7 +6916,7 @@ export interface operations {
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
-            /** @description FORBIDDEN */
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6357,7 +6924,7 @@ export interface operations {
                 content: {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
-                        code: "FORBIDDEN";
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
@@ -6531,7 +7098,7 @@ export interface operations {
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
-            /** @description FORBIDDEN */
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6539,7 +7106,7 @@ export interface operations {
                 content: {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
-                        code: "FORBIDDEN";
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
@@ -7233,7 +7800,7 @@ export interface operations {
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
-            /** @description FORBIDDEN */
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7241,7 +7808,7 @@ export interface operations {
                 content: {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
-                        code: "FORBIDDEN";
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
@@ -7588,7 +8155,7 @@ export interface operations {
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
-            /** @description FORBIDDEN */
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7596,7 +8163,7 @@ export interface operations {
                 content: {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
-                        code: "FORBIDDEN";
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
@@ -8023,7 +8590,7 @@ export interface operations {
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
-            /** @description FORBIDDEN */
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8031,7 +8598,7 @@ export interface operations {
                 content: {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
-                        code: "FORBIDDEN";
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
@@ -8165,7 +8732,7 @@ export interface operations {
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
-            /** @description FORBIDDEN */
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8173,7 +8740,7 @@ export interface operations {
                 content: {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
-                        code: "FORBIDDEN";
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
@@ -8287,7 +8854,7 @@ export interface operations {
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
-            /** @description FORBIDDEN */
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8295,7 +8862,7 @@ export interface operations {
                 content: {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
-                        code: "FORBIDDEN";
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
@@ -8436,7 +9003,7 @@ export interface operations {
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
-            /** @description FORBIDDEN */
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8444,7 +9011,7 @@ export interface operations {
                 content: {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
-                        code: "FORBIDDEN";
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
@@ -8813,7 +9380,7 @@ export interface operations {
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
-            /** @description FORBIDDEN */
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8821,7 +9388,7 @@ export interface operations {
                 content: {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
-                        code: "FORBIDDEN";
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
@@ -8969,7 +9536,7 @@ export interface operations {
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
-            /** @description FORBIDDEN */
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8977,7 +9544,7 @@ export interface operations {
                 content: {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
-                        code: "FORBIDDEN";
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
@@ -10347,7 +10914,7 @@ export interface operations {
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
-            /** @description FORBIDDEN */
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10355,7 +10922,7 @@ export interface operations {
                 content: {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
-                        code: "FORBIDDEN";
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
@@ -10457,7 +11024,7 @@ export interface operations {
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
-            /** @description FORBIDDEN */
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10465,7 +11032,7 @@ export interface operations {
                 content: {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
-                        code: "FORBIDDEN";
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
