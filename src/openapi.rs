@@ -450,17 +450,62 @@ fn text_limits(schema: &mut Value) {
         }
         let own = target["maxLength"].as_u64().unwrap_or(u64::MAX);
         target["maxLength"] = json!(own.min(max as u64));
-        // A field's own pattern is kept, behind a look-ahead that refuses the characters.
         let class = crate::http::text::refused_class(lines);
-        let clean = format!("^(?=[^{class}]*$)");
         target["pattern"] = json!(match target["pattern"].as_str() {
             None => format!("^[^{class}]*$"),
-            Some(own) => match own.strip_prefix('^') {
-                Some(anchored) => format!("{clean}{anchored}"),
-                None => format!("{clean}[^{class}]*?(?:{own})"),
-            },
+            Some(own) => without_controls(own, class, lines),
         });
     }
+}
+
+/// A field's own pattern, rewritten to match no refused character: its classes exclude them and
+/// its whitespace is spaces (and, with lines, line breaks and tabs). Plain classes, not a
+/// look-ahead, so that generators (Schemathesis) still make matching strings easily.
+fn without_controls(pattern: &str, class: &str, lines: crate::http::text::Lines) -> String {
+    let space = match lines {
+        crate::http::text::Lines::One => " ",
+        crate::http::text::Lines::Many => "[ \\t\\n\\r]",
+    };
+    let mut out = String::new();
+    let mut chars = pattern.chars().peekable();
+    let mut in_class = false;
+    let mut negated = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let next = chars.next().unwrap_or('\\');
+                match (in_class, next) {
+                    (false, 's') => out.push_str(space),
+                    (false, 'S') => out.push_str(&format!("[^\\s{class}]")),
+                    _ => {
+                        out.push('\\');
+                        out.push(next);
+                    }
+                }
+            }
+            '[' if !in_class => {
+                // `[\s\S]`, anything: anything allowed.
+                let rest: String = chars.clone().take(5).collect();
+                if rest == "\\s\\S]" {
+                    chars.nth(4);
+                    out.push_str(&format!("[^{class}]"));
+                    continue;
+                }
+                in_class = true;
+                negated = chars.peek() == Some(&'^');
+                out.push('[');
+            }
+            ']' if in_class => {
+                if negated {
+                    out.push_str(class);
+                }
+                in_class = false;
+                out.push(']');
+            }
+            c => out.push(c),
+        }
+    }
+    if pattern.starts_with('^') { out } else { format!("^[^{class}]*(?:{out})[^{class}]*$") }
 }
 
 /// Bodies whose fields are all optional when changing a record but required when making one:
