@@ -73,6 +73,9 @@ impl App {
     /// admin exists. Must run inside the runtime.
     pub async fn build(settings: Settings) -> Result<App, StartupError> {
         let store = Store::open(&settings.data_dir)?;
+        // Indexes added after a shop had records: built once, at the first start that has them.
+        store.ensure_index(&crate::orders::ORDERS, crate::orders::ORDERS_BY_STATUS).await?;
+        store.ensure_index(&crate::audit::AUDIT_LOGS, crate::audit::AUDIT_LOGS_BY_ACTION).await?;
         let auth = Auth::new(&settings, &store)?;
         let mailer = Mailer::new(&settings)?;
         let jobs = Jobs::new(&store);

@@ -150,8 +150,7 @@ fn refresh_by_user(t: &RefreshToken) -> Vec<Vec<u8>> {
     vec![key::encode(&t.user_id)]
 }
 
-pub static REFRESH_INDEXES: [Index<RefreshToken>; 1] =
-    [Index { name: "refresh_tokens.by_user", unique: false, keys: refresh_by_user }];
+pub static REFRESH_INDEXES: [Index<RefreshToken>; 1] = [Index::new("refresh_tokens.by_user", refresh_by_user)];
 pub static REFRESH_TOKENS: Collection<str, RefreshToken> = Collection::with_indexes("refresh_tokens", &REFRESH_INDEXES);
 /// A user's refresh tokens.
 pub static REFRESH_TOKENS_BY_USER: &Index<RefreshToken> = &REFRESH_INDEXES[0];
@@ -177,8 +176,7 @@ fn one_time_by_user(t: &OneTimeToken) -> Vec<Vec<u8>> {
     vec![key::encode(&(t.user_id, t.purpose as u8))]
 }
 
-pub static ONE_TIME_INDEXES: [Index<OneTimeToken>; 1] =
-    [Index { name: "one_time_tokens.by_user", unique: false, keys: one_time_by_user }];
+pub static ONE_TIME_INDEXES: [Index<OneTimeToken>; 1] = [Index::new("one_time_tokens.by_user", one_time_by_user)];
 pub static ONE_TIME_TOKENS: Collection<str, OneTimeToken> =
     Collection::with_indexes("one_time_tokens", &ONE_TIME_INDEXES);
 /// A user's one-time tokens, by purpose.

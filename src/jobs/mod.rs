@@ -115,10 +115,7 @@ fn by_status(j: &Job) -> Vec<Vec<u8>> {
     vec![key::encode(&(j.status.as_str(), j.id))]
 }
 
-pub static JOB_INDEXES: [Index<Job>; 2] = [
-    Index { name: "jobs.due", unique: false, keys: due },
-    Index { name: "jobs.by_status", unique: false, keys: by_status },
-];
+pub static JOB_INDEXES: [Index<Job>; 2] = [Index::new("jobs.due", due), Index::new("jobs.by_status", by_status)];
 pub static JOBS: Collection<Uuid, Job> = Collection::with_indexes("jobs", &JOB_INDEXES);
 /// PENDING jobs by the time they are due, soonest first.
 pub static JOBS_DUE: &Index<Job> = &JOB_INDEXES[0];

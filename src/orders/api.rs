@@ -14,7 +14,8 @@ use uuid::Uuid;
 use super::checkout::{self, CreateOrder, Placed};
 use super::returns::{self, ReturnBody, ReturnDecision};
 use super::{
-    Note, NoteView, ORDER_NOTES, ORDERS, ORDERS_BY_USER, Order, OrderUser, OrderView, ReturnView, Status, Why,
+    Note, NoteView, ORDER_NOTES, ORDERS, ORDERS_BY_STATUS, ORDERS_BY_USER, Order, OrderUser, OrderView, ReturnView,
+    Status, Why,
 };
 use crate::audit::{self, Actor, Event};
 use crate::auth::guard::{Admin, Bearer, Principal};
@@ -25,6 +26,7 @@ use crate::http::envelope::{Created, Reply};
 use crate::http::json::JsonBody;
 use crate::idempotency::{IdempotencyKey, Scoped};
 use crate::state::AppState;
+use crate::store::At;
 use crate::types::{Count, Paging, fingerprint};
 use crate::users::{USERS, timestamp};
 
@@ -50,11 +52,15 @@ pub struct NoteBody {
 }
 
 #[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
 pub struct OrderPage {
     pub orders: Vec<OrderView>,
     pub total: u64,
     pub skip: u64,
     pub limit: u64,
+    /// For the admin list: the `cursor` of the next page; null at the end (and on a user's own
+    /// list).
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Object)]
@@ -99,7 +105,7 @@ fn visible(state: &AppState, id: Uuid, who: &Principal) -> ApiResult<Order> {
 }
 
 fn page_of(list: Vec<OrderView>, total: u64, paging: Paging) -> OrderPage {
-    OrderPage { orders: list, total, skip: paging.skip as u64, limit: paging.limit as u64 }
+    OrderPage { orders: list, total, skip: paging.skip as u64, limit: paging.limit as u64, next_cursor: None }
 }
 
 fn tracking_url(carrier: &str, number: &str) -> Option<String> {
@@ -166,7 +172,9 @@ impl OrdersApi {
         Ok(Reply::ok(page_of(list, total, paging)))
     }
 
-    /// Every order, newest first, each with its customer.
+    /// Every order, newest first, each with its customer; `status` narrows it. A page costs the
+    /// page at any number of orders: pass the answer's `nextCursor` as `cursor` for the next one
+    /// (`skip` works too, and walks the keys it skips).
     #[oai(path = "/all", method = "get", operation_id = "listAllOrders")]
     async fn all(
         &self,
@@ -175,26 +183,41 @@ impl OrdersApi {
         skip: Query<Option<Count>>,
         limit: Query<Option<Count>>,
         status: Query<Option<Status>>,
+        cursor: Query<Option<String>>,
     ) -> ApiResult<Reply<OrderPage>> {
         let paging = Paging::new(skip.0, limit.0);
-        let status = status.0;
+        let from =
+            match cursor.0.as_deref().filter(|c| !c.is_empty()) {
+                Some(c) => Some(Uuid::parse_str(c).map_err(|_| {
+                    ApiError::field("cursor", "Not a cursor this list handed out: start again without it")
+                })?),
+                None => None,
+            };
+        let at = At { from: from.as_ref(), skip: if from.is_some() { 0 } else { paging.skip }, limit: paging.limit };
         let r = state.store.read()?;
-        let (list, total) = paging.page(
-            r.scan(&ORDERS, &(), true)?,
-            |o| status.is_none_or(|s| s == o.status),
-            |o| {
-                let mut view = o.view();
-                view.payment = crate::payments::latest(&r, o.id)?;
-                view.user = r.get(&USERS, &o.user_id)?.map(|u| OrderUser {
-                    id: u.id,
-                    email: u.email,
-                    first_name: u.first_name,
-                    last_name: u.last_name,
-                });
-                Ok(view)
-            },
-        )?;
-        Ok(Reply::ok(page_of(list, total, paging)))
+        let (orders, total) = match status.0 {
+            None => (r.page(&ORDERS, true, at)?, r.count(&ORDERS)?),
+            Some(s) => {
+                let key = (s.as_str(),);
+                (r.page_index(&ORDERS, ORDERS_BY_STATUS, &key, true, at)?, r.count_key(ORDERS_BY_STATUS, &key)?)
+            }
+        };
+        let next_cursor = (orders.len() == paging.limit).then(|| orders.last().map(|o| o.id.to_string())).flatten();
+        let mut list = Vec::with_capacity(orders.len());
+        for o in orders {
+            let mut view = o.view();
+            view.payment = crate::payments::latest(&r, o.id)?;
+            view.user = r.get(&USERS, &o.user_id)?.map(|u| OrderUser {
+                id: u.id,
+                email: u.email,
+                first_name: u.first_name,
+                last_name: u.last_name,
+            });
+            list.push(view);
+        }
+        let mut page = page_of(list, total, paging);
+        page.next_cursor = next_cursor;
+        Ok(Reply::ok(page))
     }
 
     /// One order (its owner or an admin).

@@ -170,11 +170,18 @@ fn by_user(o: &Order) -> Vec<Vec<u8>> {
     vec![key::encode(&(o.user_id, o.id))]
 }
 
-pub static ORDER_INDEXES: [Index<Order>; 1] = [Index { name: "orders.by_user", unique: false, keys: by_user }];
+fn by_status(o: &Order) -> Vec<Vec<u8>> {
+    vec![key::encode(&(o.status.as_str(),))]
+}
+
+pub static ORDER_INDEXES: [Index<Order>; 2] =
+    [Index::new("orders.by_user", by_user), Index::counted("orders.by_status", by_status)];
 /// Keyed by UUID v7, so the key order is the creation order.
 pub static ORDERS: Collection<Uuid, Order> = Collection::with_indexes("orders", &ORDER_INDEXES);
 /// A user's orders, oldest first.
 pub static ORDERS_BY_USER: &Index<Order> = &ORDER_INDEXES[0];
+/// Orders by status, oldest first within one, with a count per status.
+pub static ORDERS_BY_STATUS: &Index<Order> = &ORDER_INDEXES[1];
 /// Sequences for order item, note and return ids.
 pub static ORDER_ITEMS: Collection<u64, ()> = Collection::new("order_items");
 pub static ORDER_NOTES: Collection<u64, ()> = Collection::new("order_notes");

@@ -60,10 +60,8 @@ fn by_order(p: &Payment) -> Vec<Vec<u8>> {
     vec![key::encode(&(p.order_id, p.id))]
 }
 
-pub static PAYMENT_INDEXES: [Index<Payment>; 2] = [
-    Index { name: "payments.by_intent", unique: true, keys: by_intent },
-    Index { name: "payments.by_order", unique: false, keys: by_order },
-];
+pub static PAYMENT_INDEXES: [Index<Payment>; 2] =
+    [Index::unique("payments.by_intent", by_intent), Index::new("payments.by_order", by_order)];
 pub static PAYMENTS: Collection<Uuid, Payment> = Collection::with_indexes("payments", &PAYMENT_INDEXES);
 /// An order's payments, oldest first.
 pub static PAYMENTS_BY_ORDER: &Index<Payment> = &PAYMENT_INDEXES[1];

@@ -70,7 +70,7 @@ fn by_payment(r: &Refund) -> Vec<Vec<u8>> {
     vec![key::encode(&(r.payment_id, r.id))]
 }
 
-pub static REFUND_INDEXES: [Index<Refund>; 1] = [Index { name: "refunds.by_payment", unique: false, keys: by_payment }];
+pub static REFUND_INDEXES: [Index<Refund>; 1] = [Index::new("refunds.by_payment", by_payment)];
 pub static REFUNDS: Collection<Uuid, Refund> = Collection::with_indexes("refunds", &REFUND_INDEXES);
 /// A payment's refunds, oldest first.
 pub static REFUNDS_BY_PAYMENT: &Index<Refund> = &REFUND_INDEXES[0];

@@ -24,8 +24,7 @@ fn by_product_user(r: &Review) -> Vec<Vec<u8>> {
     r.user_id.map(|u| key::encode(&(r.product_id, u))).into_iter().collect()
 }
 
-pub static REVIEW_INDEXES: [Index<Review>; 1] =
-    [Index { name: "reviews.by_product_user", unique: true, keys: by_product_user }];
+pub static REVIEW_INDEXES: [Index<Review>; 1] = [Index::unique("reviews.by_product_user", by_product_user)];
 /// Keyed (product id, review id): a product's reviews are one prefix, newest last.
 pub static REVIEWS: Collection<(u64, u64), Review> = Collection::with_indexes("reviews", &REVIEW_INDEXES);
 /// One review per product and user.

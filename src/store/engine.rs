@@ -570,6 +570,65 @@ impl ReadTx {
         Ok(n)
     }
 
+    /// How many records hold `key` in a counted index (one read).
+    pub fn count_key<V, P: Key + ?Sized>(&self, idx: &Index<V>, key: &P) -> Result<u64> {
+        debug_assert!(idx.counted, "{} keeps no counts", idx.name);
+        Ok(self
+            .get_raw(META, &super::write::count_key(idx.name, &key::encode(key)))?
+            .and_then(|b| b.as_slice().try_into().ok().map(u64::from_be_bytes))
+            .unwrap_or(0))
+    }
+
+    /// One page of a collection in key order (or reversed), from after `from` (a key the
+    /// previous page ended on) or after skipping `skip` entries: the skipped entries are not
+    /// decoded, so a page costs its records and a walk over the keys before it.
+    pub fn page<K: Key + ?Sized, V: Record>(
+        &self,
+        c: &Collection<K, V>,
+        reverse: bool,
+        at: At<'_, K>,
+    ) -> Result<Vec<V>> {
+        let At { from, skip, limit } = at;
+        let bounds = match (from.map(key::encode), reverse) {
+            (None, _) => (Bound::Unbounded, Bound::Unbounded),
+            (Some(k), false) => (Bound::Excluded(k), Bound::Unbounded),
+            (Some(k), true) => (Bound::Unbounded, Bound::Excluded(k)),
+        };
+        let raw = self.range_raw(c.name, &bounds, reverse)?;
+        raw.skip(skip).take(limit).map(|e| e.and_then(|(_, v)| decode_record(c.name, &v))).collect()
+    }
+
+    /// One page of the records whose index key starts with `prefix`, in index order (or
+    /// reversed), after `skip` entries or from after the index entry of `from` (its primary key
+    /// under the same prefix); only the page's records are read.
+    pub fn page_index<K: Key + ?Sized, V: Record, P: Key + ?Sized>(
+        &self,
+        c: &Collection<K, V>,
+        idx: &Index<V>,
+        prefix: &P,
+        reverse: bool,
+        at: At<'_, K>,
+    ) -> Result<Vec<V>> {
+        let At { from, skip, limit } = at;
+        let start = key::encode(prefix);
+        let (lo, hi) = prefix_bounds(start.clone());
+        let bounds = match (from.map(|k| [start.as_slice(), key::encode(k).as_slice()].concat()), reverse) {
+            (None, _) => (lo, hi),
+            (Some(entry), false) => (Bound::Excluded(entry), hi),
+            (Some(entry), true) => (lo, Bound::Excluded(entry)),
+        };
+        let entries = self.range_raw(idx.name, &bounds, reverse)?;
+        let Some(records) = self.open(c.name)? else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for entry in entries.skip(skip).take(limit) {
+            let (_, pk) = entry?;
+            if let Some(v) = records.get(pk.as_slice()).map_err(StoreError::io)? {
+                out.push(decode_record(c.name, v.value())?);
+            }
+        }
+        Ok(out)
+    }
+
     /// The last id [`WriteTx::next_id`] handed out for a collection (0 if none).
     pub fn last_id<K: ?Sized, V>(&self, c: &Collection<K, V>) -> Result<u64> {
         Ok(self
@@ -592,6 +651,23 @@ impl Iterator for RawScan {
         Some(entry.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())).map_err(StoreError::io))
     }
 }
+
+/// Where a page starts: after the record keyed `from` (a cursor), or after `skip` entries; and
+/// how many records it holds.
+#[derive(Debug)]
+pub struct At<'k, K: ?Sized> {
+    pub from: Option<&'k K>,
+    pub skip: usize,
+    pub limit: usize,
+}
+
+impl<K: ?Sized> Clone for At<'_, K> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K: ?Sized> Copy for At<'_, K> {}
 
 /// A lazy scan over a collection's records.
 pub struct Scan<V> {

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use engine::{BackupInfo, ReadTx, restore};
+pub use engine::{At, BackupInfo, ReadTx, restore};
 pub use key::Key;
 pub use write::WriteTx;
 
@@ -62,6 +62,25 @@ pub struct Index<V> {
     pub name: &'static str,
     pub unique: bool,
     pub keys: fn(&V) -> Vec<Vec<u8>>,
+    /// Keep, in the same transaction, how many records hold each index key: the total of a
+    /// filtered list ([`ReadTx::count_key`]) then costs one read, not a walk of the index.
+    pub counted: bool,
+}
+
+impl<V> Index<V> {
+    /// A non-unique index without counts.
+    pub const fn new(name: &'static str, keys: fn(&V) -> Vec<Vec<u8>>) -> Self {
+        Index { name, unique: false, keys, counted: false }
+    }
+
+    pub const fn unique(name: &'static str, keys: fn(&V) -> Vec<Vec<u8>>) -> Self {
+        Index { name, unique: true, keys, counted: false }
+    }
+
+    /// A non-unique index that counts the records of each key.
+    pub const fn counted(name: &'static str, keys: fn(&V) -> Vec<Vec<u8>>) -> Self {
+        Index { name, unique: false, keys, counted: true }
+    }
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -143,6 +162,39 @@ impl Store {
         let (job, reply) = engine::job(f);
         self.engine.submit(job, true).await?;
         reply.await.unwrap_or_else(|_| Err(StoreError::Aborted("the writer stopped".into()).into()))
+    }
+
+    /// Builds `idx` for the records written before it existed (once: it is then marked built),
+    /// in batches so the writer is never held long. New writes keep it up to date meanwhile.
+    pub async fn ensure_index<K, V>(&self, c: &'static Collection<K, V>, idx: &'static Index<V>) -> Result<()>
+    where
+        K: key::Key + ?Sized + 'static,
+        V: Record + 'static,
+    {
+        let mut after: Option<Vec<u8>> = None;
+        let mut batches = 0u64;
+        loop {
+            let from = after.clone();
+            let next = self
+                .write(move |w| {
+                    if w.index_built(idx)? {
+                        return Ok::<_, StoreError>(None);
+                    }
+                    w.build_index(c, idx, from, 2_000)
+                })
+                .await?;
+            match next {
+                Some(last) => {
+                    after = Some(last);
+                    batches += 1;
+                }
+                None => break,
+            }
+        }
+        if batches > 0 {
+            tracing::info!(index = idx.name, records = batches * 2_000, "built a new index for the existing records");
+        }
+        Ok(())
     }
 
     /// [`Store::write`] for a write that a repeat restores (an outbox job's completion: lost,

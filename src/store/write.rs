@@ -37,6 +37,16 @@ pub(crate) fn seq_key(collection: &str) -> Vec<u8> {
     key::encode(&("seq", collection))
 }
 
+/// Where a counted index keeps the number of records under one of its keys.
+pub(crate) fn count_key(index: &str, index_key: &[u8]) -> Vec<u8> {
+    [key::encode(&("count", index)).as_slice(), index_key].concat()
+}
+
+/// Where the store notes that an index was built for the records written before it existed.
+pub(crate) fn built_key(index: &str) -> Vec<u8> {
+    key::encode(&("index_built", index))
+}
+
 fn within(bounds: &Bounds, key: &[u8]) -> bool {
     let above = match &bounds.0 {
         Bound::Included(lo) => key >= lo.as_slice(),
@@ -180,14 +190,63 @@ impl<'a> WriteTx<'a> {
             for (idx, old_keys, new_keys) in plans {
                 for k in old_keys.iter().filter(|k| !new_keys.contains(k)) {
                     self.set_raw(idx.name, index_entry(idx, k, &pk), None);
+                    self.count(idx, k, -1)?;
                 }
                 for k in new_keys.iter().filter(|k| !old_keys.contains(k)) {
                     self.set_raw(idx.name, index_entry(idx, k, &pk), Some(pk.clone()));
+                    self.count(idx, k, 1)?;
                 }
             }
         }
         self.set_raw(c.name, pk, Some(bytes));
         Ok(())
+    }
+
+    /// Moves a counted index's count for `index_key` by `delta`.
+    fn count<V>(&mut self, idx: &Index<V>, index_key: &[u8], delta: i64) -> Result<()> {
+        if !idx.counted {
+            return Ok(());
+        }
+        let key = count_key(idx.name, index_key);
+        let now = self.get_raw(META, &key)?.and_then(|b| b.as_slice().try_into().ok()).map_or(0, u64::from_be_bytes);
+        let next = now.saturating_add_signed(delta);
+        self.set_raw(META, key, (next > 0).then(|| next.to_be_bytes().to_vec()));
+        Ok(())
+    }
+
+    /// Writes the index entries (and counts) of records stored before `idx` existed, `limit`
+    /// records from `after` on; returns the last key done, `None` when the collection is done
+    /// (and the index marked built).
+    pub fn build_index<K: Key + ?Sized, V: Record>(
+        &mut self,
+        c: &Collection<K, V>,
+        idx: &Index<V>,
+        after: Option<Vec<u8>>,
+        limit: usize,
+    ) -> Result<Option<Vec<u8>>> {
+        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let records = self.range_raw(c.name, &(lower, Bound::Unbounded), false, limit)?;
+        let last = records.last().map(|(k, _)| k.clone());
+        for (pk, bytes) in &records {
+            let record: V = decode_record(c.name, bytes)?;
+            for k in (idx.keys)(&record) {
+                let entry = index_entry(idx, &k, pk);
+                if self.get_raw(idx.name, &entry)?.is_none() {
+                    self.set_raw(idx.name, entry, Some(pk.clone()));
+                    self.count(idx, &k, 1)?;
+                }
+            }
+        }
+        if records.len() < limit {
+            self.set_raw(META, built_key(idx.name), Some(vec![1]));
+            return Ok(None);
+        }
+        Ok(last)
+    }
+
+    /// Whether [`WriteTx::build_index`] finished for `idx`.
+    pub fn index_built<V>(&mut self, idx: &Index<V>) -> Result<bool> {
+        Ok(self.get_raw(META, &built_key(idx.name))?.is_some())
     }
 
     /// Removes the record under `key` and its index entries; returns it.
@@ -200,6 +259,7 @@ impl<'a> WriteTx<'a> {
         for idx in c.indexes {
             for k in (idx.keys)(&old) {
                 self.set_raw(idx.name, index_entry(idx, &k, &pk), None);
+                self.count(idx, &k, -1)?;
             }
         }
         self.set_raw(c.name, pk, None);

@@ -19,15 +19,18 @@ use crate::http::detached::detached;
 use crate::http::envelope::Reply;
 use crate::http::json::JsonBody;
 use crate::state::AppState;
-use crate::store::Store;
+use crate::store::{At, Store};
 use crate::types::{Count, Paging};
 
 #[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
 pub struct UserPage {
     pub users: Vec<UserView>,
     pub total: u64,
     pub skip: u64,
     pub limit: u64,
+    /// The `cursor` of the next page (null at the end).
+    pub next_cursor: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, Object)]
@@ -51,17 +54,29 @@ impl AdminUsersApi {
         skip: Query<Option<Count>>,
         limit: Query<Option<Count>>,
         search: Query<Option<String>>,
+        cursor: Query<Option<u64>>,
     ) -> ApiResult<Reply<UserPage>> {
         let paging = Paging::new(skip.0, limit.0);
         let needle = search.0.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
         let r = state.store.read()?;
-        let matches = |u: &User| {
-            needle.as_ref().is_none_or(|n| {
-                [&u.email, &u.first_name, &u.last_name].iter().any(|h| h.to_lowercase().contains(n.as_str()))
-            })
+        let skip = if cursor.0.is_some() { 0 } else { paging.skip };
+        let (users, total) = match &needle {
+            // A page costs the page.
+            None => {
+                let page = r.page(&USERS, true, At { from: cursor.0.as_ref(), skip, limit: paging.limit })?;
+                (page.iter().map(User::view).collect::<Vec<_>>(), r.count(&USERS)?)
+            }
+            // A search reads every account (a substring of a name has no index).
+            Some(n) => {
+                let matches = |u: &User| {
+                    cursor.0.is_none_or(|c| u.id < c)
+                        && [&u.email, &u.first_name, &u.last_name].iter().any(|h| h.to_lowercase().contains(n.as_str()))
+                };
+                Paging { skip, ..paging }.page(r.scan(&USERS, &(), true)?, matches, |u| Ok(u.view()))?
+            }
         };
-        let (users, total) = paging.page(r.scan(&USERS, &(), true)?, matches, |u| Ok(u.view()))?;
-        Ok(Reply::ok(UserPage { users, total, skip: paging.skip as u64, limit: paging.limit as u64 }))
+        let next_cursor = (users.len() == paging.limit).then(|| users.last().map(|u| u.id)).flatten();
+        Ok(Reply::ok(UserPage { users, total, skip: paging.skip as u64, limit: paging.limit as u64, next_cursor }))
     }
 
     /// One user.

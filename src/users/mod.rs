@@ -61,7 +61,7 @@ fn by_email(u: &User) -> Vec<Vec<u8>> {
     vec![key::encode(&u.email.to_lowercase())]
 }
 
-pub static USER_INDEXES: [Index<User>; 1] = [Index { name: "users.by_email", unique: true, keys: by_email }];
+pub static USER_INDEXES: [Index<User>; 1] = [Index::unique("users.by_email", by_email)];
 pub static USERS: Collection<u64, User> = Collection::with_indexes("users", &USER_INDEXES);
 /// Users by their email (lowercase): unique.
 pub static USERS_BY_EMAIL: &Index<User> = &USER_INDEXES[0];

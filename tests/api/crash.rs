@@ -30,7 +30,7 @@ fn by_token(e: &Entry) -> Vec<Vec<u8>> {
     vec![key::encode(&e.token)]
 }
 
-static ENTRY_INDEXES: [Index<Entry>; 1] = [Index { name: "entries.by_token", unique: true, keys: by_token }];
+static ENTRY_INDEXES: [Index<Entry>; 1] = [Index::unique("entries.by_token", by_token)];
 static ENTRIES: Collection<u64, Entry> = Collection::with_indexes("entries", &ENTRY_INDEXES);
 
 #[test]

@@ -1,6 +1,7 @@
 //! One test binary for the whole crate (one link instead of many).
 
 mod accounts;
+mod admin_lists;
 mod backup;
 mod binary;
 mod checkout;

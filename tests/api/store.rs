@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use shopd::store::{Collection, Index, STORE_FILE, Store, StoreError, key};
+use shopd::store::{At, Collection, Index, STORE_FILE, Store, StoreError, key};
 use tempfile::TempDir;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,10 +23,8 @@ fn by_city(u: &User) -> Vec<Vec<u8>> {
     vec![key::encode(&u.city)]
 }
 
-static USER_INDEXES: [Index<User>; 2] = [
-    Index { name: "users.by_email", unique: true, keys: by_email },
-    Index { name: "users.by_city", unique: false, keys: by_city },
-];
+static USER_INDEXES: [Index<User>; 2] =
+    [Index::unique("users.by_email", by_email), Index::new("users.by_city", by_city)];
 static USERS: Collection<u64, User> = Collection::with_indexes("users", &USER_INDEXES);
 
 /// A composite key: (user id, line id).
@@ -451,4 +449,70 @@ async fn lazy_writes_are_visible_at_once_and_kept_by_a_clean_close() {
     for (k, v) in [("lazy", 1), ("durable", 3), ("last", 4)] {
         assert_eq!(r.get(&COUNTERS, k).unwrap(), Some(v), "{k}");
     }
+}
+
+/// A counted index keeps the number of records per key through updates and deletes, and one
+/// added after the records were written is built for them once.
+#[tokio::test]
+async fn counted_indexes_count_and_a_late_index_is_built_for_old_records() {
+    fn by_city_counted(u: &User) -> Vec<Vec<u8>> {
+        vec![key::encode(&(u.city.as_str(),))]
+    }
+    static PLAIN: Collection<u64, User> = Collection::new("people");
+    static CITY_INDEX: [Index<User>; 1] = [Index::counted("people.by_city", by_city_counted)];
+    static PEOPLE: Collection<u64, User> = Collection::with_indexes("people", &CITY_INDEX);
+    let (_dir, store) = open();
+    // Written before the index existed.
+    store
+        .write(|w| {
+            for id in 1..=2_500u64 {
+                let city = if id % 5 == 0 { "Oslo" } else { "Bergen" };
+                w.put(&PLAIN, &id, &user(id, &format!("p{id}@x.test"), city))?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .await
+        .unwrap();
+    store.ensure_index(&PEOPLE, &CITY_INDEX[0]).await.unwrap();
+    let r = store.read().unwrap();
+    assert_eq!(r.count_key(&CITY_INDEX[0], &("Oslo",)).unwrap(), 500);
+    assert_eq!(r.count_key(&CITY_INDEX[0], &("Bergen",)).unwrap(), 2_000);
+    // Newest first, a page at a time, by cursor: every Oslo person once.
+    let mut seen = Vec::new();
+    let mut from: Option<u64> = None;
+    loop {
+        let page = r
+            .page_index(&PEOPLE, &CITY_INDEX[0], &("Oslo",), true, At { from: from.as_ref(), skip: 0, limit: 100 })
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        from = page.last().map(|u| u.id);
+        seen.extend(page.into_iter().map(|u| u.id));
+    }
+    assert_eq!(seen.len(), 500);
+    assert!(seen.windows(2).all(|w| w[0] > w[1]) && seen[0] == 2_500, "newest first");
+    let skipped =
+        r.page_index(&PEOPLE, &CITY_INDEX[0], &("Oslo",), true, At { from: None, skip: 10, limit: 2 }).unwrap();
+    assert_eq!(skipped.iter().map(|u| u.id).collect::<Vec<_>>(), vec![2_450, 2_445]);
+    drop(r);
+
+    // Moving a record between keys and deleting one move the counts; building again is a no-op.
+    store
+        .write(|w| {
+            w.put(&PEOPLE, &5, &user(5, "p5@x.test", "Bergen"))?;
+            w.delete(&PEOPLE, &10)?;
+            w.put(&PEOPLE, &9_999, &user(9_999, "new@x.test", "Oslo"))
+        })
+        .await
+        .unwrap();
+    store.ensure_index(&PEOPLE, &CITY_INDEX[0]).await.unwrap();
+    let r = store.read().unwrap();
+    assert_eq!(r.count_key(&CITY_INDEX[0], &("Oslo",)).unwrap(), 500 - 2 + 1);
+    assert_eq!(r.count_key(&CITY_INDEX[0], &("Bergen",)).unwrap(), 2_001);
+    assert_eq!(r.count_key(&CITY_INDEX[0], &("Paris",)).unwrap(), 0);
+    let page = r.page(&PEOPLE, true, At { from: None, skip: 0, limit: 3 }).unwrap();
+    assert_eq!(page.iter().map(|u| u.id).collect::<Vec<_>>(), vec![9_999, 2_500, 2_499]);
+    let next = r.page(&PEOPLE, true, At { from: Some(&2_499), skip: 0, limit: 2 }).unwrap();
+    assert_eq!(next.iter().map(|u| u.id).collect::<Vec<_>>(), vec![2_498, 2_497]);
 }

@@ -479,7 +479,9 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Every order, newest first, each with its customer.
+         * Every order, newest first, each with its customer; `status` narrows it. A page costs the
+         *     page at any number of orders: pass the answer's `nextCursor` as `cursor` for the next one
+         *     (`skip` works too, and walks the keys it skips).
          * @description Admins only.
          */
         get: operations["listAllOrders"];
@@ -1223,6 +1225,11 @@ export interface components {
             /** Format: uint64 */
             limit: number;
             logs: components["schemas"]["AuditLog"][];
+            /**
+             * Format: uint64
+             * @description The `cursor` of the next page (null at the end).
+             */
+            nextCursor: number | null;
             /** Format: uint64 */
             skip: number;
             /** Format: uint64 */
@@ -2287,6 +2294,11 @@ export interface components {
         OrderPage: {
             /** Format: uint64 */
             limit: number;
+            /**
+             * @description For the admin list: the `cursor` of the next page; null at the end (and on a user's own
+             *     list).
+             */
+            nextCursor: string | null;
             orders: components["schemas"]["Order"][];
             /** Format: uint64 */
             skip: number;
@@ -2910,6 +2922,11 @@ export interface components {
         UserPage: {
             /** Format: uint64 */
             limit: number;
+            /**
+             * Format: uint64
+             * @description The `cursor` of the next page (null at the end).
+             */
+            nextCursor: number | null;
             /** Format: uint64 */
             skip: number;
             /** Format: uint64 */
@@ -2955,6 +2972,7 @@ export interface operations {
                 entity?: string;
                 skip?: number;
                 limit?: number;
+                cursor?: number;
             };
             header?: never;
             path?: never;
@@ -6138,6 +6156,7 @@ export interface operations {
                 skip?: number;
                 limit?: number;
                 status?: components["schemas"]["Status"];
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -9496,6 +9515,7 @@ export interface operations {
                 skip?: number;
                 limit?: number;
                 search?: string;
+                cursor?: number;
             };
             header?: never;
             path?: never;
