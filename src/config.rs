@@ -221,6 +221,12 @@ pub struct Settings {
     /// Every admin-only operation by an admin without two-factor sign-in is refused (403
     /// TWO_FACTOR_SETUP_REQUIRED) until they turn it on.
     pub admin_require_2fa: bool,
+    /// The shop's own address: a mail for each new order, and when a product's stock falls
+    /// below `low_stock_threshold`.
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub shop_email: Option<String>,
+    /// Stock below this is low: the shop is told, and the dashboard lists it.
+    pub low_stock_threshold: u32,
 
     pub password_hash_memory_kib: u32,
     pub password_hash_iterations: u32,
@@ -302,6 +308,8 @@ impl Default for Settings {
             uploads_s3_secret_access_key: None,
             seed_demo: true,
             admin_require_2fa: false,
+            shop_email: None,
+            low_stock_threshold: 5,
             password_hash_memory_kib: 19 * 1024,
             password_hash_iterations: 2,
             password_hash_parallelism: 1,
@@ -508,6 +516,9 @@ impl Settings {
             return Err(invalid(
                 "backup_s3_bucket needs backup_interval: offsite copies are made of scheduled backups",
             ));
+        }
+        if self.shop_email.as_ref().is_some_and(|e| !e.contains('@')) {
+            return Err(invalid("shop_email must be an email address"));
         }
         if self.admin_email.as_ref().is_some_and(|e| !e.contains('@') || self.admin_password.is_none()) {
             return Err(invalid("admin_email needs admin_password, and must be an email address"));

@@ -144,6 +144,27 @@ pub fn enqueue_at(w: &mut WriteTx<'_>, task: Task, at: DateTime<Utc>) -> Result<
     Ok(job.id)
 }
 
+/// Writes a job under a fixed id unless it exists: what a repeatable job (one that may run twice)
+/// sets off is then set off once. Returns whether it was written.
+pub fn enqueue_once(w: &mut WriteTx<'_>, id: Uuid, task: Task) -> Result<bool, StoreError> {
+    if w.get(&JOBS, &id)?.is_some() {
+        return Ok(false);
+    }
+    let now = Utc::now();
+    let job = Job {
+        id,
+        task,
+        status: JobStatus::Pending,
+        attempts: 0,
+        last_error: None,
+        run_at: now,
+        created_at: now,
+        updated_at: now,
+    };
+    w.put(&JOBS, &id, &job)?;
+    Ok(true)
+}
+
 /// Makes a PENDING job due now (a client asking again need not wait for the backoff).
 /// Returns the run to wait for (see [`Jobs::settled`]): the next one, or the one under way.
 pub fn hurry(w: &mut WriteTx<'_>, id: Uuid) -> Result<u32, StoreError> {

@@ -88,11 +88,56 @@ pub fn deliver(state: &AppState, job: &Job, order_id: Uuid, event: OrderEvent, i
         Err(e) => return Outcome::Retry(e.to_string()),
     };
     let (kind, title, body) = event.notice(&order);
+    let alerts = match (event, &state.settings.shop_email) {
+        (OrderEvent::Placed, Some(shop)) => owner_alerts(state, &order, shop),
+        _ => Vec::new(),
+    };
     let (user_id, created_at, job) = (order.user_id, job.created_at, job.id);
     Outcome::with(move |w| {
         let kind = kind.as_str().to_string();
         let n = Notification { id, user_id, kind, title, body, read: false, created_at, job: Some(job) };
         w.put(&NOTIFICATIONS, &(user_id, id), &n)?;
+        // Fixed ids: a repeat of this job (it may run twice) sets each alert off once.
+        for (n, mail) in alerts.into_iter().enumerate() {
+            let alert = Uuid::from_u128(job.as_u128().wrapping_add(n as u128 + 1));
+            crate::jobs::enqueue_once(w, alert, crate::jobs::Task::Mail { mail })?;
+        }
         Ok(Vec::new())
     })
+}
+
+/// The shop's own mails for a new order: the order, and the products it took below the
+/// low-stock threshold (those it made cross it, not those already below).
+fn owner_alerts(state: &AppState, order: &crate::orders::Order, shop: &str) -> Vec<crate::mail::Mail> {
+    let short = &order.id.to_string()[..8];
+    let lines: String = order.items.iter().map(|i| format!("{} x {}  {}\n", i.quantity, i.title, i.total)).collect();
+    let text = format!(
+        "A new order {short} of {} {} was placed.\n\n{lines}\nTotal: {} {}\n",
+        order.total, order.currency, order.total, order.currency
+    );
+    let subject = format!("New order {short}: {} {}", order.total, order.currency);
+    let mut mails = vec![crate::mail::Mail { to: shop.to_string(), subject, html: html(&text), text }];
+    let threshold = i64::from(state.settings.low_stock_threshold);
+    // From the store: the order is committed there before the catalog in memory hears of it.
+    let read = state.store.read().ok();
+    let low: Vec<String> = order
+        .items
+        .iter()
+        .filter_map(|i| {
+            let now = read.as_ref()?.get(&crate::products::PRODUCTS, &i.product_id).ok()??.stock;
+            let before = now + i64::from(i.quantity);
+            (now < threshold && before >= threshold).then(|| format!("{} (#{}): {} left\n", i.title, i.product_id, now))
+        })
+        .collect();
+    if !low.is_empty() {
+        let text = format!("Stock fell below {threshold} with order {short}:\n\n{}", low.concat());
+        let subject = format!("Low stock: {} product{}", low.len(), if low.len() == 1 { "" } else { "s" });
+        mails.push(crate::mail::Mail { to: shop.to_string(), subject, html: html(&text), text });
+    }
+    mails
+}
+
+fn html(text: &str) -> String {
+    let escaped = text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    format!("<pre style=\"font-family: sans-serif\">{escaped}</pre>")
 }

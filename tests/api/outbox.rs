@@ -207,3 +207,38 @@ async fn without_stripe_or_a_setting_unpaid_orders_never_expire() {
         .count();
     assert_eq!(expiries, 0, "no expiry job for {}", o["id"]);
 }
+
+/// The shop's own mails (SHOP_EMAIL): one per new order, and one when an order takes a product's
+/// stock below LOW_STOCK_THRESHOLD (not again while it stays below).
+#[tokio::test]
+async fn the_shop_is_told_of_each_order_and_of_stock_falling_low() {
+    let app = TestApp::with(
+        |s| {
+            s.shop_email = Some("owner@shop.test".into());
+            s.low_stock_threshold = 5;
+        },
+        |r| r,
+    )
+    .await;
+    let admin = app.admin().await;
+    let product = json!({"title": "Last lamps", "description": "d", "price": 10.0, "stock": 6, "brand": "B",
+        "category": "c", "sku": "LAMP-1"});
+    let pid =
+        send(app.post_as("/api/v1/products", &admin).body_json(&product)).await.json()["data"]["id"].as_u64().unwrap();
+    let buyer = app.user("buyer@alerts.test").await;
+    let before = app.mails().await.len();
+    app.placed(&buyer, &[(pid, 2)]).await;
+    let mails = app.wait_for_mails(before + 3).await;
+    let to_owner: Vec<&String> = mails[before..].iter().filter(|m| m.contains("To: owner@shop.test")).collect();
+    assert_eq!(to_owner.len(), 2, "the order and the low stock: {to_owner:?}");
+    assert!(to_owner.iter().any(|m| m.contains("Subject: New order") && m.contains("2 x Last lamps")));
+    assert!(to_owner.iter().any(|m| m.contains("Subject: Low stock: 1 product") && m.contains("4 left")));
+
+    // Already below: the next order tells of the order only.
+    let before = app.mails().await.len();
+    app.placed(&buyer, &[(pid, 1)]).await;
+    let mails = app.wait_for_mails(before + 2).await;
+    let to_owner: Vec<&String> = mails[before..].iter().filter(|m| m.contains("To: owner@shop.test")).collect();
+    assert_eq!(to_owner.len(), 1, "{to_owner:?}");
+    assert!(to_owner[0].contains("Subject: New order"));
+}
