@@ -221,6 +221,9 @@ pub struct Settings {
     /// Every admin-only operation by an admin without two-factor sign-in is refused (403
     /// TWO_FACTOR_SETUP_REQUIRED) until they turn it on.
     pub admin_require_2fa: bool,
+    /// The shop's name: the sender name of its mails, and the entry authenticator apps show.
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub shop_name: Option<String>,
     /// The shop's own address: a mail for each new order, and when a product's stock falls
     /// below `low_stock_threshold`.
     #[serde(deserialize_with = "lenient::opt_string")]
@@ -308,6 +311,7 @@ impl Default for Settings {
             uploads_s3_secret_access_key: None,
             seed_demo: true,
             admin_require_2fa: false,
+            shop_name: None,
             shop_email: None,
             low_stock_threshold: 5,
             password_hash_memory_kib: 19 * 1024,

@@ -25,6 +25,9 @@ pub struct InitArgs {
     /// The storefront's address, e.g. https://shop.example (mail links, CORS)
     #[arg(long, value_name = "URL")]
     pub client_url: Option<String>,
+    /// The shop's name (the sender of its mails)
+    #[arg(long, value_name = "NAME")]
+    pub shop_name: Option<String>,
     /// stripe (then also --stripe-secret-key) or manual (cash on delivery, bank transfer)
     #[arg(long, value_name = "PROVIDER", value_parser = ["stripe", "manual"])]
     pub payment_provider: Option<String>,
@@ -115,6 +118,10 @@ pub fn write_config(args: &InitArgs, path: &Path, data_dir: &Path) -> anyhow::Re
         Some(p) => p.clone(),
         None => ask("Admin password (8+ characters, upper and lower case and a digit)", true)?,
     };
+    let shop_name = match &args.shop_name {
+        Some(n) => n.clone(),
+        None => ask("The shop's name", false)?,
+    };
     let public_url = match &args.public_url {
         Some(u) => u.clone(),
         None => ask("Public URL of the API (https://api.shop.example)", false)?,
@@ -143,6 +150,9 @@ pub fn write_config(args: &InitArgs, path: &Path, data_dir: &Path) -> anyhow::Re
     set(&mut text, "app_env", "production");
     set(&mut text, "data_dir", &data_dir.display().to_string());
     set(&mut text, "jwt_secret", &new_secret());
+    if !shop_name.trim().is_empty() {
+        set(&mut text, "shop_name", shop_name.trim());
+    }
     set(&mut text, "public_url", public_url.trim_end_matches('/'));
     set(&mut text, "client_url", client_url.trim_end_matches('/'));
     set(&mut text, "allowed_origins", client_url.trim_end_matches('/'));

@@ -57,8 +57,14 @@ pub fn invalid_code() -> ApiError {
 }
 
 fn totp(secret: &[u8], account: &str) -> Result<TOTP, ApiError> {
-    // The account name may not hold a colon (it separates issuer and account in the URL).
-    TOTP::new(Algorithm::SHA1, 6, 1, STEP_SECS, secret.to_vec(), Some("shopd".into()), account.replace(':', " "))
+    totp_for(secret, account, "shopd")
+}
+
+/// The issuer only names the entry in the app; codes do not depend on it.
+fn totp_for(secret: &[u8], account: &str, issuer: &str) -> Result<TOTP, ApiError> {
+    // Neither name may hold a colon (it separates issuer and account in the URL).
+    let (issuer, account) = (issuer.replace(':', " "), account.replace(':', " "));
+    TOTP::new(Algorithm::SHA1, 6, 1, STEP_SECS, secret.to_vec(), Some(issuer), account)
         .map_err(|e| ApiError::internal(format!("totp: {e}")))
 }
 
@@ -75,9 +81,10 @@ pub struct Enrolment {
     pub qr_svg: String,
 }
 
-pub fn enrol(user_id: u64, account: &str) -> Result<Enrolment, ApiError> {
+/// `issuer`: what the authenticator app shows the entry as (the shop's name).
+pub fn enrol(user_id: u64, account: &str, issuer: &str) -> Result<Enrolment, ApiError> {
     let secret: [u8; 20] = rand::rng().random();
-    let t = totp(&secret, account)?;
+    let t = totp_for(&secret, account, issuer)?;
     let url = t.get_url();
     let qr = qrcode::QrCode::new(url.as_bytes()).map_err(|e| ApiError::internal(format!("qr: {e}")))?;
     let svg = qr.render::<qrcode::render::svg::Color>().min_dimensions(200, 200).build();
@@ -168,7 +175,7 @@ mod tests {
 
     #[test]
     fn a_code_counts_for_its_step_once_and_neighbours_are_forgiven() {
-        let e = enrol(7, "ann@shop.test").unwrap();
+        let e = enrol(7, "ann@shop.test", "shopd").unwrap();
         assert!(e.otpauth_url.starts_with("otpauth://totp/shopd:ann%40shop.test?"), "{}", e.otpauth_url);
         assert!(e.qr_svg.starts_with("<?xml") && e.qr_svg.contains("<svg"));
         let t = totp(&e.record.secret, "ann@shop.test").unwrap();

@@ -89,7 +89,8 @@ impl TwoFactorApi {
                 .with_message("Two-factor sign-in is already on: turn it off first to enrol a new device"));
         }
         verify_counted(&state, req, &user, &body.0.password, ErrorCode::InvalidPassword).await?;
-        let enrolment = two_factor::enrol(user.id, &user.email)?;
+        let issuer = state.settings.shop_name.as_deref().unwrap_or("shopd");
+        let enrolment = two_factor::enrol(user.id, &user.email, issuer)?;
         let (record, actor) = (enrolment.record, Actor::of(req, Some(user.id)));
         state
             .store

@@ -48,7 +48,11 @@ pub struct Mailer {
 
 impl Mailer {
     pub fn new(settings: &Settings) -> anyhow::Result<Mailer> {
-        let from: Mailbox = settings.from_email.parse().context("from_email")?;
+        let mut from: Mailbox = settings.from_email.parse().context("from_email")?;
+        // `"My Shop" <noreply@...>` unless from_email names a sender itself.
+        if from.name.is_none() {
+            from.name = settings.shop_name.clone();
+        }
         let outbox = settings.data_dir.join("outbox");
         let transport = match &settings.smtp_host {
             None => Transport::Outbox,

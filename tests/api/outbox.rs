@@ -215,6 +215,7 @@ async fn the_shop_is_told_of_each_order_and_of_stock_falling_low() {
     let app = TestApp::with(
         |s| {
             s.shop_email = Some("owner@shop.test".into());
+            s.shop_name = Some("Lamp Co".into());
             s.low_stock_threshold = 5;
         },
         |r| r,
@@ -232,6 +233,7 @@ async fn the_shop_is_told_of_each_order_and_of_stock_falling_low() {
     let to_owner: Vec<&String> = mails[before..].iter().filter(|m| m.contains("To: owner@shop.test")).collect();
     assert_eq!(to_owner.len(), 2, "the order and the low stock: {to_owner:?}");
     assert!(to_owner.iter().any(|m| m.contains("Subject: New order") && m.contains("2 x Last lamps")));
+    assert!(to_owner.iter().all(|m| m.contains("From: \"Lamp Co\" <noreply@shopd.local>")), "{to_owner:?}");
     assert!(to_owner.iter().any(|m| m.contains("Subject: Low stock: 1 product") && m.contains("4 left")));
 
     // Already below: the next order tells of the order only.

@@ -130,7 +130,7 @@ fn init_makes_a_production_shop_that_starts_and_signs_its_admin_in() {
         let mut cmd = crate::binary::shopd();
         cmd.args(["--config", config.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "init"])
             .args(["--admin-email", "owner@shop.test", "--public-url", "https://api.shop.test"])
-            .args(["--client-url", "https://shop.test", "--payment-provider", "manual"])
+            .args(["--client-url", "https://shop.test", "--payment-provider", "manual", "--shop-name", "Lamp & Co"])
             .args(extra)
             .stdin(std::process::Stdio::null());
         cmd.output().unwrap()
@@ -149,6 +149,7 @@ fn init_makes_a_production_shop_that_starts_and_signs_its_admin_in() {
     assert_eq!(config.metadata().unwrap().permissions().mode() & 0o777, 0o600);
     let text = std::fs::read_to_string(&config).unwrap();
     assert!(text.contains("app_env = \"production\"") && text.contains("payment_provider = \"manual\""), "{text}");
+    assert!(text.contains("shop_name = \"Lamp & Co\""), "{text}");
     let secret = text.lines().find(|l| l.starts_with("jwt_secret = ")).expect("a secret").to_string();
     assert_eq!(secret.len(), "jwt_secret = \"\"".len() + 48, "{secret}");
     assert_eq!(init(&["--admin-password", "Owner1234"]).status.code(), Some(1), "an existing file is kept");

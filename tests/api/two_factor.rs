@@ -15,7 +15,7 @@ fn code_for(secret: &str, offset_steps: i64) -> String {
     t.generate(now as u64)
 }
 
-async fn enrol(app: &TestApp, s: &Session) -> (String, Vec<String>) {
+async fn enrol(app: &TestApp, s: &Session) -> (String, Vec<String>, String) {
     let r = send(app.post_as("/api/v1/auth/2fa/setup", s).body_json(&json!({"password": "Wrong999"}))).await;
     assert_error(&r, 400, "INVALID_PASSWORD");
     let r = send(app.post_as("/api/v1/auth/2fa/setup", s).body_json(&json!({"password": PASSWORD}))).await;
@@ -31,7 +31,7 @@ async fn enrol(app: &TestApp, s: &Session) -> (String, Vec<String>) {
     let codes: Vec<String> =
         r.json()["data"]["recoveryCodes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
     assert_eq!(codes.len(), 10);
-    (secret, codes)
+    (secret, codes, setup["otpauthUrl"].as_str().unwrap().to_string())
 }
 
 fn login(email: &str, extra: Value) -> Value {
@@ -43,9 +43,17 @@ fn login(email: &str, extra: Value) -> Value {
 #[tokio::test]
 async fn sign_in_takes_a_code_once_or_a_recovery_code_once() {
     // Every refused code below also counts against the address's limit of failed requests.
-    let app = TestApp::with(|s| s.auth_rate_limit_max = 50, |r| r).await;
+    let app = TestApp::with(
+        |s| {
+            s.auth_rate_limit_max = 50;
+            s.shop_name = Some("Lamp Co".into());
+        },
+        |r| r,
+    )
+    .await;
     let s = app.user("tfa@shop.test").await;
-    let (secret, recovery) = enrol(&app, &s).await;
+    let (secret, recovery, url) = enrol(&app, &s).await;
+    assert!(url.starts_with("otpauth://totp/Lamp%20Co:tfa%40shop.test?") && url.contains("issuer=Lamp%20Co"), "{url}");
     let me = send(app.get_as("/api/v1/users/me", &s)).await.json();
     assert_eq!(me["data"]["twoFactorEnabled"], true);
 
@@ -90,7 +98,7 @@ async fn five_wrong_codes_lock_the_account_from_every_address() {
     let app = TestApp::with(|s| s.trust_proxy = shopd::config::ProxyTrust::Flag(true), |r| r).await;
     let s = app.user("locked2fa@shop.test").await;
     // The wrong code tried while enrolling counts too: 1 + 3 here, the fifth locks.
-    let (secret, _) = enrol(&app, &s).await;
+    let (secret, _, _) = enrol(&app, &s).await;
     for i in 0..3 {
         let r = send(
             app.post("/api/v1/auth/login")
@@ -123,7 +131,7 @@ async fn admins_can_be_required_to_use_two_factor_and_reset() {
     let admin = app.admin().await;
     let r = send(app.get_as("/api/v1/admin/jobs", &admin)).await;
     assert_error(&r, 403, "TWO_FACTOR_SETUP_REQUIRED");
-    let (secret, _) = enrol(&app, &admin).await;
+    let (secret, _, _) = enrol(&app, &admin).await;
     assert_eq!(send(app.get_as("/api/v1/admin/jobs", &admin)).await.status, StatusCode::OK, "at once, same token");
     let _ = secret;
 }
