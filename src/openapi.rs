@@ -121,6 +121,7 @@ fn domain_errors(operation_id: &str) -> &'static [ErrorCode] {
             E::PaymentProviderError,
         ],
         "receiveStripeWebhook" => &[E::InvalidWebhook],
+        "deleteReview" => &[E::NotFound, E::ProductNotFound],
         "markOrderPaid" => &[E::OrderNotFound, E::OrderNotPayable, E::Conflict],
         "retryJob" => &[E::NotFound, E::Conflict, E::RefundExceedsPayment],
         "getReadiness" => &[E::ServiceUnavailable],

@@ -33,7 +33,7 @@ use crate::notifications::api::NotificationsApi;
 use crate::orders::api::OrdersApi;
 use crate::payments::api::{AdminPaymentsApi, PaymentsApi};
 use crate::payments::provider::Payments;
-use crate::products::api::ProductsApi;
+use crate::products::api::{AdminReviewsApi, ProductsApi};
 use crate::products::catalog::Catalog;
 use crate::products::mirror::GENERATION;
 use crate::search::Search;
@@ -76,6 +76,7 @@ impl App {
         // Indexes added after a shop had records: built once, at the first start that has them.
         store.ensure_index(&crate::orders::ORDERS, crate::orders::ORDERS_BY_STATUS).await?;
         store.ensure_index(&crate::audit::AUDIT_LOGS, crate::audit::AUDIT_LOGS_BY_ACTION).await?;
+        store.ensure_index(&crate::products::reviews::REVIEWS, crate::products::reviews::REVIEWS_BY_ID).await?;
         let auth = Auth::new(&settings, &store)?;
         let mailer = Mailer::new(&settings)?;
         let jobs = Jobs::new(&store);
@@ -136,7 +137,7 @@ impl App {
 
     /// The OpenAPI service of every operation.
     fn service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
-        OpenApiService::new((HealthApi, AuthApi, TwoFactorApi, UsersApi, AdminUsersApi, AuditApi, ProductsApi, CartApi, OrdersApi, WishlistApi, NotificationsApi, PaymentsApi, AdminPaymentsApi, JobsApi), "shopd", VERSION)
+        OpenApiService::new((HealthApi, AuthApi, TwoFactorApi, UsersApi, AdminUsersApi, AuditApi, ProductsApi, AdminReviewsApi, CartApi, OrdersApi, WishlistApi, NotificationsApi, PaymentsApi, AdminPaymentsApi, JobsApi), "shopd", VERSION)
             .description("The shopd e-commerce API. Every JSON response is an envelope: `{data, status, message, meta}` or `{message, status, code, details?, meta}`. See docs/api.md in the repository.")
             .server("/")
     }

@@ -715,3 +715,47 @@ async fn update(
     .await?;
     Ok(Reply::ok(p.view()))
 }
+
+pub struct AdminReviewsApi;
+
+#[OpenApi(prefix_path = "/api/v1/admin/reviews", tag = "crate::openapi::Tag::Admin")]
+impl AdminReviewsApi {
+    /// Remove a review (moderation): the product's rating is recomputed without it. The answer
+    /// is the product. Audited with the review as it was.
+    #[oai(path = "/:id", method = "delete", operation_id = "deleteReview")]
+    async fn delete(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        admin: Admin,
+        id: Path<u64>,
+    ) -> ApiResult<Reply<ProductView>> {
+        let (id, actor) = (id.0, Actor::of(req, Some(admin.0.user_id)));
+        let p = write_published(
+            &state,
+            move |w| {
+                let review = w
+                    .get_unique(&REVIEWS, reviews::REVIEWS_BY_ID, &id)?
+                    .ok_or_else(|| ApiError::new(ErrorCode::NotFound).with_message("Review not found"))?;
+                w.delete(&REVIEWS, &(review.product_id, review.id))?;
+                let mut p = w.get(&PRODUCTS, &review.product_id)?.ok_or_else(not_found)?;
+                p.rating_sum = p.rating_sum.saturating_sub(review.rating as u64);
+                p.rating_count = p.rating_count.saturating_sub(1);
+                p.updated_at = Utc::now();
+                crate::products::save(w, &mut p)?;
+                let before = json!({ "rating": review.rating, "comment": review.comment, "userId": review.user_id });
+                audit::record(
+                    w,
+                    &actor,
+                    Event::new("REVIEW_DELETE", "Review", id)
+                        .change(before, Value::Null)
+                        .metadata(json!({ "product": p.id })),
+                )?;
+                Ok::<_, ApiError>(p)
+            },
+            |p: &Product| (vec![p.clone()], None),
+        )
+        .await?;
+        Ok(Reply::ok(p.view()))
+    }
+}

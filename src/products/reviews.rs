@@ -24,11 +24,18 @@ fn by_product_user(r: &Review) -> Vec<Vec<u8>> {
     r.user_id.map(|u| key::encode(&(r.product_id, u))).into_iter().collect()
 }
 
-pub static REVIEW_INDEXES: [Index<Review>; 1] = [Index::unique("reviews.by_product_user", by_product_user)];
+fn by_id(r: &Review) -> Vec<Vec<u8>> {
+    vec![key::encode(&r.id)]
+}
+
+pub static REVIEW_INDEXES: [Index<Review>; 2] =
+    [Index::unique("reviews.by_product_user", by_product_user), Index::unique("reviews.by_id", by_id)];
 /// Keyed (product id, review id): a product's reviews are one prefix, newest last.
 pub static REVIEWS: Collection<(u64, u64), Review> = Collection::with_indexes("reviews", &REVIEW_INDEXES);
 /// One review per product and user.
 pub static REVIEWS_BY_PRODUCT_USER: &Index<Review> = &REVIEW_INDEXES[0];
+/// A review by its id alone (moderation).
+pub static REVIEWS_BY_ID: &Index<Review> = &REVIEW_INDEXES[1];
 
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "Review", rename_all = "camelCase")]

@@ -543,3 +543,36 @@ async fn a_cursor_keeps_its_place_when_the_last_product_changes() {
     seen.dedup();
     assert_eq!(seen.len(), 201, "nothing after the boundary was skipped");
 }
+
+#[tokio::test]
+async fn an_admin_removes_a_review_and_the_rating_is_recomputed() {
+    let app = TestApp::demo().await;
+    let admin = app.demo_admin().await;
+    for (i, rating) in [5, 4, 1].into_iter().enumerate() {
+        let s = app.user(&format!("reviewer{i}@shop.test")).await;
+        let r = send(app.post_as("/api/v1/products/1/reviews", &s).body_json(&json!({"rating": rating}))).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    }
+    let all = get(&app, "/api/v1/products/1/reviews?limit=100").await;
+    let reviews = all["reviews"].as_array().unwrap().clone();
+    assert!(reviews.len() >= 3, "{all}");
+    let gone = reviews[0]["id"].as_u64().unwrap();
+    let path = format!("/api/v1/admin/reviews/{gone}");
+    let user = app.user("critic@shop.test").await;
+    assert_error(&send(app.client.delete(&path).header("Authorization", user.bearer())).await, 403, "FORBIDDEN");
+
+    let r = send(app.client.delete(&path).header("Authorization", admin.bearer())).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let left: Vec<f64> = reviews[1..].iter().map(|r| r["rating"].as_f64().unwrap()).collect();
+    let mean = (left.iter().sum::<f64>() / left.len() as f64 * 100.0).round() / 100.0;
+    assert_eq!(r.json()["data"]["rating"].as_f64(), Some(mean), "the mean of the reviews left");
+    let after = get(&app, "/api/v1/products/1/reviews?limit=100").await;
+    assert_eq!(after["total"].as_u64(), Some(reviews.len() as u64 - 1));
+    assert!(after["reviews"].as_array().unwrap().iter().all(|r| r["id"].as_u64() != Some(gone)));
+    assert_eq!(get(&app, "/api/v1/products/1").await["rating"].as_f64(), Some(mean), "the catalog knows");
+
+    let again = send(app.client.delete(&path).header("Authorization", admin.bearer())).await;
+    assert_error(&again, 404, "NOT_FOUND");
+    let audit = send(app.get_as("/api/v1/admin/audit-logs?action=REVIEW_DELETE", &admin)).await.json();
+    assert_eq!(audit["data"]["total"], 1, "{audit}");
+}

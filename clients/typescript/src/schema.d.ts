@@ -86,6 +86,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/reviews/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a review (moderation): the product's rating is recomputed without it. The answer
+         *     is the product. Audited with the review as it was.
+         * @description Admins only.
+         */
+        delete: operations["deleteReview"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/2fa/disable": {
         parameters: {
             query?: never;
@@ -3390,6 +3411,124 @@ export interface operations {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
                         code: "ORDER_NOT_PAYABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INSUFFICIENT_STORAGE */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INSUFFICIENT_STORAGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    deleteReview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Product"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description NOT_FOUND, PRODUCT_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "NOT_FOUND" | "PRODUCT_NOT_FOUND";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
