@@ -183,16 +183,10 @@ impl OrdersApi {
         skip: Query<Option<Count>>,
         limit: Query<Option<Count>>,
         status: Query<Option<Status>>,
-        cursor: Query<Option<String>>,
+        cursor: Query<Option<Uuid>>,
     ) -> ApiResult<Reply<OrderPage>> {
         let paging = Paging::new(skip.0, limit.0);
-        let from =
-            match cursor.0.as_deref().filter(|c| !c.is_empty()) {
-                Some(c) => Some(Uuid::parse_str(c).map_err(|_| {
-                    ApiError::field("cursor", "Not a cursor this list handed out: start again without it")
-                })?),
-                None => None,
-            };
+        let from = cursor.0;
         let at = At { from: from.as_ref(), skip: if from.is_some() { 0 } else { paging.skip }, limit: paging.limit };
         let r = state.store.read()?;
         let (orders, total) = match status.0 {
