@@ -88,8 +88,8 @@ impl<R> Hashing<R> {
     }
 }
 
-/// A file only its owner reads: the archive holds the signing secret.
-fn private_file(path: &Path) -> std::io::Result<File> {
+/// A new file only its owner reads (an archive, plain or decrypted, holds the signing secret).
+pub(crate) fn private_file(path: &Path) -> std::io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     let _ = std::fs::remove_file(path);
     std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)

@@ -16,6 +16,7 @@ use object_store::ObjectStore;
 use object_store::path::Path as ObjectPath;
 use tokio::io::AsyncWriteExt;
 
+use super::archive::private_file;
 use crate::config::Settings;
 
 const AGE_MAGIC: &[u8] = b"age-encryption.org/v1";
@@ -45,13 +46,6 @@ impl Key {
     }
 }
 
-/// A new file only its owner reads (a decrypted archive holds the signing secret).
-fn private(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let _ = std::fs::remove_file(path);
-    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
-}
-
 /// Whether a file is age-encrypted.
 pub fn is_encrypted(path: &Path) -> bool {
     let mut head = [0u8; 21];
@@ -65,7 +59,7 @@ pub fn encrypt(key: &Key, from: &Path, to: &Path) -> anyhow::Result<()> {
             .map_err(|e| anyhow!("encrypting: {e}"))?,
         Key::Passphrase(p) => age::Encryptor::with_user_passphrase(age::secrecy::SecretString::from(p.clone())),
     };
-    let out = private(to).with_context(|| to.display().to_string())?;
+    let out = private_file(to).with_context(|| to.display().to_string())?;
     let mut writer = encryptor.wrap_output(std::io::BufWriter::new(out))?;
     std::io::copy(&mut std::fs::File::open(from)?, &mut writer)?;
     let out = writer.finish()?.into_inner().map_err(|e| e.into_error())?;
@@ -97,7 +91,7 @@ pub fn decrypt(from: &Path, to: &Path, identity: Option<&Path>, passphrase: Opti
             .collect::<anyhow::Result<_>>()?;
         decryptor.decrypt(identities.iter().map(|i| i as &dyn age::Identity)).map_err(|e| anyhow!("decrypting: {e}"))?
     };
-    let mut out = private(to)?;
+    let mut out = private_file(to)?;
     std::io::copy(&mut reader, &mut out).context("decrypting: the file is damaged")?;
     out.flush()?;
     out.sync_all()?;

@@ -570,6 +570,11 @@ impl ReadTx {
         Ok(n)
     }
 
+    /// Whether the index was built for the records written before it ([`Store::ensure_index`]).
+    pub fn index_built<V>(&self, idx: &Index<V>) -> Result<bool> {
+        Ok(self.get_raw(META, &super::write::built_key(idx.name))?.is_some())
+    }
+
     /// How many records hold `key` in a counted index (one read).
     pub fn count_key<V, P: Key + ?Sized>(&self, idx: &Index<V>, key: &P) -> Result<u64> {
         debug_assert!(idx.counted, "{} keeps no counts", idx.name);

@@ -171,6 +171,10 @@ impl Store {
         K: key::Key + ?Sized + 'static,
         V: Record + 'static,
     {
+        // Built already (every start but the first): a read, no commit.
+        if self.read()?.index_built(idx)? {
+            return Ok(());
+        }
         let mut after: Option<Vec<u8>> = None;
         let mut batches = 0u64;
         loop {

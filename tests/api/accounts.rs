@@ -121,15 +121,7 @@ async fn login_sets_a_strict_http_only_refresh_cookie_and_hides_which_part_was_w
 
 #[tokio::test]
 async fn in_production_the_cookie_is_secure() {
-    let app = TestApp::with(
-        |s| {
-            s.app_env = shopd::config::AppEnv::Production;
-            s.jwt_secret = Some(shopd::config::Secret::new("k3Y-9fQ2-vL7x-Wm4p-Zr8t-Hb6n-Jd5s-Ce1a"));
-            s.payment_provider = Some(shopd::config::PaymentProvider::Manual);
-        },
-        |r| r,
-    )
-    .await;
+    let app = TestApp::with(crate::helpers::production, |r| r).await;
     app.register("sec@shop.test").await;
     let r = app.login("sec@shop.test", PASSWORD).await;
     assert!(r.header("set-cookie").unwrap().contains("; Secure"));

@@ -164,6 +164,16 @@ impl Moto {
     }
 }
 
+impl Moto {
+    /// Makes a bucket: moto takes any signature, so a bare PUT does.
+    fn bucket(&self, name: &str) {
+        let request =
+            format!("PUT /{name} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        let (status, _) = crate::helpers::raw_request(([127, 0, 0, 1], self.1).into(), &request);
+        assert_eq!(status, 200, "bucket {name}");
+    }
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -180,12 +190,7 @@ async fn offsite_backups_are_encrypted_sent_pruned_and_restored() {
     };
     let moto = Moto::start(&bin);
     let endpoint = format!("http://127.0.0.1:{}", moto.1);
-    // moto takes any signature: a bare PUT makes the bucket.
-    let (status, _) = crate::helpers::raw_request(
-        ([127, 0, 0, 1], moto.1).into(),
-        "PUT /shop-backups HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-    );
-    assert_eq!(status, 200);
+    moto.bucket("shop-backups");
     let backups = tempfile::tempdir().unwrap();
     let passphrase = "correct horse battery staple";
     let app = TestApp::with(
@@ -245,11 +250,7 @@ async fn uploads_can_live_in_a_bucket_and_are_served_and_deleted_there() {
         return;
     };
     let moto = Moto::start(&bin);
-    let (status, _) = crate::helpers::raw_request(
-        ([127, 0, 0, 1], moto.1).into(),
-        "PUT /shop-images HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-    );
-    assert_eq!(status, 200);
+    moto.bucket("shop-images");
     let endpoint = format!("http://127.0.0.1:{}", moto.1);
     let bucket = |s: &mut shopd::config::Settings| {
         s.uploads_s3_bucket = Some("shop-images".into());

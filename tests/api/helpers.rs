@@ -47,6 +47,13 @@ pub fn test_settings(dir: &TempDir) -> Settings {
     s
 }
 
+/// Production settings that start: a strong secret and a payment provider that is allowed there.
+pub fn production(s: &mut Settings) {
+    s.app_env = shopd::config::AppEnv::Production;
+    s.jwt_secret = Some(shopd::config::Secret::new("k3J9vQ2xLp7Zr4Tn8Wc1Ys6Hb5Gd0FmA"));
+    s.payment_provider = Some(shopd::config::PaymentProvider::Manual);
+}
+
 impl TestApp {
     pub async fn new() -> TestApp {
         Self::with(|_| {}, |r| r).await

@@ -113,15 +113,7 @@ async fn made_up_session_ids_get_a_new_one_and_a_visit_stores_no_cart() {
 
 #[tokio::test]
 async fn the_session_cookie_is_secure_in_production() {
-    let app = TestApp::with(
-        |s| {
-            s.app_env = shopd::config::AppEnv::Production;
-            s.jwt_secret = Some(shopd::config::Secret::new("k3J9vQ2xLp7Zr4Tn8Wc1Ys6Hb5Gd0FmA"));
-            s.payment_provider = Some(shopd::config::PaymentProvider::Manual);
-        },
-        |r| r,
-    )
-    .await;
+    let app = TestApp::with(crate::helpers::production, |r| r).await;
     let r = send(app.get("/api/v1/cart")).await;
     let cookie = r.header("set-cookie").unwrap();
     assert!(cookie.contains("; Secure") && cookie.contains("HttpOnly"), "{cookie}");

@@ -442,9 +442,10 @@ fn our_signatures_are_the_ones_stripe_libraries_make_and_check() {
     assert_eq!(webhook::sign(WHSEC, payload.as_bytes(), t), theirs);
 }
 
+/// Production without a payment provider of its own choosing.
 fn production(s: &mut shopd::config::Settings) {
-    s.app_env = shopd::config::AppEnv::Production;
-    s.jwt_secret = Some(shopd::config::Secret::new("k3J9vQ2xLp7Zr4Tn8Wc1Ys6Hb5Gd0FmA"));
+    crate::helpers::production(s);
+    s.payment_provider = None;
 }
 
 #[tokio::test]
@@ -474,9 +475,8 @@ async fn production_refuses_the_offline_provider_and_says_why() {
 async fn a_manual_payment_is_marked_paid_by_an_admin_never_confirmed_by_the_customer() {
     let app = TestApp::with(
         |s| {
-            production(s);
+            crate::helpers::production(s);
             s.seed_demo = false;
-            s.payment_provider = Some(shopd::config::PaymentProvider::Manual);
         },
         |r| r,
     )

@@ -3,18 +3,10 @@
 
 use std::time::Duration;
 
-use shopd::config::{AppEnv, Secret, Settings};
+use shopd::config::Secret;
 use shopd::startup::App;
 
-use crate::helpers::{TestApp, send, test_settings};
-
-const STRONG: &str = "k3J9vQ2xLp7Zr4Tn8Wc1Ys6Hb5Gd0FmA";
-
-fn production(s: &mut Settings) {
-    s.app_env = AppEnv::Production;
-    s.jwt_secret = Some(Secret::new(STRONG));
-    s.payment_provider = Some(shopd::config::PaymentProvider::Manual);
-}
+use crate::helpers::{TestApp, production, send, test_settings};
 
 #[tokio::test]
 async fn production_never_loads_the_demo_or_its_accounts() {
