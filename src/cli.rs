@@ -67,6 +67,11 @@ pub enum Command {
     },
     /// Rebuild the search index from the store
     Reindex,
+    /// The sales figures of the dashboard
+    Stats {
+        #[command(subcommand)]
+        command: StatsCommand,
+    },
     /// Manage administrator accounts
     Admin {
         #[command(subcommand)]
@@ -83,6 +88,12 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StatsCommand {
+    /// Recompute them from the orders, refunds and accounts (server stopped)
+    Rebuild,
 }
 
 #[derive(Debug, Subcommand)]
@@ -146,6 +157,13 @@ pub fn run(command: Option<Command>, settings: Settings) -> ExitCode {
             let s = settings.clone();
             offline(&settings, |store, _| async move { reindex(&s, store).await })
         }
+        Command::Stats { command: StatsCommand::Rebuild } => offline(&settings, |store, _| async move {
+            let done = crate::stats::rebuild::rebuild(&store).await?;
+            Ok(format!(
+                "sales figures rebuilt from {} orders, {} refunds and {} accounts",
+                done.orders, done.refunds, done.accounts
+            ))
+        }),
         Command::Admin { command: AdminCommand::Create { email, password } } => {
             admin_create(&settings, &email, &password)
         }

@@ -230,6 +230,8 @@ pub struct Settings {
     pub shop_email: Option<String>,
     /// Stock below this is low: the shop is told, and the dashboard lists it.
     pub low_stock_threshold: u32,
+    /// The shop's timezone (IANA): where the days of its sales figures begin.
+    pub timezone: String,
 
     pub password_hash_memory_kib: u32,
     pub password_hash_iterations: u32,
@@ -314,6 +316,7 @@ impl Default for Settings {
             shop_name: None,
             shop_email: None,
             low_stock_threshold: 5,
+            timezone: "UTC".into(),
             password_hash_memory_kib: 19 * 1024,
             password_hash_iterations: 2,
             password_hash_parallelism: 1,
@@ -497,6 +500,7 @@ impl Settings {
             }
         }
         self.payments().map_err(invalid)?;
+        self.tz().map_err(invalid)?;
         if let Some(every) = &self.backup_interval {
             parse_duration(every).map_err(|e| invalid(format!("backup_interval: {e}")))?;
         }
@@ -553,6 +557,13 @@ impl Settings {
     /// (a developer building a storefront reloads a lot).
     pub fn general_rate_limit(&self) -> u32 {
         self.rate_limit_max_requests.unwrap_or(if self.is_production() { 100 } else { 1_000 })
+    }
+
+    /// The shop's timezone, or why `timezone` is not one.
+    pub fn tz(&self) -> Result<chrono_tz::Tz, String> {
+        self.timezone.parse().map_err(|_| {
+            format!("timezone: `{}` is not an IANA timezone name (like `UTC` or `Europe/Berlin`)", self.timezone)
+        })
     }
 
     /// The payment provider, or why this configuration cannot take money safely.

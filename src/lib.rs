@@ -1,5 +1,6 @@
 //! shopd: a complete e-commerce backend in one binary.
 
+pub mod admin_app;
 pub mod audit;
 pub mod auth;
 pub mod backup;
@@ -24,8 +25,10 @@ pub mod payments;
 pub mod products;
 pub mod search;
 pub mod seed;
+pub mod spreadsheet;
 pub mod startup;
 pub mod state;
+pub mod stats;
 pub mod store;
 pub mod telemetry;
 pub mod types;

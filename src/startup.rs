@@ -31,14 +31,17 @@ use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::notifications::api::NotificationsApi;
 use crate::orders::api::OrdersApi;
+use crate::orders::export::AdminOrdersApi;
 use crate::payments::api::{AdminPaymentsApi, PaymentsApi};
 use crate::payments::provider::Payments;
 use crate::products::api::{AdminReviewsApi, ProductsApi};
+use crate::products::bulk::AdminProductsApi;
 use crate::products::catalog::Catalog;
 use crate::products::mirror::GENERATION;
 use crate::search::Search;
 use crate::seed;
 use crate::state::AppState;
+use crate::stats::api::StatsApi;
 use crate::store::{Store, StoreError};
 use crate::users::admin::{AdminUsersApi, ensure_admin};
 use crate::users::api::UsersApi;
@@ -77,6 +80,7 @@ impl App {
         store.ensure_index(&crate::orders::ORDERS, crate::orders::ORDERS_BY_STATUS).await?;
         store.ensure_index(&crate::audit::AUDIT_LOGS, crate::audit::AUDIT_LOGS_BY_ACTION).await?;
         store.ensure_index(&crate::products::reviews::REVIEWS, crate::products::reviews::REVIEWS_BY_ID).await?;
+        crate::stats::rebuild::ensure(&store).await?;
         let auth = Auth::new(&settings, &store)?;
         let mailer = Mailer::new(&settings)?;
         let jobs = Jobs::new(&store);
@@ -137,7 +141,7 @@ impl App {
 
     /// The OpenAPI service of every operation.
     fn service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
-        OpenApiService::new((HealthApi, AuthApi, TwoFactorApi, UsersApi, AdminUsersApi, AuditApi, ProductsApi, AdminReviewsApi, CartApi, OrdersApi, WishlistApi, NotificationsApi, PaymentsApi, AdminPaymentsApi, JobsApi), "shopd", VERSION)
+        OpenApiService::new((HealthApi, AuthApi, TwoFactorApi, UsersApi, AdminUsersApi, AuditApi, ProductsApi, AdminReviewsApi, CartApi, OrdersApi, WishlistApi, NotificationsApi, PaymentsApi, AdminPaymentsApi, (JobsApi, StatsApi, AdminProductsApi, AdminOrdersApi)), "shopd", VERSION)
             .description("The shopd e-commerce API. Every JSON response is an envelope: `{data, status, message, meta}` or `{message, status, code, details?, meta}`. See docs/api.md in the repository.")
             .server("/")
     }
@@ -182,7 +186,10 @@ impl App {
             Some(_) => routes,
             None => routes.at("/metrics", get(health::metrics)),
         };
-        routes.nest(crate::uploads::URL_PREFIX, crate::uploads::endpoint(&self.state)).nest("/", Self::service())
+        routes
+            .nest(crate::uploads::URL_PREFIX, crate::uploads::endpoint(&self.state))
+            .nest(crate::admin_app::URL_PREFIX, crate::admin_app::endpoint())
+            .nest("/", Self::service())
     }
 
     /// `routes` wrapped in every middleware, outermost last: what the server runs and what

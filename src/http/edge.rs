@@ -223,7 +223,9 @@ impl<E> EdgeEndpoint<E> {
 
 fn security_headers(headers: &mut poem::http::HeaderMap, path: &str) {
     // The Swagger UI page carries its script and style inline.
-    let csp = if path.starts_with("/docs") {
+    let csp = if path == crate::admin_app::URL_PREFIX || path.starts_with("/admin/") {
+        crate::admin_app::CSP
+    } else if path.starts_with("/docs") {
         "default-src 'self';base-uri 'self';img-src 'self' data:;object-src 'none';script-src 'self' 'unsafe-inline';style-src 'self' 'unsafe-inline';frame-ancestors 'self'"
     } else {
         "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';frame-ancestors 'self';img-src 'self' data:;object-src 'none';script-src 'self';script-src-attr 'none';style-src 'self' https: 'unsafe-inline';upgrade-insecure-requests"

@@ -4,6 +4,7 @@ pub mod api;
 pub mod cancel;
 pub mod checkout;
 pub mod expiry;
+pub mod export;
 pub mod invoice;
 pub mod returns;
 
@@ -176,8 +177,12 @@ fn by_status(o: &Order) -> Vec<Vec<u8>> {
 
 pub static ORDER_INDEXES: [Index<Order>; 2] =
     [Index::new("orders.by_user", by_user), Index::counted("orders.by_status", by_status)];
-/// Keyed by UUID v7, so the key order is the creation order.
-pub static ORDERS: Collection<Uuid, Order> = Collection::with_indexes("orders", &ORDER_INDEXES);
+/// Keyed by UUID v7, so the key order is the creation order. The sales figures follow every
+/// change.
+pub static ORDERS: Collection<Uuid, Order> =
+    Collection::with_indexes("orders", &ORDER_INDEXES).deriving(|w, before, after| {
+        crate::stats::sale_changed(w, before.and_then(Order::sale), after.and_then(Order::sale))
+    });
 /// A user's orders, oldest first.
 pub static ORDERS_BY_USER: &Index<Order> = &ORDER_INDEXES[0];
 /// Orders by status, oldest first within one, with a count per status.
@@ -364,6 +369,28 @@ impl Order {
     }
 
     /// Moves to `next` with a history entry, or refuses with `INVALID_STATUS_TRANSITION`.
+    /// What the order adds to the sales figures: its total and lines on the day it was placed,
+    /// unless it was cancelled (or expired) without ever being paid. Money that came back is
+    /// counted by its refunds.
+    pub fn sale(&self) -> Option<crate::stats::Sale> {
+        // Every way out of PENDING but cancelling is a payment (or an admin's say-so that one
+        // was made).
+        let paid = self.history.iter().any(|h| !matches!(h.status, Status::Pending | Status::Cancelled));
+        if self.status == Status::Cancelled && !paid {
+            return None;
+        }
+        let lines = self
+            .items
+            .iter()
+            .map(|i| crate::stats::Line {
+                product_id: i.product_id,
+                units: i64::from(i.quantity),
+                revenue: i.total.cents(),
+            })
+            .collect();
+        Some(crate::stats::Sale { at: self.created_at, total: self.total.cents(), lines })
+    }
+
     pub fn transition(&mut self, next: Status, note: Option<String>) -> crate::error::ApiResult<()> {
         if self.refunding.is_some() {
             return Err(crate::error::ApiError::new(crate::error::ErrorCode::Conflict)

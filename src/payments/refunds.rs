@@ -71,7 +71,12 @@ fn by_payment(r: &Refund) -> Vec<Vec<u8>> {
 }
 
 pub static REFUND_INDEXES: [Index<Refund>; 1] = [Index::new("refunds.by_payment", by_payment)];
-pub static REFUNDS: Collection<Uuid, Refund> = Collection::with_indexes("refunds", &REFUND_INDEXES);
+/// The sales figures count a refund on the day it was asked for, once its money went back.
+pub static REFUNDS: Collection<Uuid, Refund> =
+    Collection::with_indexes("refunds", &REFUND_INDEXES).deriving(|w, before, after| {
+        let counted = |r: &Refund| (r.status == RefundStatus::Succeeded).then(|| (r.created_at, r.amount.cents()));
+        crate::stats::refund_changed(w, before.and_then(counted), after.and_then(counted))
+    });
 /// A payment's refunds, oldest first.
 pub static REFUNDS_BY_PAYMENT: &Index<Refund> = &REFUND_INDEXES[0];
 

@@ -253,7 +253,7 @@ fn page_of(page: Page, q: &ListQuery, select: &Option<Vec<String>>) -> ProductPa
     }
 }
 
-fn not_found() -> ApiError {
+pub(crate) fn not_found() -> ApiError {
     ApiError::new(ErrorCode::ProductNotFound)
 }
 
@@ -262,7 +262,7 @@ fn reviews_disabled() -> ApiError {
 }
 
 /// The product snapshot the audit log keeps.
-fn audit_view(p: &Product) -> Value {
+pub(crate) fn audit_view(p: &Product) -> Value {
     p.view().to_json().unwrap_or(Value::Null)
 }
 

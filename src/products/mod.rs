@@ -3,6 +3,7 @@
 //! tantivy index for full-text search. Both are updated before a write is answered.
 
 pub mod api;
+pub mod bulk;
 pub mod catalog;
 pub mod images;
 pub mod mirror;

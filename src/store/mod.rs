@@ -42,8 +42,15 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Record for T {}
 pub struct Collection<K: ?Sized, V: 'static> {
     pub name: &'static str,
     pub indexes: &'static [Index<V>],
+    /// Data derived from the records, kept in the same transaction as each change: called with
+    /// the record before and after every `put` and `delete` (sales figures follow their orders
+    /// whichever code path writes them).
+    pub derive: Option<Derive<V>>,
     _types: PhantomData<fn(&K, V)>,
 }
+
+/// See [`Collection::derive`]: `(tx, before, after)`.
+pub type Derive<V> = for<'t, 'a> fn(&'t mut WriteTx<'a>, Option<&V>, Option<&V>) -> Result<()>;
 
 impl<K: ?Sized, V: 'static> Collection<K, V> {
     pub const fn new(name: &'static str) -> Self {
@@ -51,7 +58,12 @@ impl<K: ?Sized, V: 'static> Collection<K, V> {
     }
 
     pub const fn with_indexes(name: &'static str, indexes: &'static [Index<V>]) -> Self {
-        Collection { name, indexes, _types: PhantomData }
+        Collection { name, indexes, derive: None, _types: PhantomData }
+    }
+
+    /// The collection with [`Collection::derive`] set.
+    pub const fn deriving(self, derive: Derive<V>) -> Self {
+        Collection { derive: Some(derive), ..self }
     }
 }
 

@@ -164,8 +164,12 @@ impl<'a> WriteTx<'a> {
     pub fn put<K: Key + ?Sized, V: Record>(&mut self, c: &Collection<K, V>, key: &K, value: &V) -> Result<()> {
         let pk = key::encode(key);
         let bytes = encode_record(value)?;
+        let old: Option<V> = if c.indexes.is_empty() && c.derive.is_none() {
+            None
+        } else {
+            self.get_raw(c.name, &pk)?.map(|b| decode_record(c.name, &b)).transpose()?
+        };
         if !c.indexes.is_empty() {
-            let old: Option<V> = self.get_raw(c.name, &pk)?.map(|b| decode_record(c.name, &b)).transpose()?;
             // Per index: its keys for the old record and for the new one.
             type Plan<'i, V> = (&'i Index<V>, Vec<Vec<u8>>, Vec<Vec<u8>>);
             let plans: Vec<Plan<V>> = c
@@ -197,6 +201,9 @@ impl<'a> WriteTx<'a> {
                     self.count(idx, k, 1)?;
                 }
             }
+        }
+        if let Some(derive) = c.derive {
+            derive(self, old.as_ref(), Some(value))?;
         }
         self.set_raw(c.name, pk, Some(bytes));
         Ok(())
@@ -261,6 +268,9 @@ impl<'a> WriteTx<'a> {
                 self.set_raw(idx.name, index_entry(idx, &k, &pk), None);
                 self.count(idx, &k, -1)?;
             }
+        }
+        if let Some(derive) = c.derive {
+            derive(self, Some(&old), None)?;
         }
         self.set_raw(c.name, pk, None);
         Ok(Some(old))

@@ -62,7 +62,12 @@ fn by_email(u: &User) -> Vec<Vec<u8>> {
 }
 
 pub static USER_INDEXES: [Index<User>; 1] = [Index::unique("users.by_email", by_email)];
-pub static USERS: Collection<u64, User> = Collection::with_indexes("users", &USER_INDEXES);
+/// The sales figures count new customers: accounts of role USER, from when they were made.
+pub static USERS: Collection<u64, User> =
+    Collection::with_indexes("users", &USER_INDEXES).deriving(|w, before, after| {
+        let counted = |u: &User| (u.role == Role::User && u.deleted_at.is_none()).then_some(u.created_at);
+        crate::stats::customer_changed(w, before.and_then(counted), after.and_then(counted))
+    });
 /// Users by their email (lowercase): unique.
 pub static USERS_BY_EMAIL: &Index<User> = &USER_INDEXES[0];
 

@@ -6,18 +6,18 @@ use serde_json::{Value, json};
 use crate::helpers::{Reply, Session, TestApp, assert_error, send, shipping_address};
 
 /// A product with a known price, discount and stock.
-async fn product(app: &TestApp, admin: &Session, price: f64, discount: f64, stock: i64) -> u64 {
+pub async fn product(app: &TestApp, admin: &Session, price: f64, discount: f64, stock: i64) -> u64 {
     let body = json!({"title": format!("Test item {price}"), "price": price, "discountPercentage": discount, "stock": stock, "brand": "T", "category": "tests"});
     let r = send(app.post_as("/api/v1/products", admin).body_json(&body)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     r.json()["data"]["id"].as_u64().unwrap()
 }
 
-async fn stock(app: &TestApp, id: u64) -> i64 {
+pub async fn stock(app: &TestApp, id: u64) -> i64 {
     send(app.get(&format!("/api/v1/products/{id}"))).await.json()["data"]["stock"].as_i64().unwrap()
 }
 
-async fn set_status(app: &TestApp, admin: &Session, id: &str, body: Value) -> Reply {
+pub async fn set_status(app: &TestApp, admin: &Session, id: &str, body: Value) -> Reply {
     send(
         app.client
             .patch(format!("/api/v1/orders/{id}/status"))

@@ -64,6 +64,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/orders/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Orders as a CSV file, oldest first: one status, and placed from `from` to `to` (days of
+         *     the shop's timezone, both included), when given.
+         * @description Admins only.
+         */
+        get: operations["exportOrders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/orders/{id}/mark-paid": {
         parameters: {
             query?: never;
@@ -86,6 +107,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/products/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every product, active or not, as a CSV file that imports back unchanged.
+         * @description Admins only.
+         */
+        get: operations["exportProducts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/products/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create and change products from a CSV file, in one call: the report lists what was
+         *     created, what was changed, and each refused row with its errors (nothing of such a row
+         *     is written). Audited per product, and once for the file.
+         * @description Admins only.
+         */
+        post: operations["importProducts"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/reviews/{id}": {
         parameters: {
             query?: never;
@@ -102,6 +165,48 @@ export interface paths {
          * @description Admins only.
          */
         delete: operations["deleteReview"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/stats/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Today, the last 7 and the last 30 days in the shop's timezone; orders by status; best
+         *     sellers; low stock; new customers.
+         * @description Admins only.
+         */
+        get: operations["getStatsOverview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/stats/sales": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Sales per day, week (from Monday) or month between two dates of the shop's timezone,
+         *     both included and widened to whole periods; 30 days to today without them.
+         * @description Admins only.
+         */
+        get: operations["getSalesSeries"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1260,6 +1365,20 @@ export interface components {
         AvatarView: {
             imageUrl: string;
         };
+        /** BestSeller */
+        BestSeller: {
+            /** Format: uint64 */
+            productId: number;
+            /**
+             * Format: money
+             * @description What its lines came to (after discounts, before tax).
+             */
+            revenue: number;
+            /** @example iPhone 15 Pro */
+            title: string;
+            /** Format: int64 */
+            units: number;
+        };
         /** BriefUser */
         BriefUser: {
             /** @example ann.smith@example.com */
@@ -1483,6 +1602,18 @@ export interface components {
          */
         Envelope_Health: {
             data: components["schemas"]["Health"];
+            /** @example Success */
+            message: string;
+            meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
+        };
+        /**
+         * Envelope_ImportReport
+         * @description A success envelope around `T`.
+         */
+        Envelope_ImportReport: {
+            data: components["schemas"]["ImportReport"];
             /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
@@ -1794,6 +1925,18 @@ export interface components {
             status: number;
         };
         /**
+         * Envelope_SalesSeries
+         * @description A success envelope around `T`.
+         */
+        Envelope_SalesSeries: {
+            data: components["schemas"]["SalesSeries"];
+            /** @example Success */
+            message: string;
+            meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
+        };
+        /**
          * Envelope_SearchPage
          * @description A success envelope around `T`.
          */
@@ -1823,6 +1966,18 @@ export interface components {
          */
         Envelope_Stats: {
             data: components["schemas"]["Stats"];
+            /** @example Success */
+            message: string;
+            meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
+        };
+        /**
+         * Envelope_StatsOverview
+         * @description A success envelope around `T`.
+         */
+        Envelope_StatsOverview: {
+            data: components["schemas"]["StatsOverview"];
             /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
@@ -1984,6 +2139,28 @@ export interface components {
             uptimeSeconds: number;
             version: string;
         };
+        /** ImportFailure */
+        ImportFailure: {
+            /** @description Field → messages, as the `details` of a `VALIDATION_ERROR`. */
+            errors: {
+                [key: string]: string[];
+            };
+            /**
+             * Format: uint64
+             * @description The row's line in the file (the header is line 1).
+             */
+            row: number;
+        };
+        /** ImportReport */
+        ImportReport: {
+            /** Format: uint64 */
+            created: number;
+            failed: components["schemas"]["ImportFailure"][];
+            /** @description Header names that are no column of a product: their cells were not read. */
+            ignoredColumns: string[];
+            /** Format: uint64 */
+            updated: number;
+        };
         /** Job */
         Job: {
             /** Format: uint32 */
@@ -2055,6 +2232,15 @@ export interface components {
             password: string;
             /** @description Or one of its recovery codes (each works once). */
             recoveryCode?: string | null;
+        };
+        /** LowStock */
+        LowStock: {
+            /** Format: uint64 */
+            productId: number;
+            /** Format: int64 */
+            stock: number;
+            /** @example iPhone 15 Pro */
+            title: string;
         };
         /** Marked */
         Marked: {
@@ -2675,6 +2861,77 @@ export interface components {
         };
         /** @enum {string} */
         Role: "USER" | "ADMIN";
+        /** SalesFigures */
+        SalesFigures: {
+            /**
+             * Format: money
+             * @description revenue / orders, rounded half-up to the cent (0 without orders).
+             */
+            averageOrderValue: number;
+            /**
+             * Format: money
+             * @description revenue − refunds.
+             */
+            net: number;
+            /** Format: int64 */
+            orders: number;
+            /**
+             * Format: money
+             * @description What was refunded in the period, whichever period its order was placed in.
+             */
+            refunds: number;
+            /**
+             * Format: money
+             * @description What orders placed in the period came to (tax and shipping included), except orders
+             *     cancelled or expired without ever being paid.
+             */
+            revenue: number;
+            /** Format: int64 */
+            units: number;
+        };
+        /** @enum {string} */
+        SalesInterval: "day" | "week" | "month";
+        /** SalesPeriod */
+        SalesPeriod: {
+            /**
+             * Format: money
+             * @description revenue / orders, rounded half-up to the cent (0 without orders).
+             */
+            averageOrderValue: number;
+            /**
+             * Format: money
+             * @description revenue − refunds.
+             */
+            net: number;
+            /** Format: int64 */
+            orders: number;
+            /** @description `2026-12-01` for a day or a week (its Monday), `2026-12` for a month. */
+            period: string;
+            /**
+             * Format: money
+             * @description What was refunded in the period, whichever period its order was placed in.
+             */
+            refunds: number;
+            /**
+             * Format: money
+             * @description What orders placed in the period came to (tax and shipping included), except orders
+             *     cancelled or expired without ever being paid.
+             */
+            revenue: number;
+            /** Format: int64 */
+            units: number;
+        };
+        /** SalesSeries */
+        SalesSeries: {
+            /** @description The first day of the first period. */
+            from: string;
+            interval: components["schemas"]["SalesInterval"];
+            /** @description Every period from `from` to `to`, empty ones included. */
+            series: components["schemas"]["SalesPeriod"][];
+            timezone: string;
+            /** @description The last day of the last period. */
+            to: string;
+        };
         /** SearchPage */
         SearchPage: {
             /** @description Counts over all matches, not just this page. */
@@ -2808,6 +3065,34 @@ export interface components {
              */
             totalSpent: number;
         };
+        /** StatsOverview */
+        StatsOverview: {
+            /** @description The most units sold in the last 30 days (UTC days). */
+            bestSellers: components["schemas"]["BestSeller"][];
+            /** @description Today and the 29 days before. */
+            last30Days: components["schemas"]["SalesFigures"] & unknown;
+            /** @description Today and the 6 days before. */
+            last7Days: components["schemas"]["SalesFigures"] & unknown;
+            /** @description Active products with stock below `lowStockThreshold`, least first (at most 20). */
+            lowStock: components["schemas"]["LowStock"][];
+            /**
+             * Format: uint64
+             * @description How many active products are low on stock in all.
+             */
+            lowStockCount: number;
+            /** Format: uint32 */
+            lowStockThreshold: number;
+            /**
+             * Format: int64
+             * @description Customer accounts made in the last 30 days.
+             */
+            newCustomers: number;
+            ordersByStatus: components["schemas"]["StatusCount"][];
+            /** @description The IANA timezone whose days these are. */
+            timezone: string;
+            /** @description Since the shop's midnight. */
+            today: components["schemas"]["SalesFigures"] & unknown;
+        };
         /** @enum {string} */
         Status: "PENDING" | "PROCESSING" | "SHIPPED" | "DELIVERED" | "CANCELLED";
         /** StatusChange */
@@ -2819,6 +3104,12 @@ export interface components {
             status: components["schemas"]["Status"];
             /** @example 1Z999AA10123456784 */
             trackingNumber?: string | null;
+        };
+        /** StatusCount */
+        StatusCount: {
+            /** Format: uint64 */
+            count: number;
+            status: components["schemas"]["Status"];
         };
         /** StockChange */
         StockChange: {
@@ -3322,6 +3613,103 @@ export interface operations {
             };
         };
     };
+    exportOrders: {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["Status"];
+                from?: string;
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A CSV file (UTF-8, a header row, comma-separated, RFC 4180 quoting). */
+            200: {
+                headers: {
+                    "CONTENT-DISPOSITION": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv; charset=utf-8": string;
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
     markOrderPaid: {
         parameters: {
             query?: never;
@@ -3411,6 +3799,228 @@ export interface operations {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
                         code: "ORDER_NOT_PAYABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INSUFFICIENT_STORAGE */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INSUFFICIENT_STORAGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    exportProducts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A CSV file (UTF-8, a header row, comma-separated, RFC 4180 quoting). */
+            200: {
+                headers: {
+                    "CONTENT-DISPOSITION": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv; charset=utf-8": string;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    importProducts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /**
+                     * Format: binary
+                     * @description A CSV file, UTF-8, with a header row naming the columns (any of `id, title, description,
+                     *     price, discountPercentage, stock, brand, category, thumbnail, images, tags, sku,
+                     *     isActive`; `images` and `tags` separated by `|`). A row with an `id` changes that
+                     *     product (empty cells leave a field as it is); one without creates a product.
+                     */
+                    file: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_ImportReport"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
@@ -3577,6 +4187,182 @@ export interface operations {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
                         code: "INSUFFICIENT_STORAGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    getStatsOverview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_StatsOverview"];
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    getSalesSeries: {
+        parameters: {
+            query?: {
+                from?: string;
+                to?: string;
+                interval?: components["schemas"]["SalesInterval"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_SalesSeries"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
