@@ -59,11 +59,15 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         identity: Option<PathBuf>,
     },
-    /// Fill an empty shop with the demo catalog, or add N generated products (benchmarks)
+    /// Fill an empty shop with the demo catalog, or add N generated products or sample orders
+    /// (demos, benchmarks)
     Seed {
         /// Add this many generated products instead of the demo catalog
         #[arg(long, value_name = "N")]
         generate: Option<u64>,
+        /// Add this many sample orders of the shop's products, placed over the last two years
+        #[arg(long, value_name = "N", conflicts_with = "generate")]
+        orders: Option<u64>,
     },
     /// Rebuild the search index from the store
     Reindex,
@@ -149,7 +153,16 @@ pub fn run(command: Option<Command>, settings: Settings) -> ExitCode {
             }
             Err(e) => fail(&format!("backup failed: {e:#}")),
         },
-        Command::Seed { generate } => {
+        Command::Seed { generate: _, orders: Some(n) } => {
+            let s = settings.clone();
+            offline(&settings, |store, _| async move {
+                let bar = progress_bar(n, "placing sample orders");
+                crate::seed::orders(&store, &s, n, 730, |done| bar.set_position(done)).await?;
+                bar.finish();
+                Ok(format!("added {n} sample orders over the last two years"))
+            })
+        }
+        Command::Seed { generate, orders: None } => {
             let s = settings.clone();
             offline(&settings, |store, passwords| async move { seed(&s, store, passwords, generate).await })
         }

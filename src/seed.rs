@@ -250,3 +250,118 @@ pub async fn generate(store: &Store, n: u64, progress: impl Fn(u64)) -> Result<u
     }
     Ok(made)
 }
+
+/// Adds `n` sample orders of the shop's products, placed evenly over the `days` days before now
+/// (oldest first) by its customers, in every status; written through the same indexes and
+/// sales figures as real orders, without touching stock: a history for demos and benchmarks.
+pub async fn orders(
+    store: &Store,
+    settings: &crate::config::Settings,
+    n: u64,
+    days: u32,
+    progress: impl Fn(u64),
+) -> anyhow::Result<u64> {
+    use crate::orders::{HistoryEntry, ORDERS, Order, OrderItem, ShippingAddress, Status};
+    let r = store.read()?;
+    let products: Vec<(u64, Money, String, String)> = r
+        .scan(&PRODUCTS, &(), false)?
+        .filter_map(|p| p.ok())
+        .filter(|p| p.is_active)
+        .map(|p| (p.id, p.discounted_price(), p.title.clone(), p.thumbnail.clone()))
+        .collect();
+    let customers: Vec<u64> =
+        r.scan(&USERS, &(), false)?.filter_map(|u| u.ok()).filter(|u| u.role == Role::User).map(|u| u.id).collect();
+    drop(r);
+    if products.is_empty() || customers.is_empty() {
+        bail!("sample orders need products and a customer account: seed the demo catalog first");
+    }
+    let (products, customers) = (std::sync::Arc::new(products), std::sync::Arc::new(customers));
+    let span = i64::from(days) * 86_400;
+    let start = Utc::now().timestamp() - span;
+    let mut made = 0u64;
+    while made < n {
+        let batch = (n - made).min(5_000);
+        let (products, customers, settings) = (products.clone(), customers.clone(), settings.clone());
+        let first = made;
+        store
+            .write(move |w| {
+                for i in first..first + batch {
+                    let secs = start + (i as i64 * span) / n as i64;
+                    let at = chrono::DateTime::from_timestamp(secs, 0).unwrap_or_else(Utc::now);
+                    let id = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, secs as u64, 0));
+                    let status = match i % 20 {
+                        0 | 1 => Status::Pending,
+                        2..=4 => Status::Processing,
+                        5..=7 => Status::Shipped,
+                        8 => Status::Cancelled,
+                        _ => Status::Delivered,
+                    };
+                    let mut items = Vec::new();
+                    for l in 0..1 + i % 3 {
+                        let (pid, price, title, thumbnail) =
+                            &products[((i * 7 + l * 13) % products.len() as u64) as usize];
+                        let quantity = 1 + ((i + l) % 3) as u32;
+                        items.push(OrderItem {
+                            id: w.next_id(&crate::orders::ORDER_ITEMS)?,
+                            product_id: *pid,
+                            quantity,
+                            price: *price,
+                            total: Money::from_decimal(price.amount() * Decimal::from(quantity)),
+                            title: title.clone(),
+                            thumbnail: thumbnail.clone(),
+                        });
+                    }
+                    let t = crate::orders::totals(&items, &settings);
+                    let mut history = vec![HistoryEntry { status: Status::Pending, at, note: None }];
+                    for next in [Status::Processing, Status::Shipped, Status::Delivered] {
+                        if status == next || (status as u8 > next as u8 && status != Status::Cancelled) {
+                            history.push(HistoryEntry { status: next, at, note: None });
+                        }
+                    }
+                    if status == Status::Cancelled {
+                        history.push(HistoryEntry { status, at, note: Some("Expired unpaid".into()) });
+                    }
+                    let o = Order {
+                        id,
+                        user_id: customers[(i % customers.len() as u64) as usize],
+                        status,
+                        subtotal: t.subtotal,
+                        tax: t.tax,
+                        shipping: t.shipping,
+                        total: t.total,
+                        currency: "USD".into(),
+                        tracking_number: None,
+                        carrier: None,
+                        estimated_delivery: None,
+                        delivered_at: (status == Status::Delivered).then_some(at),
+                        cancelled_at: (status == Status::Cancelled).then_some(at),
+                        cancel_reason: None,
+                        created_at: at,
+                        updated_at: at,
+                        items,
+                        address: ShippingAddress {
+                            first_name: "Ann".into(),
+                            last_name: "Smith".into(),
+                            address: "1 Main St".into(),
+                            city: "Oslo".into(),
+                            state: "Oslo".into(),
+                            zip_code: "0150".into(),
+                            country: "NO".into(),
+                            phone: None,
+                        },
+                        payment_intent_id: None,
+                        notes: vec![],
+                        history,
+                        returns: vec![],
+                        refunding: None,
+                    };
+                    w.put(&ORDERS, &o.id, &o)?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .await?;
+        made += batch;
+        progress(made);
+    }
+    Ok(made)
+}

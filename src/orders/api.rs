@@ -15,7 +15,7 @@ use super::checkout::{self, CreateOrder, Placed};
 use super::returns::{self, ReturnBody, ReturnDecision};
 use super::{
     Note, NoteView, ORDER_NOTES, ORDERS, ORDERS_BY_STATUS, ORDERS_BY_USER, Order, OrderUser, OrderView, ReturnView,
-    Status, Why,
+    Status, Why, first_id_at,
 };
 use crate::audit::{self, Actor, Event};
 use crate::auth::guard::{Admin, Bearer, Principal};
@@ -28,7 +28,7 @@ use crate::idempotency::{IdempotencyKey, Scoped};
 use crate::state::AppState;
 use crate::store::At;
 use crate::types::{Count, Paging, fingerprint};
-use crate::users::{USERS, timestamp};
+use crate::users::{USERS, USERS_BY_EMAIL, timestamp};
 
 #[derive(Debug, Deserialize, Object)]
 #[serde(rename_all = "camelCase")]
@@ -172,10 +172,13 @@ impl OrdersApi {
         Ok(Reply::ok(page_of(list, total, paging)))
     }
 
-    /// Every order, newest first, each with its customer; `status` narrows it. A page costs the
-    /// page at any number of orders: pass the answer's `nextCursor` as `cursor` for the next one
-    /// (`skip` works too, and walks the keys it skips).
+    /// Every order, newest first, each with its customer. `status`, `from`/`to` (days of the
+    /// shop's timezone, both included), `userId` and `q` (an order id, or a customer's email)
+    /// narrow it. A page costs the page at any number of orders: pass the answer's
+    /// `nextCursor` as `cursor` for the next one (`skip` works too, and walks the keys it
+    /// skips); the total of a date range costs a walk of the range's keys.
     #[oai(path = "/all", method = "get", operation_id = "listAllOrders")]
+    #[allow(clippy::too_many_arguments)]
     async fn all(
         &self,
         state: Data<&AppState>,
@@ -184,17 +187,86 @@ impl OrdersApi {
         limit: Query<Option<Count>>,
         status: Query<Option<Status>>,
         cursor: Query<Option<Uuid>>,
+        from: Query<Option<chrono::NaiveDate>>,
+        to: Query<Option<chrono::NaiveDate>>,
+        #[oai(name = "userId")] user_id: Query<Option<u64>>,
+        /// An order id, or a customer's email (whole, any case).
+        #[oai(validator(max_length = 254))]
+        q: Query<Option<String>>,
     ) -> ApiResult<Reply<OrderPage>> {
         let paging = Paging::new(skip.0, limit.0);
-        let from = cursor.0;
-        let at = At { from: from.as_ref(), skip: if from.is_some() { 0 } else { paging.skip }, limit: paging.limit };
+        let tz = state.settings.tz().map_err(ApiError::internal)?;
+        if let (Some(f), Some(t)) = (from.0, to.0)
+            && f > t
+        {
+            return Err(ApiError::field("from", "`from` must not be after `to`"));
+        }
+        let lo = from.0.map(|d| first_id_at(crate::stats::day_start(tz, d)));
+        let hi = to.0.and_then(|d| d.succ_opt()).map(|d| first_id_at(crate::stats::day_start(tz, d)));
+        let in_range = |id: &Uuid| lo.is_none_or(|lo| *id >= lo) && hi.is_none_or(|hi| *id < hi);
         let r = state.store.read()?;
-        let (orders, total) = match status.0 {
-            None => (r.page(&ORDERS, true, at)?, r.count(&ORDERS)?),
-            Some(s) => {
-                let key = (s.as_str(),);
-                (r.page_index(&ORDERS, ORDERS_BY_STATUS, &key, true, at)?, r.count_key(ORDERS_BY_STATUS, &key)?)
+        let empty = || Ok(Reply::ok(page_of(Vec::new(), 0, paging)));
+
+        let (mut customer, mut only) = (user_id.0, None);
+        if let Some(q) = q.0.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            if let Ok(id) = q.parse::<Uuid>() {
+                only = Some(id);
+            } else if q.contains('@') {
+                match r.get_unique(&USERS, USERS_BY_EMAIL, &q.to_lowercase())? {
+                    Some(u) if customer.is_none_or(|c| c == u.id) => customer = Some(u.id),
+                    _ => return empty(),
+                }
+            } else {
+                return Err(ApiError::field("q", "Search by an order id or a customer's whole email"));
             }
+        }
+        let wanted = |o: &Order| {
+            status.0.is_none_or(|s| o.status == s) && customer.is_none_or(|c| o.user_id == c) && in_range(&o.id)
+        };
+        let (orders, total) = if only.is_some() || customer.is_some() {
+            // One order, or one customer's: few enough to filter whole.
+            let all: Vec<Order> = match (only, customer) {
+                (Some(id), _) => r.get(&ORDERS, &id)?.into_iter().collect(),
+                (None, Some(c)) => r.scan_index(&ORDERS, ORDERS_BY_USER, &(c,), true)?.collect::<Result<_, _>>()?,
+                (None, None) => unreachable!("one of them is set"),
+            };
+            let all: Vec<Order> = all.into_iter().filter(|o| wanted(o)).collect();
+            let total = all.len() as u64;
+            let start = match cursor.0 {
+                Some(c) => all.iter().position(|o| o.id == c).map_or(all.len(), |i| i + 1),
+                None => paging.skip.min(all.len()),
+            };
+            (all.into_iter().skip(start).take(paging.limit).collect::<Vec<_>>(), total)
+        } else {
+            // Newest first from the range's end (ids are v7: their order is the time's).
+            let start = cursor.0.or(hi);
+            let at = At {
+                from: start.as_ref(),
+                skip: if cursor.0.is_some() { 0 } else { paging.skip },
+                limit: paging.limit,
+            };
+            let dated = lo.is_some() || hi.is_some();
+            let (mut page, total) = match status.0 {
+                None => {
+                    let total =
+                        if dated { r.count_between(&ORDERS, lo.as_ref(), hi.as_ref())? } else { r.count(&ORDERS)? };
+                    (r.page(&ORDERS, true, at)?, total)
+                }
+                Some(s) => {
+                    let key = (s.as_str(),);
+                    let total = if dated {
+                        r.count_index_between(ORDERS_BY_STATUS, &key, lo.as_ref(), hi.as_ref())?
+                    } else {
+                        r.count_key(ORDERS_BY_STATUS, &key)?
+                    };
+                    (r.page_index(&ORDERS, ORDERS_BY_STATUS, &key, true, at)?, total)
+                }
+            };
+            // The page may run past the range's start.
+            if let Some(end) = page.iter().position(|o| !in_range(&o.id)) {
+                page.truncate(end);
+            }
+            (page, total)
         };
         let next_cursor = (orders.len() == paging.limit).then(|| orders.last().map(|o| o.id.to_string())).flatten();
         let mut list = Vec::with_capacity(orders.len());

@@ -4,13 +4,13 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use poem::web::Data;
 use poem_openapi::OpenApi;
 use poem_openapi::param::Query;
 use uuid::Uuid;
 
-use super::{ORDERS, ORDERS_BY_STATUS, Order, Status};
+use super::{ORDERS, ORDERS_BY_STATUS, Order, Status, first_id_at};
 use crate::auth::guard::Admin;
 use crate::error::{ApiError, ApiResult};
 use crate::payments::{PAYMENTS, PAYMENTS_BY_ORDER, Payment};
@@ -45,14 +45,6 @@ const COLUMNS: [&str; 24] = [
     "country",
     "phone",
 ];
-
-/// The smallest v7 id of the millisecond `at`: where a scan for orders from `at` on starts.
-fn first_id_at(at: DateTime<Utc>) -> Uuid {
-    let ms = at.timestamp_millis().max(0) as u64;
-    let mut bytes = [0u8; 16];
-    bytes[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
-    Uuid::from_bytes(bytes)
-}
 
 /// The payment that paid the order, else its latest.
 fn payment_of(r: &ReadTx, order: Uuid) -> anyhow::Result<Option<Payment>> {

@@ -187,6 +187,15 @@ pub static ORDERS: Collection<Uuid, Order> =
 pub static ORDERS_BY_USER: &Index<Order> = &ORDER_INDEXES[0];
 /// Orders by status, oldest first within one, with a count per status.
 pub static ORDERS_BY_STATUS: &Index<Order> = &ORDER_INDEXES[1];
+/// The smallest order id of the millisecond `at` (ids are UUID v7): where a walk of the orders
+/// placed from `at` on begins, or one placed before `at` ends.
+pub fn first_id_at(at: DateTime<Utc>) -> Uuid {
+    let ms = at.timestamp_millis().max(0) as u64;
+    let mut bytes = [0u8; 16];
+    bytes[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+    Uuid::from_bytes(bytes)
+}
+
 /// Sequences for order item, note and return ids.
 pub static ORDER_ITEMS: Collection<u64, ()> = Collection::new("order_items");
 pub static ORDER_NOTES: Collection<u64, ()> = Collection::new("order_notes");

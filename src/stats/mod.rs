@@ -1,6 +1,6 @@
-//! Sales figures, kept as sums per quarter hour (and per product per day) in the same
-//! transaction as the orders, refunds and accounts they sum: reading a month costs at most
-//! 2,880 small records whatever the number of orders.
+//! Sales figures, kept as sums per quarter hour and per day (and per product per day) in the
+//! same transaction as the orders, refunds and accounts they sum: a period costs the whole UTC
+//! days inside it plus the quarter hours at its two ends, whatever the number of orders.
 //!
 //! Quarter hours in UTC, because every timezone's midnight falls on one, so the shop's days
 //! (and a change of its timezone) need no rewrite. The record modules say what they contribute
@@ -19,12 +19,15 @@ use crate::store::{Collection, ReadTx, Result, WriteTx};
 /// Seconds in a bucket.
 const QUARTER: i64 = 15 * 60;
 
-/// The sums of one quarter hour. Money in cents.
+/// Quarter hours in a day.
+const PER_DAY: i64 = 96;
+
+/// The sums of one quarter hour or one day. Money in cents.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sums {
-    /// Seconds since the epoch / 900: the bucket's key, kept in the record to scan by.
+    /// Quarter hours (or days) since the epoch: the bucket's key, kept in the record to scan by.
     #[serde(default)]
-    pub quarter: i64,
+    pub bucket: i64,
     pub revenue: i64,
     pub refunds: i64,
     pub orders: i64,
@@ -42,7 +45,7 @@ impl Sums {
     }
 
     fn is_zero(&self) -> bool {
-        Sums { quarter: self.quarter, ..Sums::default() } == *self
+        Sums { bucket: self.bucket, ..Sums::default() } == *self
     }
 }
 
@@ -56,6 +59,8 @@ pub struct ProductDay {
 }
 
 pub static QUARTERS: Collection<i64, Sums> = Collection::new("stats.quarters");
+/// The same sums per UTC day: what a long period reads.
+pub static DAYS: Collection<i64, Sums> = Collection::new("stats.days");
 /// Keyed (UTC day number, product id).
 pub static PRODUCT_DAYS: Collection<(i64, u64), ProductDay> = Collection::new("stats.product_days");
 
@@ -83,14 +88,16 @@ fn utc_day(at: DateTime<Utc>) -> i64 {
 }
 
 fn bump(w: &mut WriteTx<'_>, at: DateTime<Utc>, delta: Sums, sign: i64) -> Result<()> {
-    let q = quarter(at);
-    let mut sums = w.get(&QUARTERS, &q)?.unwrap_or(Sums { quarter: q, ..Sums::default() });
-    sums.add(&delta, sign);
-    if sums.is_zero() {
-        w.delete(&QUARTERS, &q)?;
-        return Ok(());
+    for (c, bucket) in [(&QUARTERS, quarter(at)), (&DAYS, utc_day(at))] {
+        let mut sums = w.get(c, &bucket)?.unwrap_or(Sums { bucket, ..Sums::default() });
+        sums.add(&delta, sign);
+        if sums.is_zero() {
+            w.delete(c, &bucket)?;
+        } else {
+            w.put(c, &bucket, &sums)?;
+        }
     }
-    w.put(&QUARTERS, &q, &sums)
+    Ok(())
 }
 
 fn apply_sale(w: &mut WriteTx<'_>, sale: &Sale, sign: i64) -> Result<()> {
@@ -162,23 +169,40 @@ pub fn customer_changed(
     Ok(())
 }
 
-/// The sums of each period between consecutive `bounds` (ascending), in one scan.
-pub fn series(r: &ReadTx, bounds: &[DateTime<Utc>]) -> Result<Vec<Sums>> {
-    let mut out = vec![Sums::default(); bounds.len().saturating_sub(1)];
-    let (Some(first), Some(last)) = (bounds.first(), bounds.last()) else { return Ok(out) };
-    let ends: Vec<i64> = bounds[1..].iter().map(|b| quarter(*b)).collect();
-    let mut period = 0;
-    for sums in r.scan_from(&QUARTERS, &quarter(*first), false)? {
+/// The sums of the buckets `from..to` of `c`.
+fn sum_of(r: &ReadTx, c: &'static Collection<i64, Sums>, from: i64, to: i64, into: &mut Sums) -> Result<()> {
+    if from >= to {
+        return Ok(());
+    }
+    for sums in r.scan_from(c, &from, false)? {
         let sums = sums?;
-        if sums.quarter >= quarter(*last) {
+        if sums.bucket >= to {
             break;
         }
-        while sums.quarter >= ends[period] {
-            period += 1;
-        }
-        out[period].add(&sums, 1);
+        into.add(&sums, 1);
+    }
+    Ok(())
+}
+
+/// The sums of `[from, to)`: the whole UTC days inside from the day buckets, the ends from the
+/// quarter hours.
+pub fn sums(r: &ReadTx, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Sums> {
+    let (qa, qb) = (quarter(from), quarter(to));
+    let (da, db) = (qa.div_euclid(PER_DAY) + i64::from(qa.rem_euclid(PER_DAY) != 0), qb.div_euclid(PER_DAY));
+    let mut out = Sums::default();
+    if da < db {
+        sum_of(r, &QUARTERS, qa, da * PER_DAY, &mut out)?;
+        sum_of(r, &DAYS, da, db, &mut out)?;
+        sum_of(r, &QUARTERS, db * PER_DAY, qb, &mut out)?;
+    } else {
+        sum_of(r, &QUARTERS, qa, qb, &mut out)?;
     }
     Ok(out)
+}
+
+/// The sums of each period between consecutive `bounds` (ascending).
+pub fn series(r: &ReadTx, bounds: &[DateTime<Utc>]) -> Result<Vec<Sums>> {
+    bounds.windows(2).map(|w| sums(r, w[0], w[1])).collect()
 }
 
 /// Products by units sold (then revenue) in the UTC days that hold `[from, to)`, at most `n`.

@@ -2,7 +2,7 @@
 //! stopped), and once at start-up for a store whose figures were never built (one written
 //! before they existed, or by a build that counted differently).
 
-use super::{PRODUCT_DAYS, ProductDay, QUARTERS, Sums};
+use super::{DAYS, PRODUCT_DAYS, ProductDay, QUARTERS, Sums};
 use crate::orders::ORDERS;
 use crate::payments::refunds::REFUNDS;
 use crate::store::{Collection, Key, Record, Store, StoreError};
@@ -37,7 +37,8 @@ pub async fn ensure(store: &Store) -> Result<(), StoreError> {
 /// must not run beside a server (the store lock sees to that, and start-up runs it first).
 pub async fn rebuild(store: &Store) -> Result<Rebuilt, StoreError> {
     store.write(|w| w.delete(&STATE, "built").map(drop)).await?;
-    clear(store, &QUARTERS, |s: &Sums| s.quarter).await?;
+    clear(store, &QUARTERS, |s: &Sums| s.bucket).await?;
+    clear(store, &DAYS, |s: &Sums| s.bucket).await?;
     clear(store, &PRODUCT_DAYS, |p: &ProductDay| (p.day, p.product_id)).await?;
     let done = Rebuilt {
         orders: replay(store, &ORDERS).await?,

@@ -560,7 +560,42 @@ impl ReadTx {
 
     /// How many index entries start with `prefix` (the records are not read).
     pub fn count_index<V, P: Key + ?Sized>(&self, idx: &Index<V>, prefix: &P) -> Result<u64> {
-        let mut raw = self.range_raw(idx.name, &prefix_bounds(key::encode(prefix)), false)?;
+        self.count_entries(idx.name, &prefix_bounds(key::encode(prefix)))
+    }
+
+    /// How many records have keys from `lo` (inclusive) to `hi` (exclusive); `None` is open.
+    /// Only keys are walked: the total of a date range of v7-keyed records costs the range.
+    pub fn count_between<K: Key + ?Sized, V>(
+        &self,
+        c: &Collection<K, V>,
+        lo: Option<&K>,
+        hi: Option<&K>,
+    ) -> Result<u64> {
+        let bounds = (
+            lo.map_or(Bound::Unbounded, |k| Bound::Included(key::encode(k))),
+            hi.map_or(Bound::Unbounded, |k| Bound::Excluded(key::encode(k))),
+        );
+        self.count_entries(c.name, &bounds)
+    }
+
+    /// How many entries of a non-unique index under `prefix` point to primary keys from `lo`
+    /// (inclusive) to `hi` (exclusive).
+    pub fn count_index_between<K: Key + ?Sized, V, P: Key + ?Sized>(
+        &self,
+        idx: &Index<V>,
+        prefix: &P,
+        lo: Option<&K>,
+        hi: Option<&K>,
+    ) -> Result<u64> {
+        let start = key::encode(prefix);
+        let (plo, phi) = prefix_bounds(start.clone());
+        let with = |k: &K| [start.as_slice(), key::encode(k).as_slice()].concat();
+        let bounds = (lo.map_or(plo, |k| Bound::Included(with(k))), hi.map_or(phi, |k| Bound::Excluded(with(k))));
+        self.count_entries(idx.name, &bounds)
+    }
+
+    fn count_entries(&self, table: &str, bounds: &Bounds) -> Result<u64> {
+        let mut raw = self.range_raw(table, bounds, false)?;
         let Some(range) = raw.range.as_mut() else { return Ok(0) };
         let mut n = 0;
         for entry in range {

@@ -110,3 +110,121 @@ async fn audit_and_user_lists_page_by_cursor_with_exact_totals() {
     let by_user = send(app.get_as(&format!("/api/v1/admin/audit-logs?userId={}", admin.id), &admin)).await;
     assert_eq!(by_user.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn at_100_000_orders_pages_counts_and_figures_stay_exact() {
+    let app = TestApp::demo().await;
+    let admin = app.demo_admin().await;
+    let n = 100_000u64;
+    shopd::seed::orders(&app.state.store, &app.state.settings, n, 730, |_| {}).await.unwrap();
+    // The truth, from the records themselves.
+    let r = app.state.store.read().unwrap();
+    let all: Vec<shopd::orders::Order> =
+        r.scan(&shopd::orders::ORDERS, &(), true).unwrap().map(Result::unwrap).collect();
+    assert_eq!(all.len() as u64, n);
+    let shipped: Vec<&shopd::orders::Order> =
+        all.iter().filter(|o| o.status == shopd::orders::Status::Shipped).collect();
+
+    let page = send(app.get_as("/api/v1/orders/all?limit=100", &admin)).await.json()["data"].clone();
+    assert_eq!(page["total"], n);
+    let ids: Vec<&str> = page["orders"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
+    let newest: Vec<String> = all[..100].iter().map(|o| o.id.to_string()).collect();
+    assert_eq!(ids, newest, "newest first");
+    // Deep in the list by cursor: the 100 after the 50,000th.
+    let middle = &all[49_999].id;
+    let page =
+        send(app.get_as(&format!("/api/v1/orders/all?limit=100&cursor={middle}"), &admin)).await.json()["data"].clone();
+    let ids: Vec<&str> = page["orders"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
+    let expected: Vec<String> = all[50_000..50_100].iter().map(|o| o.id.to_string()).collect();
+    assert_eq!(ids, expected);
+    // One status: its count, and its own newest first.
+    let page = send(app.get_as("/api/v1/orders/all?status=SHIPPED&limit=5", &admin)).await.json()["data"].clone();
+    assert_eq!(page["total"], shipped.len() as u64);
+    let ids: Vec<&str> = page["orders"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
+    let expected: Vec<String> = shipped[..5].iter().map(|o| o.id.to_string()).collect();
+    assert_eq!(ids, expected);
+
+    // The overview's 30 days, summed from the orders.
+    let since = shopd::stats::day_start(chrono_tz::UTC, chrono::Utc::now().date_naive() - chrono::Duration::days(29));
+    let recent: Vec<&shopd::orders::Order> =
+        all.iter().filter(|o| o.created_at >= since && o.sale().is_some()).collect();
+    let revenue: i64 = recent.iter().map(|o| o.total.cents()).sum();
+    let figures = send(app.get_as("/api/v1/admin/stats/overview", &admin)).await.json()["data"]["last30Days"].clone();
+    assert_eq!(figures["orders"], recent.len() as u64);
+    assert_eq!((figures["revenue"].as_f64().unwrap() * 100.0).round() as i64, revenue);
+    // Two years by month: whole days and the quarter hours of today, every order counted once.
+    let today = chrono::Utc::now().date_naive();
+    let url =
+        format!("/api/v1/admin/stats/sales?interval=month&from={}&to={today}", today - chrono::Duration::days(800));
+    let series = send(app.get_as(&url, &admin)).await.json()["data"]["series"].clone();
+    let orders: u64 = series.as_array().unwrap().iter().map(|p| p["orders"].as_u64().unwrap()).sum();
+    assert_eq!(orders, all.iter().filter(|o| o.sale().is_some()).count() as u64);
+}
+
+#[tokio::test]
+async fn order_lists_narrow_by_days_customer_and_search() {
+    let app = TestApp::demo().await;
+    let admin = app.demo_admin().await;
+    shopd::seed::orders(&app.state.store, &app.state.settings, 600, 730, |_| {}).await.unwrap();
+    let other = app.user("other@lists.test").await;
+    let mine = app.placed(&other, &[(3, 1)]).await;
+    let r = app.state.store.read().unwrap();
+    let truth: Vec<shopd::orders::Order> =
+        r.scan(&shopd::orders::ORDERS, &(), true).unwrap().map(Result::unwrap).collect();
+    let ids = |v: &[Value]| v.iter().map(|o| o["id"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+
+    // Sixty days in the middle, and one status within them.
+    let today = chrono::Utc::now().date_naive();
+    let (from, to) = (today - chrono::Duration::days(400), today - chrono::Duration::days(341));
+    let day = |d: chrono::NaiveDate| shopd::stats::day_start(chrono_tz::UTC, d);
+    let within = |o: &&shopd::orders::Order| o.created_at >= day(from) && o.created_at < day(to.succ_opt().unwrap());
+    let want: Vec<String> = truth.iter().filter(within).map(|o| o.id.to_string()).collect();
+    assert!(want.len() > 30, "{}", want.len());
+    let page =
+        send(app.get_as(&format!("/api/v1/orders/all?from={from}&to={to}&limit=5"), &admin)).await.json()["data"]
+            .clone();
+    assert_eq!(page["total"], want.len() as u64);
+    let walked = walk(&app, &admin, &format!("/api/v1/orders/all?from={from}&to={to}"), "orders", 7).await;
+    assert_eq!(ids(&walked), want, "every order of those days once, newest first");
+    let shipped: Vec<String> = truth
+        .iter()
+        .filter(within)
+        .filter(|o| o.status == shopd::orders::Status::Shipped)
+        .map(|o| o.id.to_string())
+        .collect();
+    let walked =
+        walk(&app, &admin, &format!("/api/v1/orders/all?status=SHIPPED&from={from}&to={to}"), "orders", 4).await;
+    assert_eq!(ids(&walked), shipped);
+    let page = send(app.get_as(&format!("/api/v1/orders/all?status=SHIPPED&from={from}&to={to}"), &admin)).await.json();
+    assert_eq!(page["data"]["total"], shipped.len() as u64);
+
+    // One customer, by id or by email in any case; one order by its id.
+    let by_id =
+        send(app.get_as(&format!("/api/v1/orders/all?userId={}", other.id), &admin)).await.json()["data"].clone();
+    assert_eq!(
+        (by_id["total"].as_u64(), ids(by_id["orders"].as_array().unwrap())),
+        (Some(1), vec![mine["id"].as_str().unwrap().to_string()])
+    );
+    let by_mail = send(app.get_as("/api/v1/orders/all?q=OTHER@lists.test", &admin)).await.json()["data"].clone();
+    assert_eq!(by_mail["orders"], by_id["orders"]);
+    let one = send(app.get_as(&format!("/api/v1/orders/all?q={}", truth[10].id), &admin)).await.json()["data"].clone();
+    assert_eq!(
+        (one["total"].as_u64(), ids(one["orders"].as_array().unwrap())),
+        (Some(1), vec![truth[10].id.to_string()])
+    );
+    let demo = send(app.get_as("/api/v1/orders/all?q=customer@shopd.local&status=CANCELLED&limit=100", &admin))
+        .await
+        .json()["data"]
+        .clone();
+    let cancelled =
+        truth.iter().filter(|o| o.user_id != other.id && o.status == shopd::orders::Status::Cancelled).count();
+    assert_eq!(demo["total"], cancelled as u64);
+    let nobody = send(app.get_as("/api/v1/orders/all?q=nobody@lists.test", &admin)).await.json()["data"].clone();
+    assert_eq!((nobody["total"].as_u64(), nobody["orders"].as_array().map(Vec::len)), (Some(0), Some(0)));
+    assert_error(&send(app.get_as("/api/v1/orders/all?q=lamp", &admin)).await, 400, "VALIDATION_ERROR");
+    assert_error(
+        &send(app.get_as(&format!("/api/v1/orders/all?from={to}&to={from}"), &admin)).await,
+        400,
+        "VALIDATION_ERROR",
+    );
+}

@@ -605,9 +605,11 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Every order, newest first, each with its customer; `status` narrows it. A page costs the
-         *     page at any number of orders: pass the answer's `nextCursor` as `cursor` for the next one
-         *     (`skip` works too, and walks the keys it skips).
+         * Every order, newest first, each with its customer. `status`, `from`/`to` (days of the
+         *     shop's timezone, both included), `userId` and `q` (an order id, or a customer's email)
+         *     narrow it. A page costs the page at any number of orders: pass the answer's
+         *     `nextCursor` as `cursor` for the next one (`skip` works too, and walks the keys it
+         *     skips); the total of a date range costs a walk of the range's keys.
          * @description Admins only.
          */
         get: operations["listAllOrders"];
@@ -7082,6 +7084,11 @@ export interface operations {
                 limit?: number;
                 status?: components["schemas"]["Status"];
                 cursor?: string;
+                from?: string;
+                to?: string;
+                userId?: number;
+                /** @description An order id, or a customer's email (whole, any case). */
+                q?: string;
             };
             header?: never;
             path?: never;
