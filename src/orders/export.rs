@@ -11,6 +11,7 @@ use poem_openapi::param::Query;
 use uuid::Uuid;
 
 use super::{ORDERS, ORDERS_BY_STATUS, Order, Status, first_id_at};
+use crate::audit::{self, Actor, Event};
 use crate::auth::guard::Admin;
 use crate::error::{ApiError, ApiResult};
 use crate::payments::{PAYMENTS, PAYMENTS_BY_ORDER, Payment};
@@ -113,12 +114,14 @@ pub struct AdminOrdersApi;
 #[OpenApi(prefix_path = "/api/v1/admin/orders", tag = "crate::openapi::Tag::Admin")]
 impl AdminOrdersApi {
     /// Orders as a CSV file, oldest first: one status, and placed from `from` to `to` (days of
-    /// the shop's timezone, both included), when given.
+    /// the shop's timezone, both included), when given. Audited (`ORDERS_EXPORT`): the file
+    /// holds customers' names and addresses.
     #[oai(path = "/export", method = "get", operation_id = "exportOrders")]
     async fn export(
         &self,
         state: Data<&AppState>,
-        _admin: Admin,
+        req: &poem::Request,
+        admin: Admin,
         status: Query<Option<Status>>,
         from: Query<Option<NaiveDate>>,
         to: Query<Option<NaiveDate>>,
@@ -129,6 +132,18 @@ impl AdminOrdersApi {
         {
             return Err(ApiError::field("from", "`from` must not be after `to`"));
         }
+        let actor = Actor::of(req, Some(admin.0.user_id));
+        let filters = serde_json::json!({"status": status.0.map(Status::as_str), "from": from.0, "to": to.0});
+        state
+            .store
+            .write(move |w| {
+                audit::record(
+                    w,
+                    &actor,
+                    Event { entity_id: None, ..Event::new("ORDERS_EXPORT", "Order", "") }.metadata(filters),
+                )
+            })
+            .await?;
         let start = from.0.map(|d| crate::stats::day_start(tz, d));
         let end = to.0.and_then(|d| d.succ_opt()).map(|d| crate::stats::day_start(tz, d));
         let r = state.store.read()?;

@@ -153,4 +153,8 @@ async fn orders_export_by_status_and_day() {
     assert_error(&export("?from=2026-12-02&to=2026-12-01").await, 400, "VALIDATION_ERROR");
     assert_error(&export("?status=LOST").await, 400, "VALIDATION_ERROR");
     assert_error(&send(app.get_as("/api/v1/admin/orders/export", &s)).await, 403, "FORBIDDEN");
+    let log = send(app.get_as("/api/v1/admin/audit-logs?action=ORDERS_EXPORT", &admin)).await.json()["data"].clone();
+    assert_eq!(log["total"], 5, "every export is audited (refused ones are no export): {log}");
+    assert_eq!(log["logs"][0]["metadata"], json!({"status": null, "from": null, "to": today.to_string()}));
+    assert_eq!(log["logs"][4]["metadata"], json!({"status": null, "from": null, "to": null}));
 }
