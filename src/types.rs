@@ -118,6 +118,52 @@ impl ToJSON for Money {
     }
 }
 
+/// A day from the query string (`from`, `to`): `2026-12-01`. An empty value is no day, as a
+/// form's empty date field sends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Day(pub Option<chrono::NaiveDate>);
+
+impl Type for Day {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "string_day".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        let mut schema = MetaSchema::new_with_format("string", "date");
+        schema.description = Some("A day, `YYYY-MM-DD` (empty: none).");
+        MetaSchemaRef::Inline(Box::new(schema))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromParameter for Day {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        let value = value.trim();
+        if value.is_empty() {
+            return Ok(Day(None));
+        }
+        chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
+            .map(|d| Day(Some(d)))
+            .map_err(|_| ParseError::custom("must be a day like 2026-12-01"))
+    }
+}
+
+/// The day of an optional `Day` parameter.
+pub fn day(param: Option<Day>) -> Option<chrono::NaiveDate> {
+    param.and_then(|d| d.0)
+}
+
 /// A count from the query string (`skip`, `limit`): a whole number of 0 or more. Any number of
 /// digits is taken, a value past `u64` saturates, since the contract clamps rather than refuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -27,7 +27,7 @@ use crate::http::json::JsonBody;
 use crate::idempotency::{IdempotencyKey, Scoped};
 use crate::state::AppState;
 use crate::store::At;
-use crate::types::{Count, Paging, fingerprint};
+use crate::types::{Count, Day, Paging, day, fingerprint};
 use crate::users::{USERS, USERS_BY_EMAIL, timestamp};
 
 #[derive(Debug, Deserialize, Object)]
@@ -187,8 +187,8 @@ impl OrdersApi {
         limit: Query<Option<Count>>,
         status: Query<Option<Status>>,
         cursor: Query<Option<Uuid>>,
-        from: Query<Option<chrono::NaiveDate>>,
-        to: Query<Option<chrono::NaiveDate>>,
+        from: Query<Option<Day>>,
+        to: Query<Option<Day>>,
         #[oai(name = "userId")] user_id: Query<Option<u64>>,
         /// An order id, or a customer's email (whole, any case).
         #[oai(validator(max_length = 254))]
@@ -196,13 +196,13 @@ impl OrdersApi {
     ) -> ApiResult<Reply<OrderPage>> {
         let paging = Paging::new(skip.0, limit.0);
         let tz = state.settings.tz().map_err(ApiError::internal)?;
-        if let (Some(f), Some(t)) = (from.0, to.0)
+        if let (Some(f), Some(t)) = (day(from.0), day(to.0))
             && f > t
         {
             return Err(ApiError::field("from", "`from` must not be after `to`"));
         }
-        let lo = from.0.map(|d| first_id_at(crate::stats::day_start(tz, d)));
-        let hi = to.0.and_then(|d| d.succ_opt()).map(|d| first_id_at(crate::stats::day_start(tz, d)));
+        let lo = day(from.0).map(|d| first_id_at(crate::stats::day_start(tz, d)));
+        let hi = day(to.0).and_then(|d| d.succ_opt()).map(|d| first_id_at(crate::stats::day_start(tz, d)));
         let in_range = |id: &Uuid| lo.is_none_or(|lo| *id >= lo) && hi.is_none_or(|hi| *id < hi);
         let r = state.store.read()?;
         let empty = || Ok(Reply::ok(page_of(Vec::new(), 0, paging)));

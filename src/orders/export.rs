@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{NaiveDate, Utc};
+use chrono::Utc;
 use poem::web::Data;
 use poem_openapi::OpenApi;
 use poem_openapi::param::Query;
@@ -18,6 +18,7 @@ use crate::payments::{PAYMENTS, PAYMENTS_BY_ORDER, Payment};
 use crate::spreadsheet::{self, CsvReply};
 use crate::state::AppState;
 use crate::store::ReadTx;
+use crate::types::{Day, day};
 use crate::users::{USERS, timestamp};
 
 const COLUMNS: [&str; 24] = [
@@ -123,17 +124,17 @@ impl AdminOrdersApi {
         req: &poem::Request,
         admin: Admin,
         status: Query<Option<Status>>,
-        from: Query<Option<NaiveDate>>,
-        to: Query<Option<NaiveDate>>,
+        from: Query<Option<Day>>,
+        to: Query<Option<Day>>,
     ) -> ApiResult<CsvReply> {
         let tz = state.settings.tz().map_err(ApiError::internal)?;
-        if let (Some(f), Some(t)) = (from.0, to.0)
+        if let (Some(f), Some(t)) = (day(from.0), day(to.0))
             && f > t
         {
             return Err(ApiError::field("from", "`from` must not be after `to`"));
         }
         let actor = Actor::of(req, Some(admin.0.user_id));
-        let filters = serde_json::json!({"status": status.0.map(Status::as_str), "from": from.0, "to": to.0});
+        let filters = serde_json::json!({"status": status.0.map(Status::as_str), "from": day(from.0), "to": day(to.0)});
         state
             .store
             .write(move |w| {
@@ -144,8 +145,8 @@ impl AdminOrdersApi {
                 )
             })
             .await?;
-        let start = from.0.map(|d| crate::stats::day_start(tz, d));
-        let end = to.0.and_then(|d| d.succ_opt()).map(|d| crate::stats::day_start(tz, d));
+        let start = day(from.0).map(|d| crate::stats::day_start(tz, d));
+        let end = day(to.0).and_then(|d| d.succ_opt()).map(|d| crate::stats::day_start(tz, d));
         let r = state.store.read()?;
         let status = status.0;
         let name = format!("orders-{}.csv", Utc::now().format("%Y-%m-%d"));

@@ -1,7 +1,7 @@
 //! `/api/v1/admin/stats`: the dashboard's figures (API.md §6). Every figure is read from the
 //! aggregates, the status counts and the in-memory catalog: no order is read.
 
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Duration, Utc};
 use poem::web::Data;
 use poem_openapi::param::Query;
 use poem_openapi::{Enum, Object, OpenApi};
@@ -13,7 +13,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::envelope::Reply;
 use crate::orders::{ORDERS_BY_STATUS, Status};
 use crate::state::AppState;
-use crate::types::Money;
+use crate::types::{Day, Money, day};
 
 /// How many periods one series may have.
 const MAX_PERIODS: usize = 731;
@@ -197,8 +197,8 @@ impl StatsApi {
         &self,
         state: Data<&AppState>,
         _admin: Admin,
-        from: Query<Option<NaiveDate>>,
-        to: Query<Option<NaiveDate>>,
+        from: Query<Option<Day>>,
+        to: Query<Option<Day>>,
         interval: Query<Option<IntervalParam>>,
     ) -> ApiResult<Reply<Series>> {
         let s = &state.settings;
@@ -209,8 +209,8 @@ impl StatsApi {
             IntervalParam::Week => Interval::Week,
             IntervalParam::Month => Interval::Month,
         };
-        let last = to.0.unwrap_or_else(|| today(tz, Utc::now()));
-        let first = from.0.unwrap_or(last - Duration::days(29));
+        let last = day(to.0).unwrap_or_else(|| today(tz, Utc::now()));
+        let first = day(from.0).unwrap_or(last - Duration::days(29));
         if first > last {
             return Err(ApiError::field("from", "`from` must not be after `to`"));
         }

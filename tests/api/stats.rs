@@ -230,6 +230,8 @@ async fn days_are_the_shops_days_and_periods_are_whole() {
     let months = orders_per_day(&tokyo, &tokyo_admin, "from=2026-10-15&to=2026-12-01&interval=month").await;
     assert_eq!(months, [("2026-10".into(), 0), ("2026-11".into(), 0), ("2026-12".into(), 1)]);
 
+    // Empty dates are no dates (a form's empty field): the last 30 days.
+    assert_eq!(orders_per_day(&utc, &utc_admin, "from=&to=&interval=day").await.len(), 30);
     let bad = |q: &'static str| send(utc.get_as(&format!("/api/v1/admin/stats/sales?{q}"), &utc_admin));
     assert_error(&bad("from=2026-12-02&to=2026-12-01").await, 400, "VALIDATION_ERROR");
     assert_error(&bad("from=2020-01-01&to=2026-12-01&interval=day").await, 400, "VALIDATION_ERROR");

@@ -73,7 +73,8 @@ export interface paths {
         };
         /**
          * Orders as a CSV file, oldest first: one status, and placed from `from` to `to` (days of
-         *     the shop's timezone, both included), when given.
+         *     the shop's timezone, both included), when given. Audited (`ORDERS_EXPORT`): the file
+         *     holds customers' names and addresses.
          * @description Admins only.
          */
         get: operations["exportOrders"];
