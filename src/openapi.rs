@@ -83,7 +83,9 @@ fn domain_errors(operation_id: &str) -> &'static [ErrorCode] {
         "deleteAddress" => &[E::AddressNotFound, E::CannotDeleteDefault],
         "deleteMe" => &[E::InvalidPassword],
         "getUser" | "updateUser" => &[E::UserNotFound],
-        "getProduct" | "updateProduct" | "patchProduct" | "deleteProduct" | "listReviews" => &[E::ProductNotFound],
+        "getProduct" | "getAdminProduct" | "updateProduct" | "patchProduct" | "deleteProduct" | "listReviews" => {
+            &[E::ProductNotFound]
+        }
         "adjustStock" => &[E::ProductNotFound, E::InsufficientStock, E::Conflict],
         "uploadProductImages" => &[E::ProductNotFound, E::UploadRateLimitExceeded],
         "createReview" => &[E::ProductNotFound, E::ReviewExists, E::NotFound],

@@ -34,6 +34,7 @@ use crate::orders::api::OrdersApi;
 use crate::orders::export::AdminOrdersApi;
 use crate::payments::api::{AdminPaymentsApi, PaymentsApi};
 use crate::payments::provider::Payments;
+use crate::products::admin::AdminCatalogApi;
 use crate::products::api::{AdminReviewsApi, ProductsApi};
 use crate::products::bulk::AdminProductsApi;
 use crate::products::catalog::Catalog;
@@ -141,7 +142,7 @@ impl App {
 
     /// The OpenAPI service of every operation.
     fn service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
-        OpenApiService::new((HealthApi, AuthApi, TwoFactorApi, UsersApi, AdminUsersApi, AuditApi, ProductsApi, AdminReviewsApi, CartApi, OrdersApi, WishlistApi, NotificationsApi, PaymentsApi, AdminPaymentsApi, (JobsApi, StatsApi, AdminProductsApi, AdminOrdersApi)), "shopd", VERSION)
+        OpenApiService::new((HealthApi, AuthApi, TwoFactorApi, UsersApi, AdminUsersApi, AuditApi, ProductsApi, AdminReviewsApi, CartApi, OrdersApi, WishlistApi, NotificationsApi, PaymentsApi, AdminPaymentsApi, (JobsApi, StatsApi, AdminProductsApi, AdminCatalogApi, AdminOrdersApi)), "shopd", VERSION)
             .description("The shopd e-commerce API. Every JSON response is an envelope: `{data, status, message, meta}` or `{message, status, code, details?, meta}`. See docs/api.md in the repository.")
             .server("/")
     }

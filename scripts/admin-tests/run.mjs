@@ -254,6 +254,27 @@ try {
     await page.getByText('Stock is now 15.').waitFor();
   });
 
+  await scenario('2b. an inactive product leaves the shop, stays in the admin list, and comes back', async () => {
+    await page.goto(url(`products/${productId}`));
+    await page.getByLabel('Active (listed in the shop)').uncheck();
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('Saved.').waitFor();
+    const gone = await api('GET', `/products/${productId}`);
+    expect(gone.status === 404, `an inactive product is still public (${gone.status})`);
+    await page.goto(url('products'));
+    await settled();
+    await page.getByLabel('Show').selectOption('INACTIVE');
+    await settled();
+    const row = page.locator('tbody tr', { hasText: productTitle });
+    await row.locator('.badge', { hasText: 'Inactive' }).waitFor();
+    await row.getByRole('link', { name: productTitle }).click();
+    await page.getByLabel('Active (listed in the shop)').check();
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('Saved.').waitFor();
+    const back = await api('GET', `/products/${productId}`);
+    expect(back.status === 200, `the product did not come back (${back.status})`);
+  });
+
   await scenario('3. a customer order placed through the API shows on the dashboard and in the orders list', async () => {
     const customer = await apiOk('POST', '/auth/login', { body: CUSTOMER });
     const t = customer.token;

@@ -2,6 +2,7 @@
 //! truth; `catalog` keeps an in-memory copy for listing and filtering, and `crate::search` a
 //! tantivy index for full-text search. Both are updated before a write is answered.
 
+pub mod admin;
 pub mod api;
 pub mod bulk;
 pub mod catalog;

@@ -576,3 +576,40 @@ async fn an_admin_removes_a_review_and_the_rating_is_recomputed() {
     let audit = send(app.get_as("/api/v1/admin/audit-logs?action=REVIEW_DELETE", &admin)).await.json();
     assert_eq!(audit["data"]["total"], 1, "{audit}");
 }
+
+#[tokio::test]
+async fn admins_see_inactive_products_and_can_bring_one_back() {
+    let app = TestApp::demo().await;
+    let admin = app.demo_admin().await;
+    let r = send(app.client.delete("/api/v1/products/5").header("Authorization", admin.bearer())).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_error(&send(app.get("/api/v1/products/5")).await, 404, "PRODUCT_NOT_FOUND");
+
+    let one = send(app.get_as("/api/v1/admin/products/5", &admin)).await;
+    assert_eq!((one.status, one.json()["data"]["isActive"].as_bool()), (StatusCode::OK, Some(false)));
+    let list = |q: &str| send(app.get_as(&format!("/api/v1/admin/products{q}"), &admin));
+    let inactive = list("?state=INACTIVE").await.json()["data"].clone();
+    assert_eq!((inactive["total"].as_u64(), inactive["products"][0]["id"].as_u64()), (Some(1), Some(5)));
+    let all = list("?limit=100").await.json()["data"].clone();
+    assert_eq!(all["total"], 201);
+    assert_eq!(list("?state=ACTIVE").await.json()["data"]["total"], 200);
+    let title = one.json()["data"]["title"].as_str().unwrap().to_uppercase();
+    let found = list(&format!("?search={}", title.replace(' ', "%20"))).await.json()["data"].clone();
+    assert!(found["products"].as_array().unwrap().iter().any(|p| p["id"] == 5), "{found}");
+    let cheap = list("?sortBy=price&order=asc&limit=3").await.json()["data"]["products"].clone();
+    let prices: Vec<f64> = cheap.as_array().unwrap().iter().map(|p| p["price"].as_f64().unwrap()).collect();
+    assert!(prices.windows(2).all(|w| w[0] <= w[1]), "{prices:?}");
+
+    let back = send(
+        app.client
+            .patch("/api/v1/products/5")
+            .header("Authorization", admin.bearer())
+            .body_json(&serde_json::json!({"isActive": true})),
+    )
+    .await;
+    assert_eq!(back.status, StatusCode::OK, "{}", back.text());
+    assert_eq!(send(app.get("/api/v1/products/5")).await.status, StatusCode::OK);
+    let customer = app.user("c@shop.test").await;
+    assert_error(&send(app.get_as("/api/v1/admin/products", &customer)).await, 403, "FORBIDDEN");
+    assert_error(&send(app.get_as("/api/v1/admin/products/99999", &admin)).await, 404, "PRODUCT_NOT_FOUND");
+}

@@ -27,7 +27,7 @@ function draftOf(p) {
 
 /** @param {{id: number | null}} props */
 export function ProductEditor({ id }) {
-  const product = useAsync(() => (id === null ? Promise.resolve(null) : call('get', '/api/v1/products/{id}', { path: { id } })), [id]);
+  const product = useAsync(() => (id === null ? Promise.resolve(null) : call('get', '/api/v1/admin/products/{id}', { path: { id } })), [id]);
   useTitle(id === null ? 'New product' : product.data?.title ?? 'Product');
   if (product.loading && !product.data) return html`<${Loading} />`;
   if (product.error) return html`<section><h1>Product</h1><${ErrorBox} error=${product.error} onRetry=${product.reload} /></section>`;
@@ -151,7 +151,7 @@ function Editor({ product, reload }) {
           <input id="p-active" type="checkbox" checked=${draft.isActive} onChange=${bind('isActive')} />
           <label for="p-active">Active (listed in the shop)</label>
         </div>
-        ${product && !draft.isActive && html`<p class="hint">Once saved inactive, the product is hidden here as well (the API shows admins active products only); a CSV import row with its id brings it back.</p>`}
+        ${product && !draft.isActive && html`<p class="hint">Inactive products are hidden from the shop; they stay under Products → Show: Inactive, where one can be made active again.</p>`}
         <${Field} id="p-images" label=${product ? 'Add images' : 'Images'} errors=${errors.images ?? []} hint="JPEG, PNG or WebP, up to 5 MiB each.">
           <input id="p-images" type="file" multiple accept="image/jpeg,image/png,image/webp"
             onChange=${(/** @type {Event} */ e) => { const t = e.currentTarget; setFiles(t instanceof HTMLInputElement && t.files ? [...t.files] : []); }} />
@@ -231,7 +231,7 @@ function Delete({ product }) {
   });
   return html`<section class="card danger"><h2>Delete</h2>
     ${asking
-      ? html`<p>Delete “${product.title}”? It leaves the shop; past orders keep it.</p>
+      ? html`<p>Delete “${product.title}”? It leaves the shop and becomes inactive; past orders keep it.</p>
         <div class="actions"><button type="button" class="danger" disabled=${act.busy} onClick=${confirm}>Yes, delete</button>
         <button type="button" class="secondary" onClick=${() => setAsking(false)}>Keep it</button></div>`
       : html`<button type="button" class="danger" onClick=${() => setAsking(true)}>Delete product</button>`}

@@ -25,13 +25,15 @@ export function Products() {
   const [sort, setSort] = useState(/** @type {{by: SortField, order: 'asc' | 'desc'} | null} */ (null));
   const [category, setCategory] = useState('');
   const [inStock, setInStock] = useState(false);
+  const [state, setState] = useState(/** @type {'ALL' | 'ACTIVE' | 'INACTIVE'} */ ('ALL'));
   const [skip, setSkip] = useState(0);
   const categories = useAsync(() => call('get', '/api/v1/products/categories'), []);
   const [importing, setImporting] = useState(false);
   const exporting = useAction();
-  const list = useAsync(() => call('get', '/api/v1/products/search', {
-    query: { q: q || undefined, category: category || undefined, inStock: inStock || undefined, skip, limit: PAGE, sortBy: sort?.by, order: sort?.order },
-  }), [q, category, inStock, sort, skip]);
+  // The admin list: inactive products (drafts, deleted ones) too, so they can be opened again.
+  const list = useAsync(() => call('get', '/api/v1/admin/products', {
+    query: { search: q || undefined, category: category || undefined, inStock: inStock || undefined, state, skip, limit: PAGE, sortBy: sort?.by, order: sort?.order },
+  }), [q, category, inStock, state, sort, skip]);
 
   /** @param {Event} e */
   const search = (e) => { e.preventDefault(); setSkip(0); setQ(typed.trim()); };
@@ -56,7 +58,7 @@ export function Products() {
     ${importing && html`<${ImportPanel} onDone=${list.reload} />`}
     <form class="toolbar" role="search" onSubmit=${search}>
       <label for="product-q" class="visually-hidden">Search products</label>
-      <input id="product-q" type="search" placeholder="Search title, brand, category, tags…" value=${typed}
+      <input id="product-q" type="search" placeholder="Search title, brand, category, SKU…" value=${typed}
         onInput=${(/** @type {Event} */ e) => setTyped(valueOf(e))} />
       <button type="submit">Search</button>
     </form>
@@ -68,12 +70,19 @@ export function Products() {
           ${(categories.data ?? []).map((c) => html`<option value=${c}>${c}</option>`)}
         </select>
       </div>
+      <div class="field inline">
+        <label for="product-state">Show</label>
+        <select id="product-state" value=${state} onChange=${(/** @type {Event} */ e) => { setSkip(0); const v = valueOf(e); setState(v === 'ACTIVE' || v === 'INACTIVE' ? v : 'ALL'); }}>
+          <option value="ALL">All products</option>
+          <option value="ACTIVE">Active</option>
+          <option value="INACTIVE">Inactive</option>
+        </select>
+      </div>
       <div class="field inline check">
         <input id="product-instock" type="checkbox" checked=${inStock} onChange=${(/** @type {Event} */ e) => { setSkip(0); setInStock(checkedOf(e)); }} />
         <label for="product-instock">In stock only</label>
       </div>
     </div>
-    <p class="small">The API shows active products only, to admins too: an inactive one comes back through a CSV import row with its <code>id</code> and <code>isActive</code> true.</p>
     ${list.loading && !data ? html`<${Loading} />` : list.error ? html`<${ErrorBox} error=${list.error} onRetry=${list.reload} />`
       : !data?.products.length ? html`<${Empty}>${q ? `No product matches “${q}”.` : 'No products yet.'}<//>`
       : html`<div class="table-wrap"><table>
@@ -85,7 +94,7 @@ export function Products() {
           </tr></thead>
           <tbody>${data.products.map((p) => html`<tr>
             <td class="thumb">${p.thumbnail ? html`<img src=${p.thumbnail} alt="" width="40" height="40" loading="lazy" />` : null}</td>
-            <td><a href=${'/admin/products/' + p.id}>${p.title}</a><br /><span class="small">${p.sku}</span></td>
+            <td><a href=${'/admin/products/' + p.id}>${p.title}</a>${p.isActive ? '' : html` <span class="badge">Inactive</span>`}<br /><span class="small">${p.sku}</span></td>
             <td class="num">${p.price !== undefined ? money(p.price) : ''}</td>
             <td class=${'num' + ((p.stock ?? 0) < 5 ? ' low' : '')}>${p.stock}</td>
             <td class="num hide-phone">${p.rating?.toFixed(1)}</td>
