@@ -7,6 +7,7 @@
 /** @typedef {import('shopd-api').components['schemas']['ProductDetail']} ProductDetail */
 /** @typedef {import('shopd-api').components['schemas']['SortField']} SortField */
 /** @typedef {import('shopd-api').components['schemas']['Review']} Review */
+/** @typedef {import('shopd-api').components['schemas']['AdminReview']} AdminReview */
 /** @typedef {import('shopd-api').components['schemas']['Order']} Order */
 /** @typedef {import('shopd-api').components['schemas']['Status']} OrderStatus */
 /** @typedef {import('shopd-api').components['schemas']['OrderReturn']} OrderReturn */

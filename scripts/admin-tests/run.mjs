@@ -510,6 +510,21 @@ try {
     await page.getByText(/removed\. The product is now rated/).waitFor();
     const after = await apiOk('GET', '/products/1/reviews');
     expect(after.total === before.total - 1, `reviews went from ${before.total} to ${after.total}`);
+    // The shop-wide list (newest first, every product's): removable from there too.
+    await page.goto(url('reviews'));
+    await settled();
+    const latest = page.getByRole('region', { name: 'Newest reviews' });
+    await latest.waitFor();
+    await shot('reviews-latest-desktop');
+    const counted = async () => Number((await latest.locator('.pager').innerText()).match(/of (\d+)/)?.[1] ?? NaN);
+    const total = await counted();
+    expect(total > 0, 'the newest reviews list is empty');
+    const first = await latest.locator('li').first().innerText();
+    await latest.getByRole('button', { name: 'Remove' }).first().click();
+    await page.getByText(/removed\. The product is now rated/).waitFor();
+    await page.waitForFunction(([sel, n]) => document.querySelector(sel)?.textContent?.includes(`of ${n}`), ['[aria-labelledby="rv-latest"] .pager', total - 1]);
+    const next = await latest.locator('li').first().innerText();
+    expect(next !== first, 'the removed review is still the newest');
   });
 
   await scenario('8. the sign-in screen at phone width', async () => {

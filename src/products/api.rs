@@ -718,8 +718,54 @@ async fn update(
 
 pub struct AdminReviewsApi;
 
+#[derive(Debug, Object)]
+#[oai(rename = "AdminReview", rename_all = "camelCase")]
+pub struct AdminReview {
+    #[oai(flatten)]
+    pub review: ReviewView,
+    /// The reviewed product's title.
+    pub product_title: String,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "AdminReviewPage")]
+pub struct AdminReviewPage {
+    pub reviews: Vec<AdminReview>,
+    pub total: u64,
+    pub skip: u64,
+    pub limit: u64,
+}
+
 #[OpenApi(prefix_path = "/api/v1/admin/reviews", tag = "crate::openapi::Tag::Admin")]
 impl AdminReviewsApi {
+    /// Every product's reviews, newest first, with the reviewer's email (moderation).
+    #[oai(path = "/", method = "get", operation_id = "listAllReviews")]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        _admin: Admin,
+        skip: Query<Option<Count>>,
+        limit: Query<Option<Count>>,
+    ) -> ApiResult<Reply<AdminReviewPage>> {
+        let paging = Paging::new(skip.0, limit.0);
+        let r = state.store.read()?;
+        let at = crate::store::At { from: None, skip: paging.skip, limit: paging.limit };
+        let page = r.page_index(&REVIEWS, reviews::REVIEWS_BY_ID, &(), true, at)?;
+        let reviews = page
+            .iter()
+            .map(|rv| AdminReview {
+                review: rv.own_view(),
+                product_title: state.catalog.get(rv.product_id).map(|p| p.title.clone()).unwrap_or_default(),
+            })
+            .collect();
+        Ok(Reply::ok(AdminReviewPage {
+            reviews,
+            total: r.count(&REVIEWS)?,
+            skip: paging.skip as u64,
+            limit: paging.limit as u64,
+        }))
+    }
+
     /// Remove a review (moderation): the product's rating is recomputed without it. The answer
     /// is the product. Audited with the review as it was.
     #[oai(path = "/:id", method = "delete", operation_id = "deleteReview")]

@@ -557,6 +557,17 @@ async fn an_admin_removes_a_review_and_the_rating_is_recomputed() {
     let reviews = all["reviews"].as_array().unwrap().clone();
     assert!(reviews.len() >= 3, "{all}");
     let gone = reviews[0]["id"].as_u64().unwrap();
+    // The moderation list: every product's reviews, newest first, with who wrote them.
+    let listed = send(app.get_as("/api/v1/admin/reviews?limit=3", &admin)).await.json()["data"].clone();
+    let newest = &listed["reviews"][0];
+    assert_eq!(
+        (newest["id"].as_u64(), newest["reviewerEmail"].as_str()),
+        (Some(gone), Some("reviewer2@shop.test")),
+        "{listed}"
+    );
+    assert_eq!(newest["productTitle"], get(&app, "/api/v1/products/1").await["title"]);
+    let total = listed["total"].as_u64().unwrap();
+    assert!(total > 3, "the demo's reviews too: {total}");
     let path = format!("/api/v1/admin/reviews/{gone}");
     let user = app.user("critic@shop.test").await;
     assert_error(&send(app.client.delete(&path).header("Authorization", user.bearer())).await, 403, "FORBIDDEN");
@@ -573,6 +584,8 @@ async fn an_admin_removes_a_review_and_the_rating_is_recomputed() {
 
     let again = send(app.client.delete(&path).header("Authorization", admin.bearer())).await;
     assert_error(&again, 404, "NOT_FOUND");
+    let listed = send(app.get_as("/api/v1/admin/reviews?limit=3", &admin)).await.json()["data"].clone();
+    assert_eq!((listed["total"].as_u64(), listed["reviews"][0]["id"].as_u64() != Some(gone)), (Some(total - 1), true));
     let audit = send(app.get_as("/api/v1/admin/audit-logs?action=REVIEW_DELETE", &admin)).await.json();
     assert_eq!(audit["data"]["total"], 1, "{audit}");
 }

@@ -191,6 +191,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/reviews": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every product's reviews, newest first, with the reviewer's email (moderation).
+         * @description Admins only.
+         */
+        get: operations["listAllReviews"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/reviews/{id}": {
         parameters: {
             query?: never;
@@ -1380,6 +1400,39 @@ export interface components {
             /** Format: uint64 */
             total: number;
         };
+        /** AdminReview */
+        AdminReview: {
+            /** @example Works great. */
+            comment: string;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            date: string;
+            /** Format: uint64 */
+            id: number;
+            /** Format: uint64 */
+            productId: number;
+            /** @description The reviewed product's title. */
+            productTitle: string;
+            /** Format: uint8 */
+            rating: number;
+            /** @description Only in the answer to the author's own review: a public view never shows an email. */
+            reviewerEmail: string | null;
+            reviewerName: string;
+            /** Format: uint64 */
+            userId: number | null;
+        };
+        /** AdminReviewPage */
+        AdminReviewPage: {
+            /** Format: uint64 */
+            limit: number;
+            reviews: components["schemas"]["AdminReview"][];
+            /** Format: uint64 */
+            skip: number;
+            /** Format: uint64 */
+            total: number;
+        };
         /** AuditLog */
         AuditLog: {
             action: string;
@@ -1596,6 +1649,18 @@ export interface components {
          */
         Envelope_AdminProductPage: {
             data: components["schemas"]["AdminProductPage"];
+            /** @example Success */
+            message: string;
+            meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
+        };
+        /**
+         * Envelope_AdminReviewPage
+         * @description A success envelope around `T`.
+         */
+        Envelope_AdminReviewPage: {
+            data: components["schemas"]["AdminReviewPage"];
             /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
@@ -4308,6 +4373,101 @@ export interface operations {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
                         code: "PRODUCT_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    listAllReviews: {
+        parameters: {
+            query?: {
+                skip?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_AdminReviewPage"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
