@@ -232,6 +232,8 @@ pub struct Settings {
     pub low_stock_threshold: u32,
     /// The shop's timezone (IANA): where the days of its sales figures begin.
     pub timezone: String,
+    /// The number of the shop's first order (`#1001`); later ones count up from it.
+    pub order_number_start: u64,
 
     pub password_hash_memory_kib: u32,
     pub password_hash_iterations: u32,
@@ -317,6 +319,7 @@ impl Default for Settings {
             shop_email: None,
             low_stock_threshold: 5,
             timezone: "UTC".into(),
+            order_number_start: 1001,
             password_hash_memory_kib: 19 * 1024,
             password_hash_iterations: 2,
             password_hash_parallelism: 1,

@@ -46,7 +46,7 @@ impl OrderEvent {
 
     /// The notification: its kind, title and text.
     pub fn notice(self, order: &Order) -> (Kind, String, String) {
-        let short = order.id.to_string()[..8].to_string();
+        let short = order.label();
         match self {
             OrderEvent::Placed => (
                 Kind::OrderCreated,

@@ -323,6 +323,7 @@ pub async fn orders(
                     }
                     let o = Order {
                         id,
+                        number: crate::orders::next_number(w, settings.order_number_start)?,
                         user_id: customers[(i % customers.len() as u64) as usize],
                         status,
                         subtotal: t.subtotal,

@@ -81,6 +81,8 @@ impl App {
         store.ensure_index(&crate::orders::ORDERS, crate::orders::ORDERS_BY_STATUS).await?;
         store.ensure_index(&crate::audit::AUDIT_LOGS, crate::audit::AUDIT_LOGS_BY_ACTION).await?;
         store.ensure_index(&crate::products::reviews::REVIEWS, crate::products::reviews::REVIEWS_BY_ID).await?;
+        store.ensure_index(&crate::orders::ORDERS, crate::orders::ORDERS_BY_NUMBER).await?;
+        crate::orders::number_old_orders(&store, settings.order_number_start).await?;
         crate::stats::rebuild::ensure(&store).await?;
         let auth = Auth::new(&settings, &store)?;
         let mailer = Mailer::new(&settings)?;

@@ -140,7 +140,7 @@ pub async fn order_mail(state: &AppState, job: &Job, order_id: Uuid, event: Orde
         return Outcome::done();
     }
     let lines: String = order.items.iter().map(|i| format!("{} x {}  {}\n", i.quantity, i.title, i.total)).collect();
-    let (total, id) = (order.total.to_string(), order.id.to_string());
+    let (total, id) = (order.total.to_string(), order.label());
     let vars = [
         ("name", user.first_name.as_str()),
         ("order", id.as_str()),

@@ -109,7 +109,7 @@ pub fn deliver(state: &AppState, job: &Job, order_id: Uuid, event: OrderEvent, i
 /// The shop's own mails for a new order: the order, and the products it took below the
 /// low-stock threshold (those it made cross it, not those already below).
 fn owner_alerts(state: &AppState, order: &crate::orders::Order, shop: &str) -> Vec<crate::mail::Mail> {
-    let short = &order.id.to_string()[..8];
+    let short = order.label();
     let lines: String = order.items.iter().map(|i| format!("{} x {}  {}\n", i.quantity, i.title, i.total)).collect();
     let text = format!(
         "A new order {short} of {} {} was placed.\n\n{lines}\nTotal: {} {}\n",

@@ -14,8 +14,8 @@ use uuid::Uuid;
 use super::checkout::{self, CreateOrder, Placed};
 use super::returns::{self, ReturnBody, ReturnDecision};
 use super::{
-    Note, NoteView, ORDER_NOTES, ORDERS, ORDERS_BY_STATUS, ORDERS_BY_USER, Order, OrderUser, OrderView, ReturnView,
-    Status, Why, first_id_at,
+    Note, NoteView, ORDER_NOTES, ORDERS, ORDERS_BY_NUMBER, ORDERS_BY_STATUS, ORDERS_BY_USER, Order, OrderUser,
+    OrderView, ReturnView, Status, Why, first_id_at,
 };
 use crate::audit::{self, Actor, Event};
 use crate::auth::guard::{Admin, Bearer, Principal};
@@ -190,7 +190,10 @@ impl OrdersApi {
         from: Query<Option<Day>>,
         to: Query<Option<Day>>,
         #[oai(name = "userId")] user_id: Query<Option<u64>>,
-        /// An order id, or a customer's email (whole, any case).
+        /// The order's number (`1001`).
+        number: Query<Option<u64>>,
+        /// An order number (`#1001` or `1001`), an order id, or a customer's email (whole, any
+        /// case).
         #[oai(validator(max_length = 254))]
         q: Query<Option<String>>,
     ) -> ApiResult<Reply<OrderPage>> {
@@ -207,9 +210,23 @@ impl OrdersApi {
         let r = state.store.read()?;
         let empty = || Ok(Reply::ok(page_of(Vec::new(), 0, paging)));
 
+        let by_number = |n: u64| -> ApiResult<Option<Uuid>> {
+            Ok(Some(r.get_unique(&ORDERS, ORDERS_BY_NUMBER, &n)?.map_or(Uuid::nil(), |o| o.id)))
+        };
         let (mut customer, mut only) = (user_id.0, None);
+        if let Some(n) = number.0 {
+            only = by_number(n)?;
+        }
         if let Some(q) = q.0.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            if let Ok(id) = q.parse::<Uuid>() {
+            if let Ok(n) = q.trim_start_matches('#').parse::<u64>() {
+                match (only, by_number(n)?) {
+                    (Some(a), Some(b)) if a != b => return empty(),
+                    (_, found) => only = found,
+                }
+            } else if let Ok(id) = q.parse::<Uuid>() {
+                if only.is_some_and(|o| o != id) {
+                    return empty();
+                }
                 only = Some(id);
             } else if q.contains('@') {
                 match r.get_unique(&USERS, USERS_BY_EMAIL, &q.to_lowercase())? {
@@ -217,7 +234,7 @@ impl OrdersApi {
                     _ => return empty(),
                 }
             } else {
-                return Err(ApiError::field("q", "Search by an order id or a customer's whole email"));
+                return Err(ApiError::field("q", "Search by an order number, an order id or a customer's whole email"));
             }
         }
         let wanted = |o: &Order| {

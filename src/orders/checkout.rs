@@ -169,6 +169,7 @@ fn take(
     let now = Utc::now();
     let order = Order {
         id: Uuid::now_v7(),
+        number: super::next_number(w, settings.order_number_start)?,
         user_id,
         status: Status::Pending,
         subtotal: t.subtotal,

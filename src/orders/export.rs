@@ -21,7 +21,8 @@ use crate::store::ReadTx;
 use crate::types::{Day, day};
 use crate::users::{USERS, timestamp};
 
-const COLUMNS: [&str; 24] = [
+const COLUMNS: [&str; 25] = [
+    "number",
     "id",
     "createdAt",
     "status",
@@ -82,6 +83,7 @@ fn write_order(
     let t = spreadsheet::text;
     let opt = |v: &Option<String>| t(v.as_deref().unwrap_or("")).into_owned();
     out.write_record([
+        o.number.to_string(),
         o.id.to_string(),
         timestamp(&o.created_at),
         o.status.as_str().to_string(),

@@ -139,6 +139,10 @@ pub struct Return {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Order {
     pub id: Uuid,
+    /// The human number (`#1001`), taken in the order's own transaction. 0 only in a store
+    /// written before numbers existed, until its first start numbers it.
+    #[serde(default)]
+    pub number: u64,
     pub user_id: u64,
     pub status: Status,
     pub subtotal: Money,
@@ -175,8 +179,15 @@ fn by_status(o: &Order) -> Vec<Vec<u8>> {
     vec![key::encode(&(o.status.as_str(),))]
 }
 
-pub static ORDER_INDEXES: [Index<Order>; 2] =
-    [Index::new("orders.by_user", by_user), Index::counted("orders.by_status", by_status)];
+fn by_number(o: &Order) -> Vec<Vec<u8>> {
+    if o.number == 0 { Vec::new() } else { vec![key::encode(&o.number)] }
+}
+
+pub static ORDER_INDEXES: [Index<Order>; 3] = [
+    Index::new("orders.by_user", by_user),
+    Index::counted("orders.by_status", by_status),
+    Index::unique("orders.by_number", by_number),
+];
 /// Keyed by UUID v7, so the key order is the creation order. The sales figures follow every
 /// change.
 pub static ORDERS: Collection<Uuid, Order> =
@@ -187,6 +198,51 @@ pub static ORDERS: Collection<Uuid, Order> =
 pub static ORDERS_BY_USER: &Index<Order> = &ORDER_INDEXES[0];
 /// Orders by status, oldest first within one, with a count per status.
 pub static ORDERS_BY_STATUS: &Index<Order> = &ORDER_INDEXES[1];
+/// An order by its number: unique.
+pub static ORDERS_BY_NUMBER: &Index<Order> = &ORDER_INDEXES[2];
+
+/// The last order number given (`"last"`), and whether a store's older orders were numbered.
+static ORDER_NUMBERS: Collection<str, u64> = Collection::new("order_numbers");
+
+/// The next order number: one more than the last, and never below `start`
+/// (`ORDER_NUMBER_START`). In the order's own transaction, so no number is skipped or repeated:
+/// a transaction that fails gives its number back with everything else.
+pub fn next_number(w: &mut WriteTx<'_>, start: u64) -> Result<u64, StoreError> {
+    let last = w.get(&ORDER_NUMBERS, "last")?.unwrap_or(0);
+    let next = (last + 1).max(start.max(1));
+    w.put(&ORDER_NUMBERS, "last", &next)?;
+    Ok(next)
+}
+
+/// Numbers the orders of a store written before numbers existed, oldest first, once. Runs at
+/// start-up before requests are taken.
+pub async fn number_old_orders(store: &crate::store::Store, start: u64) -> Result<(), StoreError> {
+    if store.read()?.get(&ORDER_NUMBERS, "numbered")?.is_some() {
+        return Ok(());
+    }
+    let r = store.read()?;
+    let old: Vec<Uuid> =
+        r.scan(&ORDERS, &(), false)?.filter_map(|o| o.ok()).filter(|o| o.number == 0).map(|o| o.id).collect();
+    drop(r);
+    for chunk in old.chunks(2_000) {
+        let ids = chunk.to_vec();
+        store
+            .write(move |w| {
+                for id in ids {
+                    if let Some(mut o) = w.get(&ORDERS, &id)?.filter(|o| o.number == 0) {
+                        o.number = next_number(w, start)?;
+                        w.put(&ORDERS, &id, &o)?;
+                    }
+                }
+                Ok::<_, StoreError>(())
+            })
+            .await?;
+    }
+    if !old.is_empty() {
+        tracing::info!(orders = old.len(), "numbered the orders placed before order numbers");
+    }
+    store.write(|w| w.put(&ORDER_NUMBERS, "numbered", &1)).await
+}
 /// The smallest order id of the millisecond `at` (ids are UUID v7): where a walk of the orders
 /// placed from `at` on begins, or one placed before `at` ends.
 pub fn first_id_at(at: DateTime<Utc>) -> Uuid {
@@ -281,6 +337,8 @@ pub struct OrderUser {
 #[oai(rename = "Order", rename_all = "camelCase")]
 pub struct OrderView {
     pub id: String,
+    /// The order's number, shown as `#1001`.
+    pub number: u64,
     pub user_id: u64,
     pub status: Status,
     pub subtotal: Money,
@@ -324,6 +382,7 @@ impl Order {
     pub fn view(&self) -> OrderView {
         OrderView {
             id: self.id.to_string(),
+            number: self.number,
             user_id: self.user_id,
             status: self.status,
             subtotal: self.subtotal,
@@ -378,6 +437,11 @@ impl Order {
     }
 
     /// Moves to `next` with a history entry, or refuses with `INVALID_STATUS_TRANSITION`.
+    /// How people name the order: `#1001`.
+    pub fn label(&self) -> String {
+        if self.number == 0 { self.id.to_string()[..8].to_string() } else { format!("#{}", self.number) }
+    }
+
     /// What the order adds to the sales figures: its total and lines on the day it was placed,
     /// unless it was cancelled (or expired) without ever being paid. Money that came back is
     /// counted by its refunds.

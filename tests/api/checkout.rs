@@ -720,3 +720,59 @@ async fn deleted_products_do_not_count_in_carts_and_vanish_from_wishlists() {
         "no words: every active product"
     );
 }
+
+#[tokio::test]
+async fn order_numbers_count_up_without_gaps_or_repeats_under_concurrent_orders() {
+    let app = TestApp::with(|s| s.seed_demo = true, |r| r).await;
+    let admin = app.demo_admin().await;
+    let scarce = product(&app, &admin, 10.0, 0.0, 3).await;
+    let mut buyers = Vec::new();
+    for i in 0..24 {
+        buyers.push(app.user(&format!("n{i}@numbers.test")).await);
+    }
+    // 24 buyers at once, 3 units of one product among them and one each of another: the ones
+    // refused (no stock) take no number.
+    let placed = futures_util::future::join_all(buyers.iter().enumerate().map(|(i, b)| {
+        let lines = if i % 2 == 0 { vec![(scarce, 1)] } else { vec![(1, 1)] };
+        let app = &app;
+        async move { app.place_order(b, &lines).await }
+    }))
+    .await;
+    let mut numbers: Vec<u64> = placed
+        .iter()
+        .filter(|r| r.status == StatusCode::CREATED)
+        .map(|r| r.json()["data"]["number"].as_u64().expect("a number"))
+        .collect();
+    assert_eq!(numbers.len(), 12 + 3, "12 of product 1, 3 of the scarce one");
+    numbers.sort();
+    assert_eq!(numbers, (1001..1016).collect::<Vec<_>>(), "from ORDER_NUMBER_START, no gaps, no repeats");
+    let next = app.placed(&buyers[1], &[(1, 1)]).await;
+    assert_eq!(next["number"], 1016);
+
+    // Shown and found by number.
+    let list = |q: &str| send(app.get_as(&format!("/api/v1/orders/all?{q}"), &admin));
+    for q in ["number=1016", "q=%231016", "q=1016"] {
+        let page = list(q).await.json()["data"].clone();
+        assert_eq!((page["total"].as_u64(), &page["orders"][0]["id"]), (Some(1), &next["id"]), "{q}: {page}");
+    }
+    assert_eq!(list("number=99").await.json()["data"]["total"], 0);
+    let mine = send(app.get_as(&format!("/api/v1/orders/{}", next["id"].as_str().unwrap()), &buyers[1])).await;
+    assert_eq!(mine.json()["data"]["number"], 1016);
+    let csv = send(app.get_as("/api/v1/admin/orders/export", &admin)).await.text();
+    assert!(csv.lines().any(|l| l.starts_with(&format!("1016,{}", next["id"].as_str().unwrap()))), "{csv}");
+}
+
+#[tokio::test]
+async fn order_numbers_start_where_the_shop_says() {
+    let app = TestApp::with(
+        |s| {
+            s.seed_demo = true;
+            s.order_number_start = 50_000;
+        },
+        |r| r,
+    )
+    .await;
+    let s = app.user("start@numbers.test").await;
+    assert_eq!(app.placed(&s, &[(1, 1)]).await["number"], 50_000);
+    assert_eq!(app.placed(&s, &[(1, 1)]).await["number"], 50_001);
+}

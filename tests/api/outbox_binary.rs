@@ -64,7 +64,7 @@ fn drain(addr: SocketAddr) {
     }
 }
 
-/// The order each confirmation mail in the outbox is about.
+/// The order each confirmation mail in the outbox is about, as the subject names it (`#1001`).
 fn confirmations(data_dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(data_dir.join("outbox")).unwrap() {
@@ -143,16 +143,27 @@ fn kill_9_under_order_load_leaves_exactly_one_mail_and_notification_per_order() 
 
     let store = Store::open(dir.path()).unwrap();
     let r = store.read().unwrap();
-    let orders: HashSet<String> = r.scan(&ORDERS, &(), false).unwrap().map(|o| o.unwrap().id.to_string()).collect();
+    let stored: Vec<_> = r.scan(&ORDERS, &(), false).unwrap().map(|o| o.unwrap()).collect();
+    let orders: HashSet<String> = stored.iter().map(|o| o.id.to_string()).collect();
+    // Mails name an order by its number.
+    let by_label: HashMap<String, String> = stored.iter().map(|o| (o.label(), o.id.to_string())).collect();
+    let mut numbers: Vec<u64> = stored.iter().map(|o| o.number).collect();
+    numbers.sort();
+    assert_eq!(
+        numbers,
+        (1001..1001 + stored.len() as u64).collect::<Vec<_>>(),
+        "numbers survive kill -9 without gaps or repeats"
+    );
     let acked = acked.lock().unwrap().clone();
     assert!(acked.len() > rounds * 5, "orders were placed: {}", acked.len());
     for id in &acked {
         assert!(orders.contains(id), "order {id} was answered 201 and is gone");
     }
     let mut mails: HashMap<String, usize> = HashMap::new();
-    for id in confirmations(dir.path()) {
-        assert!(orders.contains(&id), "a confirmation for order {id}, which does not exist");
-        *mails.entry(id).or_default() += 1;
+    for label in confirmations(dir.path()) {
+        let id =
+            by_label.get(&label).unwrap_or_else(|| panic!("a confirmation for order {label}, which does not exist"));
+        *mails.entry(id.clone()).or_default() += 1;
     }
     let mut notes: HashMap<String, usize> = HashMap::new();
     for n in r.scan(&NOTIFICATIONS, &(), false).unwrap() {

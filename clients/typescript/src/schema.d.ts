@@ -2556,6 +2556,11 @@ export interface components {
             id: string;
             items: components["schemas"]["OrderItem"][];
             notes: components["schemas"]["OrderNote"][];
+            /**
+             * Format: uint64
+             * @description The order's number, shown as `#1001`.
+             */
+            number: number;
             /** @description The payment, once one is made (payments fill this in). */
             payment: (components["schemas"]["Payment"] & unknown) | null;
             returns: components["schemas"]["OrderReturn"][];
@@ -7520,7 +7525,12 @@ export interface operations {
                 from?: string;
                 to?: string;
                 userId?: number;
-                /** @description An order id, or a customer's email (whole, any case). */
+                /** @description The order's number (`1001`). */
+                number?: number;
+                /**
+                 * @description An order number (`#1001` or `1001`), an order id, or a customer's email (whole, any
+                 *     case).
+                 */
                 q?: string;
             };
             header?: never;
