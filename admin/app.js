@@ -15,6 +15,7 @@ const SECTIONS = [
   { path: 'reviews', title: 'Reviews' },
   { path: 'audit', title: 'Audit log' },
   { path: 'jobs', title: 'Outbox jobs' },
+  { path: 'settings', title: 'Settings' },
 ];
 
 /**
@@ -52,6 +53,7 @@ async function screen(parts, query) {
     }
     case 'audit': return html`<${(await import('./js/views/audit.js')).AuditLog} />`;
     case 'jobs': return html`<${(await import('./js/views/jobs.js')).Jobs} />`;
+    case 'settings': return html`<${(await import('./js/views/settings.js')).Settings} />`;
     default: return html`<section><h1>Not found</h1><p>This page does not exist. <a href=${ROOT}>Go to the dashboard</a>.</p></section>`;
   }
 }

@@ -232,6 +232,9 @@ pub struct Settings {
     pub low_stock_threshold: u32,
     /// The shop's timezone (IANA): where the days of its sales figures begin.
     pub timezone: String,
+    /// Stripe's publishable key (`pk_…`), which `GET /shop` hands the storefront for Stripe.js.
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub stripe_publishable_key: Option<String>,
     /// The number of the shop's first order (`#1001`); later ones count up from it.
     pub order_number_start: u64,
 
@@ -319,6 +322,7 @@ impl Default for Settings {
             shop_email: None,
             low_stock_threshold: 5,
             timezone: "UTC".into(),
+            stripe_publishable_key: None,
             order_number_start: 1001,
             password_hash_memory_kib: 19 * 1024,
             password_hash_iterations: 2,

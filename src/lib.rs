@@ -25,6 +25,7 @@ pub mod payments;
 pub mod products;
 pub mod search;
 pub mod seed;
+pub mod shop;
 pub mod spreadsheet;
 pub mod startup;
 pub mod state;

@@ -41,6 +41,7 @@ use crate::products::catalog::Catalog;
 use crate::products::mirror::GENERATION;
 use crate::search::Search;
 use crate::seed;
+use crate::shop::ShopApi;
 use crate::state::AppState;
 use crate::stats::api::StatsApi;
 use crate::store::{Store, StoreError};
@@ -144,7 +145,7 @@ impl App {
 
     /// The OpenAPI service of every operation.
     fn service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
-        OpenApiService::new((HealthApi, AuthApi, TwoFactorApi, UsersApi, AdminUsersApi, AuditApi, ProductsApi, AdminReviewsApi, CartApi, OrdersApi, WishlistApi, NotificationsApi, PaymentsApi, AdminPaymentsApi, (JobsApi, StatsApi, AdminProductsApi, AdminCatalogApi, AdminOrdersApi)), "shopd", VERSION)
+        OpenApiService::new((HealthApi, AuthApi, TwoFactorApi, UsersApi, AdminUsersApi, AuditApi, ProductsApi, AdminReviewsApi, CartApi, OrdersApi, WishlistApi, NotificationsApi, PaymentsApi, AdminPaymentsApi, (JobsApi, StatsApi, AdminProductsApi, AdminCatalogApi, AdminOrdersApi, ShopApi)), "shopd", VERSION)
             .description("The shopd e-commerce API. Every JSON response is an envelope: `{data, status, message, meta}` or `{message, status, code, details?, meta}`. See docs/api.md in the repository.")
             .server("/")
     }

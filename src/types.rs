@@ -133,8 +133,13 @@ impl Type for Day {
     }
 
     fn schema_ref() -> MetaSchemaRef {
-        let mut schema = MetaSchema::new_with_format("string", "date");
+        // A date, or nothing: an empty value is as good as none.
+        let date = MetaSchema::new_with_format("string", "date");
+        let mut empty = MetaSchema::new("string");
+        empty.max_length = Some(0);
+        let mut schema = MetaSchema::ANY;
         schema.description = Some("A day, `YYYY-MM-DD` (empty: none).");
+        schema.any_of = vec![MetaSchemaRef::Inline(Box::new(date)), MetaSchemaRef::Inline(Box::new(empty))];
         MetaSchemaRef::Inline(Box::new(schema))
     }
 

@@ -12,6 +12,7 @@
 /** @typedef {import('shopd-api').components['schemas']['Status']} OrderStatus */
 /** @typedef {import('shopd-api').components['schemas']['OrderReturn']} OrderReturn */
 /** @typedef {import('shopd-api').components['schemas']['Job']} Job */
+/** @typedef {import('shopd-api').components['schemas']['ShopSettings']} ShopSettings */
 /** @typedef {import('shopd-api').components['schemas']['JobStatus']} JobStatus */
 
 // Endpoints of the analytics and bulk-import work (API.md §6), read by path so the names the

@@ -443,6 +443,7 @@ try {
       ['reviews', 'reviews?product=1', 'Reviews'],
       ['audit', 'audit', 'Audit log'],
       ['jobs', 'jobs', 'Outbox jobs'],
+      ['settings', 'settings', 'Settings'],
     ];
     const overflowing = [];
     for (const [viewport, suffix] of [[DESKTOP, 'desktop'], [PHONE, 'phone']]) {
@@ -525,6 +526,36 @@ try {
     await page.waitForFunction(([sel, n]) => document.querySelector(sel)?.textContent?.includes(`of ${n}`), ['[aria-labelledby="rv-latest"] .pager', total - 1]);
     const next = await latest.locator('li').first().innerText();
     expect(next !== first, 'the removed review is still the newest');
+  });
+
+  await scenario('7d. the shop\'s settings and logo, changed in the UI, are what the storefront sees', async () => {
+    await page.setViewportSize(DESKTOP);
+    await page.goto(url('settings'));
+    await settled();
+    await page.getByLabel('Shop name').fill('Łódź Lamps');
+    await page.getByLabel('Currency').fill('PLN');
+    await page.getByLabel('Timezone').fill('Mars/Base');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.locator('.field.invalid:has(#s-timezone) .field-error').waitFor();
+    await page.getByLabel('Timezone').fill('Europe/Warsaw');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByText('Settings saved.').waitFor();
+    const shop = await apiOk('GET', '/shop');
+    expect(shop.name === 'Łódź Lamps' && shop.currency === 'PLN' && shop.timezone === 'Europe/Warsaw', `the shop is ${JSON.stringify(shop)}`);
+    const png = join(work, 'logo.png');
+    writeFileSync(png, squarePng());
+    await page.getByLabel('New logo').setInputFiles(png);
+    await page.getByRole('img', { name: 'Preview of the new logo' }).waitFor();
+    await page.getByRole('button', { name: 'Upload logo' }).click();
+    await page.getByText('Logo saved.').waitFor();
+    const logo = page.getByRole('img', { name: "The shop's logo" });
+    await logo.waitFor();
+    const loaded = await page.waitForFunction((img) => img instanceof HTMLImageElement && img.complete && img.naturalWidth > 0,
+      await logo.elementHandle(), { timeout: 10_000 }).then(() => true, () => false);
+    expect(loaded, 'the uploaded logo does not load');
+    const after = await apiOk('GET', '/shop');
+    expect(typeof after.logoUrl === 'string' && after.logoUrl.includes('/uploads/shop/'), `the shop's logo is ${after.logoUrl}`);
+    await shot('settings-desktop');
   });
 
   await scenario('8. the sign-in screen at phone width', async () => {

@@ -57,6 +57,16 @@ pub const FIELDS: &[(&str, usize, Lines)] = &[
     ("trackingNumber", 100, Lines::One),
     ("estimatedDelivery", 100, Lines::One),
     ("note", 2000, Lines::Many),
+    // The shop's settings.
+    ("name", 100, Lines::One),
+    ("legalName", 200, Lines::One),
+    ("taxId", 50, Lines::One),
+    ("supportEmail", 254, Lines::One),
+    ("senderName", 100, Lines::One),
+    ("currency", 3, Lines::One),
+    ("invoiceFooter", 1000, Lines::Many),
+    ("timezone", 64, Lines::One),
+    ("paperSize", 10, Lines::One),
     ("reason", 1000, Lines::Many),
     // Preferences and roles.
     ("currency", 10, Lines::One),

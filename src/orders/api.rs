@@ -198,7 +198,7 @@ impl OrdersApi {
         q: Query<Option<String>>,
     ) -> ApiResult<Reply<OrderPage>> {
         let paging = Paging::new(skip.0, limit.0);
-        let tz = state.settings.tz().map_err(ApiError::internal)?;
+        let tz = crate::shop::tz(&state)?;
         if let (Some(f), Some(t)) = (day(from.0), day(to.0))
             && f > t
         {

@@ -129,7 +129,7 @@ impl AdminOrdersApi {
         from: Query<Option<Day>>,
         to: Query<Option<Day>>,
     ) -> ApiResult<CsvReply> {
-        let tz = state.settings.tz().map_err(ApiError::internal)?;
+        let tz = crate::shop::tz(&state)?;
         if let (Some(f), Some(t)) = (day(from.0), day(to.0))
             && f > t
         {

@@ -141,7 +141,7 @@ impl StatsApi {
     #[oai(path = "/overview", method = "get", operation_id = "getStatsOverview")]
     async fn overview(&self, state: Data<&AppState>, _admin: Admin) -> ApiResult<Reply<Overview>> {
         let s = &state.settings;
-        let tz = s.tz().map_err(ApiError::internal)?;
+        let tz = crate::shop::tz(&state)?;
         let now = Utc::now();
         let day = today(tz, now);
         let starts = [day - Duration::days(29), day - Duration::days(6), day, day + Duration::days(1)];
@@ -186,7 +186,7 @@ impl StatsApi {
             low_stock_count,
             low_stock_threshold: s.low_stock_threshold,
             new_customers: month.customers,
-            timezone: s.timezone.clone(),
+            timezone: tz.name().to_string(),
         }))
     }
 
@@ -201,8 +201,7 @@ impl StatsApi {
         to: Query<Option<Day>>,
         interval: Query<Option<IntervalParam>>,
     ) -> ApiResult<Reply<Series>> {
-        let s = &state.settings;
-        let tz = s.tz().map_err(ApiError::internal)?;
+        let tz = crate::shop::tz(&state)?;
         let param = interval.0.unwrap_or(IntervalParam::Day);
         let every = match param {
             IntervalParam::Day => Interval::Day,
@@ -233,7 +232,7 @@ impl StatsApi {
             from: starts[0].to_string(),
             to: (*starts.last().expect("one end") - Duration::days(1)).to_string(),
             interval: param,
-            timezone: s.timezone.clone(),
+            timezone: tz.name().to_string(),
             series,
         }))
     }

@@ -10,7 +10,7 @@ use shopd::startup::App;
 
 use crate::helpers::{TestApp, send};
 
-fn png() -> Vec<u8> {
+pub fn png() -> Vec<u8> {
     let img = image::RgbImage::from_fn(16, 16, |x, y| image::Rgb([x as u8 * 16, y as u8 * 16, 7]));
     let mut out = std::io::Cursor::new(Vec::new());
     image::DynamicImage::ImageRgb8(img).write_to(&mut out, image::ImageFormat::Png).unwrap();

@@ -18,6 +18,7 @@ mod outbox_binary;
 mod payments;
 mod production;
 mod products;
+mod shop;
 mod shutdown;
 mod stats;
 mod store;
