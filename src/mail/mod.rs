@@ -43,16 +43,24 @@ enum Transport {
 pub struct Mailer {
     transport: Arc<Transport>,
     from: Mailbox,
+    /// `from_email` named its sender itself: that name wins over the shop's settings.
+    named: bool,
     outbox: PathBuf,
+    /// Where the shop's settings (its sender name) are read at each delivery.
+    shop: Option<(crate::store::Store, Arc<Settings>)>,
 }
 
 impl Mailer {
-    pub fn new(settings: &Settings) -> anyhow::Result<Mailer> {
+    /// With `store`, the sender name is the shop's (`senderName`, else its name, from
+    /// `/admin/settings`) as it is when a mail goes out.
+    pub fn new(settings: &Settings, store: Option<crate::store::Store>) -> anyhow::Result<Mailer> {
         let mut from: Mailbox = settings.from_email.parse().context("from_email")?;
+        let named = from.name.is_some();
         // `"My Shop" <noreply@...>` unless from_email names a sender itself.
         if from.name.is_none() {
             from.name = settings.shop_name.clone();
         }
+        let shop = store.map(|s| (s, Arc::new(settings.clone())));
         let outbox = settings.data_dir.join("outbox");
         let transport = match &settings.smtp_host {
             None => Transport::Outbox,
@@ -72,7 +80,7 @@ impl Mailer {
                 Transport::Smtp(Box::new(builder.build()))
             }
         };
-        Ok(Mailer { transport: Arc::new(transport), from, outbox })
+        Ok(Mailer { transport: Arc::new(transport), from, named, outbox, shop })
     }
 
     /// Sends the mail of `job` once. Its `Message-ID` is made from the job, and so is its outbox
@@ -80,7 +88,7 @@ impl Mailer {
     /// reader's client) sees a repeat as the same message.
     pub async fn deliver(&self, mail: &Mail, job: &Job) -> Result<(), Failure> {
         let domain = self.from.email.domain().to_string();
-        let message = build(&self.from, mail, format!("<{}@{domain}>", job.id))
+        let message = build(&self.sender(), mail, format!("<{}@{domain}>", job.id))
             .map_err(|e| Failure::Refused(format!("{e:#}")))?;
         match &*self.transport {
             Transport::Outbox => {
@@ -98,6 +106,17 @@ impl Mailer {
                 Err(e) => Err(Failure::Retry(e.to_string())),
             },
         }
+    }
+
+    /// The `From` of a mail going out now.
+    fn sender(&self) -> Mailbox {
+        let mut from = self.from.clone();
+        if let (false, Some((store, settings))) = (self.named, &self.shop)
+            && let Ok(shop) = store.read().and_then(|r| crate::shop::settings(&r, settings))
+        {
+            from.name = Some(shop.sender_name.unwrap_or(shop.name));
+        }
+        from
     }
 
     pub fn outbox(&self) -> &Path {
@@ -139,16 +158,39 @@ pub async fn order_mail(state: &AppState, job: &Job, order_id: Uuid, event: Orde
     if !user.is_active || !user.preferences.email_notifications {
         return Outcome::done();
     }
-    let lines: String = order.items.iter().map(|i| format!("{} x {}  {}\n", i.quantity, i.title, i.total)).collect();
-    let (total, id) = (order.total.to_string(), order.label());
+    let lines: String =
+        order.items.iter().map(|i| format!("{} x {} at {} = {}\n", i.quantity, i.title, i.price, i.total)).collect();
+    let a = &order.address;
+    let address = [
+        format!("{} {}", a.first_name, a.last_name),
+        a.address.clone(),
+        format!("{} {}", a.zip_code, a.city),
+        a.state.clone(),
+        a.country.clone(),
+    ]
+    .join(", ");
+    let link = format!("{}/orders/{}", state.settings.client_url.trim_end_matches('/'), order.id);
+    let tracking_url = match (&order.carrier, &order.tracking_number) {
+        (Some(c), Some(n)) => crate::orders::tracking_url(c, n).unwrap_or_default(),
+        _ => String::new(),
+    };
+    let (subtotal, tax, shipping, total) =
+        (order.subtotal.to_string(), order.tax.to_string(), order.shipping.to_string(), order.total.to_string());
+    let id = order.label();
     let vars = [
         ("name", user.first_name.as_str()),
         ("order", id.as_str()),
         ("lines", lines.as_str()),
+        ("subtotal", subtotal.as_str()),
+        ("tax", tax.as_str()),
+        ("shipping", shipping.as_str()),
         ("total", total.as_str()),
         ("currency", order.currency.as_str()),
+        ("address", address.as_str()),
+        ("link", link.as_str()),
         ("carrier", order.carrier.as_deref().unwrap_or("-")),
         ("tracking", order.tracking_number.as_deref().unwrap_or("-")),
+        ("tracking_url", tracking_url.as_str()),
     ];
     match state.mailer.deliver(&template.render(&user.email, &vars), job).await {
         Ok(()) => Outcome::done(),

@@ -44,14 +44,14 @@ pub const RESET_PASSWORD: Template = Template {
 
 pub const ORDER_CONFIRMATION: Template = Template {
     subject: "Order {{order}} confirmed",
-    text: "Hello {{name}},\n\nThank you for your order {{order}}.\n\n{{lines}}\nTotal: {{total}} {{currency}}\n\nWe will let you know when it ships.\n",
-    html: "<p>Hello {{name}},</p><p>Thank you for your order <b>{{order}}</b>.</p><pre>{{lines}}</pre><p>Total: <b>{{total}} {{currency}}</b></p><p>We will let you know when it ships.</p>",
+    text: "Hello {{name}},\n\nThank you for your order {{order}}.\n\n{{lines}}\nSubtotal: {{subtotal}} {{currency}}\nTax: {{tax}} {{currency}}\nShipping: {{shipping}} {{currency}}\nTotal: {{total}} {{currency}}\n\nShipping to: {{address}}\n\nSee your order at any time:\n{{link}}\n\nWe will let you know when it ships.\n",
+    html: "<p>Hello {{name}},</p><p>Thank you for your order <b>{{order}}</b>.</p><pre>{{lines}}</pre><table><tr><td>Subtotal</td><td align=\"right\">{{subtotal}} {{currency}}</td></tr><tr><td>Tax</td><td align=\"right\">{{tax}} {{currency}}</td></tr><tr><td>Shipping</td><td align=\"right\">{{shipping}} {{currency}}</td></tr><tr><td><b>Total</b></td><td align=\"right\"><b>{{total}} {{currency}}</b></td></tr></table><p>Shipping to: {{address}}</p><p><a href=\"{{link}}\">See your order</a></p><p>We will let you know when it ships.</p>",
 };
 
 pub const ORDER_SHIPPED: Template = Template {
     subject: "Order {{order}} has shipped",
-    text: "Hello {{name}},\n\nYour order {{order}} is on its way.\nCarrier: {{carrier}}\nTracking number: {{tracking}}\n",
-    html: "<p>Hello {{name}},</p><p>Your order <b>{{order}}</b> is on its way.</p><p>Carrier: {{carrier}}<br>Tracking number: {{tracking}}</p>",
+    text: "Hello {{name}},\n\nYour order {{order}} is on its way to {{address}}.\nCarrier: {{carrier}}\nTracking number: {{tracking}}\n{{tracking_url}}\n\nYour order: {{link}}\n",
+    html: "<p>Hello {{name}},</p><p>Your order <b>{{order}}</b> is on its way to {{address}}.</p><p>Carrier: {{carrier}}<br>Tracking number: {{tracking}}<br><a href=\"{{tracking_url}}\">{{tracking_url}}</a></p><p><a href=\"{{link}}\">See your order</a></p>",
 };
 
 pub const ORDER_DELIVERED: Template = Template {

@@ -108,17 +108,6 @@ fn page_of(list: Vec<OrderView>, total: u64, paging: Paging) -> OrderPage {
     OrderPage { orders: list, total, skip: paging.skip as u64, limit: paging.limit as u64, next_cursor: None }
 }
 
-fn tracking_url(carrier: &str, number: &str) -> Option<String> {
-    let base = match carrier.to_ascii_lowercase().as_str() {
-        "ups" => "https://www.ups.com/track?tracknum=",
-        "fedex" => "https://www.fedex.com/fedextrack/?trknbr=",
-        "usps" => "https://tools.usps.com/go/TrackConfirmAction?tLabels=",
-        "dhl" => "https://www.dhl.com/global-en/home/tracking.html?tracking-id=",
-        _ => return None,
-    };
-    Some(format!("{base}{number}"))
-}
-
 pub struct OrdersApi;
 
 #[OpenApi(prefix_path = "/api/v1/orders", tag = "crate::openapi::Tag::Orders")]
@@ -389,7 +378,7 @@ impl OrdersApi {
         Ok(Reply::ok(Tracking {
             order_id: o.id.to_string(),
             status: o.status,
-            tracking_url: o.carrier.as_deref().and_then(|c| tracking_url(c, &number)),
+            tracking_url: o.carrier.as_deref().and_then(|c| super::tracking_url(c, &number)),
             carrier: o.carrier,
             tracking_number: Some(number),
             estimated_delivery: o.estimated_delivery,

@@ -252,6 +252,18 @@ pub fn first_id_at(at: DateTime<Utc>) -> Uuid {
     Uuid::from_bytes(bytes)
 }
 
+/// The carrier's tracking page for a parcel, for the carriers we know.
+pub fn tracking_url(carrier: &str, number: &str) -> Option<String> {
+    let base = match carrier.to_ascii_lowercase().as_str() {
+        "ups" => "https://www.ups.com/track?tracknum=",
+        "fedex" => "https://www.fedex.com/fedextrack/?trknbr=",
+        "usps" => "https://tools.usps.com/go/TrackConfirmAction?tLabels=",
+        "dhl" => "https://www.dhl.com/global-en/home/tracking.html?tracking-id=",
+        _ => return None,
+    };
+    Some(format!("{base}{number}"))
+}
+
 /// Sequences for order item, note and return ids.
 pub static ORDER_ITEMS: Collection<u64, ()> = Collection::new("order_items");
 pub static ORDER_NOTES: Collection<u64, ()> = Collection::new("order_notes");

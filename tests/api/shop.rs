@@ -99,3 +99,72 @@ async fn the_logo_is_an_image_checked_like_every_upload() {
     assert_ne!(second, url);
     assert_eq!(send(app.get(&url)).await.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn mails_come_from_the_shop_and_show_the_whole_order() {
+    let app = TestApp::with(
+        |s| {
+            s.seed_demo = true;
+            s.client_url = "https://lamps.example".into();
+        },
+        |r| r,
+    )
+    .await;
+    let admin = app.demo_admin().await;
+    let r = send(
+        app.client
+            .put("/api/v1/admin/settings")
+            .header("Authorization", admin.bearer())
+            .body_json(&json!({"name": "Lamp Co", "senderName": "Lamp Co Orders"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let buyer = app.user("buyer@mails.test").await;
+    let before = app.mails().await.len();
+    let o = app.placed(&buyer, &[(1, 2)]).await;
+    let id = o["id"].as_str().unwrap();
+    let mails = app.wait_for_mails(before + 1).await;
+    let confirmation = mails[before..]
+        .iter()
+        .find(|m| m.contains("confirmed"))
+        .map(|m| crate::helpers::unfold(m))
+        .expect("a confirmation");
+    assert!(confirmation.contains("From: \"Lamp Co Orders\" <noreply@shopd.local>"), "{confirmation}");
+    assert!(confirmation.contains(&format!("Subject: Order #{} confirmed", o["number"])), "{confirmation}");
+    let money = |k: &str| format!("{:.2}", o[k].as_f64().unwrap());
+    for part in [
+        format!(
+            "2 x {} at {} = {}",
+            o["items"][0]["product"]["title"].as_str().unwrap(),
+            money_of(&o["items"][0]["price"]),
+            money_of(&o["items"][0]["total"])
+        ),
+        format!("Subtotal: {} USD", money("subtotal")),
+        format!("Tax: {} USD", money("tax")),
+        format!("Shipping: {} USD", money("shipping")),
+        format!("Total: {} USD", money("total")),
+        "Shipping to: Ann Smith, 1 Main St, 0150 Oslo, Oslo, NO".to_string(),
+        format!("https://lamps.example/orders/{id}"),
+    ] {
+        assert!(confirmation.contains(&part), "{part} in {confirmation}");
+    }
+
+    // Shipped: the carrier's tracking page.
+    let before = app.mails().await.len();
+    for status in ["PROCESSING", "SHIPPED"] {
+        let body = json!({"status": status, "carrier": "UPS", "trackingNumber": "1Z999AA10123456784"});
+        let r = crate::checkout::set_status(&app, &admin, id, body).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    }
+    let mails = app.wait_for_mails(before + 1).await;
+    let shipped = mails[before..]
+        .iter()
+        .find(|m| m.contains("has shipped"))
+        .map(|m| crate::helpers::unfold(m))
+        .expect("a shipping mail");
+    assert!(shipped.contains("https://www.ups.com/track?tracknum=1Z999AA10123456784"), "{shipped}");
+}
+
+fn money_of(v: &serde_json::Value) -> String {
+    format!("{:.2}", v.as_f64().unwrap())
+}
