@@ -156,6 +156,8 @@ pub fn run(command: Option<Command>, settings: Settings) -> ExitCode {
         Command::Seed { generate: _, orders: Some(n) } => {
             let s = settings.clone();
             offline(&settings, |store, _| async move {
+                // Numbers follow creation: a store's older orders are numbered first.
+                crate::orders::number_old_orders(&store, s.order_number_start).await?;
                 let bar = progress_bar(n, "placing sample orders");
                 crate::seed::orders(&store, &s, n, 730, |done| bar.set_position(done)).await?;
                 bar.finish();

@@ -261,7 +261,7 @@ pub async fn orders(
     days: u32,
     progress: impl Fn(u64),
 ) -> anyhow::Result<u64> {
-    use crate::orders::{HistoryEntry, ORDERS, Order, OrderItem, ShippingAddress, Status};
+    use crate::orders::{HistoryEntry, ORDERS, Order, OrderItem, Status};
     let r = store.read()?;
     let products: Vec<(u64, Money, String, String)> = r
         .scan(&PRODUCTS, &(), false)?
@@ -311,51 +311,19 @@ pub async fn orders(
                             thumbnail: thumbnail.clone(),
                         });
                     }
-                    let t = crate::orders::totals(&items, &settings);
-                    let mut history = vec![HistoryEntry { status: Status::Pending, at, note: None }];
+                    let customer = customers[(i % customers.len() as u64) as usize];
+                    let mut o = Order::placed(w, &settings, id, customer, items, sample_address(), at)?;
                     for next in [Status::Processing, Status::Shipped, Status::Delivered] {
                         if status == next || (status as u8 > next as u8 && status != Status::Cancelled) {
-                            history.push(HistoryEntry { status: next, at, note: None });
+                            o.history.push(HistoryEntry { status: next, at, note: None });
                         }
                     }
                     if status == Status::Cancelled {
-                        history.push(HistoryEntry { status, at, note: Some("Expired unpaid".into()) });
+                        o.history.push(HistoryEntry { status, at, note: Some("Expired unpaid".into()) });
+                        o.cancelled_at = Some(at);
                     }
-                    let o = Order {
-                        id,
-                        number: crate::orders::next_number(w, settings.order_number_start)?,
-                        user_id: customers[(i % customers.len() as u64) as usize],
-                        status,
-                        subtotal: t.subtotal,
-                        tax: t.tax,
-                        shipping: t.shipping,
-                        total: t.total,
-                        currency: "USD".into(),
-                        tracking_number: None,
-                        carrier: None,
-                        estimated_delivery: None,
-                        delivered_at: (status == Status::Delivered).then_some(at),
-                        cancelled_at: (status == Status::Cancelled).then_some(at),
-                        cancel_reason: None,
-                        created_at: at,
-                        updated_at: at,
-                        items,
-                        address: ShippingAddress {
-                            first_name: "Ann".into(),
-                            last_name: "Smith".into(),
-                            address: "1 Main St".into(),
-                            city: "Oslo".into(),
-                            state: "Oslo".into(),
-                            zip_code: "0150".into(),
-                            country: "NO".into(),
-                            phone: None,
-                        },
-                        payment_intent_id: None,
-                        notes: vec![],
-                        history,
-                        returns: vec![],
-                        refunding: None,
-                    };
+                    o.status = status;
+                    o.delivered_at = (status == Status::Delivered).then_some(at);
                     w.put(&ORDERS, &o.id, &o)?;
                 }
                 Ok::<_, StoreError>(())
@@ -365,4 +333,17 @@ pub async fn orders(
         progress(made);
     }
     Ok(made)
+}
+
+fn sample_address() -> crate::orders::ShippingAddress {
+    crate::orders::ShippingAddress {
+        first_name: "Ann".into(),
+        last_name: "Smith".into(),
+        address: "1 Main St".into(),
+        city: "Oslo".into(),
+        state: "Oslo".into(),
+        zip_code: "0150".into(),
+        country: "NO".into(),
+        phone: None,
+    }
 }

@@ -170,8 +170,8 @@ impl Input {
         if self.currency.as_deref().is_some_and(|v| v.len() != 3 || !v.chars().all(|c| c.is_ascii_alphabetic())) {
             c.add("currency", "A currency is its three-letter ISO 4217 code, like USD or EUR");
         }
-        if let Some(zone) = &self.timezone
-            && zone.trim().parse::<chrono_tz::Tz>().is_err()
+        if let Some(zone) = self.timezone.as_deref().map(str::trim).filter(|z| !z.is_empty())
+            && zone.parse::<chrono_tz::Tz>().is_err()
         {
             c.add("timezone", "Not an IANA timezone name (like UTC or Europe/Berlin)");
         }

@@ -12,15 +12,16 @@ fn is_formula(cell: &str) -> bool {
     cell.starts_with(['=', '+', '-', '@', '\t', '\r'])
 }
 
-/// A text cell, made safe to open.
+/// A text cell, made safe to open. A cell that starts with `'` gets one more, so that the
+/// import's taking one off gives it back as it was.
 pub fn text(cell: &str) -> std::borrow::Cow<'_, str> {
-    if is_formula(cell) { format!("'{cell}").into() } else { cell.into() }
+    if is_formula(cell) || cell.starts_with('\'') { format!("'{cell}").into() } else { cell.into() }
 }
 
 /// A cell as it was before [`text`].
 pub fn untext(cell: &str) -> &str {
     match cell.strip_prefix('\'') {
-        Some(rest) if is_formula(rest) => rest,
+        Some(rest) if is_formula(rest) || rest.starts_with('\'') => rest,
         _ => cell,
     }
 }
@@ -40,14 +41,24 @@ where
     F: FnOnce(&mut csv::Writer<Chunks>) -> anyhow::Result<()> + Send + 'static,
 {
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(4);
+    let failed = tx.clone();
     tokio::task::spawn_blocking(move || {
         let mut out = csv::Writer::from_writer(Chunks { buf: Vec::with_capacity(CHUNK), tx });
-        let done = fill(&mut out).and_then(|()| out.flush().map_err(Into::into));
-        if let Err(e) = done {
-            tracing::warn!(error = %e, "an export stopped early");
-        }
-        if let Ok(mut chunks) = out.into_inner() {
-            chunks.send();
+        let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fill(&mut out)))
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the export panicked")))
+            .and_then(|()| out.flush().map_err(Into::into));
+        match done {
+            Ok(()) => {
+                if let Ok(mut chunks) = out.into_inner() {
+                    chunks.send();
+                }
+            }
+            // The status line has gone out: an error in the body makes the server cut the
+            // response off, so the client sees a broken download, never a short file.
+            Err(e) => {
+                tracing::warn!(error = %e, "an export stopped early");
+                let _ = failed.blocking_send(Err(std::io::Error::other(e.to_string())));
+            }
         }
     });
     let body = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
@@ -55,6 +66,8 @@ where
 }
 
 const CHUNK: usize = 64 * 1024;
+/// How long a client may take to read one chunk.
+const STALL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The byte sink of [`stream`]: hands full chunks to the response; a client gone away stops it.
 pub struct Chunks {
@@ -68,7 +81,10 @@ impl Chunks {
             return true;
         }
         let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
-        self.tx.blocking_send(Ok(chunk)).is_ok()
+        // A client that stops reading without going away would hold the snapshot (and this
+        // thread) for ever: it gets a minute per chunk.
+        let send = tokio::time::timeout(STALL, self.tx.send(Ok(chunk)));
+        matches!(tokio::runtime::Handle::current().block_on(send), Ok(Ok(())))
     }
 }
 
@@ -92,7 +108,7 @@ mod tests {
 
     #[test]
     fn formulas_are_written_as_text_and_read_back_as_they_were() {
-        for cell in ["=HYPERLINK(\"x\")", "+1", "-50% off", "@SUM(A1)", "\tx", "plain", "'quoted", ""] {
+        for cell in ["=HYPERLINK(\"x\")", "+1", "-50% off", "@SUM(A1)", "\tx", "plain", "'quoted", "'=x", "''", ""] {
             assert_eq!(untext(&text(cell)), cell);
             assert!(!is_formula(&text(cell)), "{cell}");
         }

@@ -158,9 +158,12 @@ impl ParseFromParameter for Day {
         if value.is_empty() {
             return Ok(Day(None));
         }
+        use chrono::Datelike;
         chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
+            .ok()
+            .filter(|d| (1970..=9999).contains(&d.year()))
             .map(|d| Day(Some(d)))
-            .map_err(|_| ParseError::custom("must be a day like 2026-12-01"))
+            .ok_or_else(|| ParseError::custom("must be a day like 2026-12-01, from 1970 to 9999"))
     }
 }
 

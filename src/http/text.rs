@@ -63,7 +63,7 @@ pub const FIELDS: &[(&str, usize, Lines)] = &[
     ("taxId", 50, Lines::One),
     ("supportEmail", 254, Lines::One),
     ("senderName", 100, Lines::One),
-    ("currency", 3, Lines::One),
+    ("currency", 10, Lines::One),
     ("invoiceFooter", 1000, Lines::Many),
     ("timezone", 64, Lines::One),
     ("paperSize", 10, Lines::One),

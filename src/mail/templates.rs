@@ -51,7 +51,7 @@ pub const ORDER_CONFIRMATION: Template = Template {
 pub const ORDER_SHIPPED: Template = Template {
     subject: "Order {{order}} has shipped",
     text: "Hello {{name}},\n\nYour order {{order}} is on its way to {{address}}.\nCarrier: {{carrier}}\nTracking number: {{tracking}}\n{{tracking_url}}\n\nYour order: {{link}}\n",
-    html: "<p>Hello {{name}},</p><p>Your order <b>{{order}}</b> is on its way to {{address}}.</p><p>Carrier: {{carrier}}<br>Tracking number: {{tracking}}<br><a href=\"{{tracking_url}}\">{{tracking_url}}</a></p><p><a href=\"{{link}}\">See your order</a></p>",
+    html: "<p>Hello {{name}},</p><p>Your order <b>{{order}}</b> is on its way to {{address}}.</p><p>Carrier: {{carrier}}<br>Tracking number: {{tracking}}<br>{{tracking_url}}</p><p><a href=\"{{link}}\">See your order</a></p>",
 };
 
 pub const ORDER_DELIVERED: Template = Template {

@@ -245,7 +245,11 @@ impl OrdersApi {
             (all.into_iter().skip(start).take(paging.limit).collect::<Vec<_>>(), total)
         } else {
             // Newest first from the range's end (ids are v7: their order is the time's).
-            let start = cursor.0.or(hi);
+            // A cursor past the range's end starts at the end.
+            let start = match (cursor.0, hi) {
+                (Some(c), Some(h)) => Some(c.min(h)),
+                (c, h) => c.or(h),
+            };
             let at = At {
                 from: start.as_ref(),
                 skip: if cursor.0.is_some() { 0 } else { paging.skip },

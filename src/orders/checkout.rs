@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{HistoryEntry, ORDER_ITEMS, ORDERS, Order, OrderItem, OrderView, ShippingAddress, Status, totals};
+use super::{ORDER_ITEMS, ORDERS, Order, OrderItem, OrderView, ShippingAddress};
 use crate::audit::{self, Actor, Event};
 use crate::cart::CARTS;
 use crate::config::Settings;
@@ -165,35 +165,8 @@ fn take(
         });
         changed.push(p);
     }
-    let t = totals(&items, settings);
     let now = Utc::now();
-    let order = Order {
-        id: Uuid::now_v7(),
-        number: super::next_number(w, settings.order_number_start)?,
-        user_id,
-        status: Status::Pending,
-        subtotal: t.subtotal,
-        tax: t.tax,
-        shipping: t.shipping,
-        total: t.total,
-        currency: "USD".into(),
-        tracking_number: None,
-        carrier: None,
-        estimated_delivery: None,
-        delivered_at: None,
-        cancelled_at: None,
-        cancel_reason: None,
-        created_at: now,
-        updated_at: now,
-        items,
-        address,
-        // Bound by the payments endpoints, never taken from the client.
-        payment_intent_id: None,
-        notes: Vec::new(),
-        history: vec![HistoryEntry { status: Status::Pending, at: now, note: Some("Order placed".into()) }],
-        returns: Vec::new(),
-        refunding: None,
-    };
+    let order = Order::placed(w, settings, Uuid::now_v7(), user_id, items, address, now)?;
     w.put(&ORDERS, &order.id, &order)?;
     if from_cart {
         w.delete(&CARTS, cart_key.as_str())?;

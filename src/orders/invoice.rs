@@ -28,7 +28,7 @@ pub fn render(order: &Order, customer: Option<&User>) -> Vec<u8> {
         let _ = writeln!(body, "BT /{font} {size} Tf {x} {y} Td ({}) Tj ET", text(s));
     };
     line("F2", 22, 50, 740, "INVOICE");
-    line("F1", 10, 50, 715, &format!("Order {} ({})", order.label(), order.id));
+    line("F1", 10, 50, 715, &format!("Order {}, id {}", order.label(), order.id));
     line("F1", 10, 50, 701, &format!("Date {}", order.created_at.format("%Y-%m-%d")));
     line("F1", 10, 50, 687, &format!("Status {}", order.status.as_str()));
     let name = customer

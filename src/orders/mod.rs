@@ -261,6 +261,10 @@ pub fn tracking_url(carrier: &str, number: &str) -> Option<String> {
         "dhl" => "https://www.dhl.com/global-en/home/tracking.html?tracking-id=",
         _ => return None,
     };
+    let number: String = number
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b == b'-' { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect();
     Some(format!("{base}{number}"))
 }
 
@@ -449,6 +453,47 @@ impl Order {
     }
 
     /// Moves to `next` with a history entry, or refuses with `INVALID_STATUS_TRANSITION`.
+    /// A new PENDING order of `items` to `address`, placed `at`, with its money from
+    /// [`totals`] and the next order number.
+    pub fn placed(
+        w: &mut WriteTx<'_>,
+        settings: &Settings,
+        id: Uuid,
+        user_id: u64,
+        items: Vec<OrderItem>,
+        address: ShippingAddress,
+        at: DateTime<Utc>,
+    ) -> Result<Order, StoreError> {
+        let t = totals(&items, settings);
+        Ok(Order {
+            id,
+            number: next_number(w, settings.order_number_start)?,
+            user_id,
+            status: Status::Pending,
+            subtotal: t.subtotal,
+            tax: t.tax,
+            shipping: t.shipping,
+            total: t.total,
+            currency: "USD".into(),
+            tracking_number: None,
+            carrier: None,
+            estimated_delivery: None,
+            delivered_at: None,
+            cancelled_at: None,
+            cancel_reason: None,
+            created_at: at,
+            updated_at: at,
+            items,
+            address,
+            // Bound by the payments endpoints, never taken from the client.
+            payment_intent_id: None,
+            notes: Vec::new(),
+            history: vec![HistoryEntry { status: Status::Pending, at, note: Some("Order placed".into()) }],
+            returns: Vec::new(),
+            refunding: None,
+        })
+    }
+
     /// How people name the order: `#1001`.
     pub fn label(&self) -> String {
         if self.number == 0 { self.id.to_string()[..8].to_string() } else { format!("#{}", self.number) }

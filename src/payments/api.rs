@@ -124,7 +124,7 @@ fn apply_status_in(
     w.put(&PAYMENTS, &p.id, &p)?;
     audit::record(w, actor, Event::new("PAYMENT_STATUS", "Payment", p.id).change(json!(before), json!(status)))?;
     if late {
-        let key = Some(format!("shopd-late-{}", p.id.simple()));
+        let key = Some(format!("{}{}", refunds::LATE_PREFIX, p.id.simple()));
         let ask = refunds::Ask { amount: None, key, then: refunds::Then::Nothing, answer: None, actor: actor.clone() };
         refunds::start(w, p.id, ask)?;
         return Ok(());

@@ -70,11 +70,19 @@ fn by_payment(r: &Refund) -> Vec<Vec<u8>> {
     vec![key::encode(&(r.payment_id, r.id))]
 }
 
+/// The idempotency-key prefix of the refund of a payment that came too late.
+pub const LATE_PREFIX: &str = "shopd-late-";
+
 pub static REFUND_INDEXES: [Index<Refund>; 1] = [Index::new("refunds.by_payment", by_payment)];
-/// The sales figures count a refund on the day it was asked for, once its money went back.
+/// The sales figures count a refund on the day it was asked for, once its money went back;
+/// not the refund of a payment that came too late (its order was never paid, or was paid by
+/// another payment), whose money the shop never kept.
 pub static REFUNDS: Collection<Uuid, Refund> =
     Collection::with_indexes("refunds", &REFUND_INDEXES).deriving(|w, before, after| {
-        let counted = |r: &Refund| (r.status == RefundStatus::Succeeded).then(|| (r.created_at, r.amount.cents()));
+        let counted = |r: &Refund| {
+            (r.status == RefundStatus::Succeeded && !r.key.starts_with(LATE_PREFIX))
+                .then(|| (r.created_at, r.amount.cents()))
+        };
         crate::stats::refund_changed(w, before.and_then(counted), after.and_then(counted))
     });
 /// A payment's refunds, oldest first.

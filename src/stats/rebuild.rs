@@ -9,7 +9,7 @@ use crate::store::{Collection, Key, Record, Store, StoreError};
 use crate::users::USERS;
 
 /// Bumped when what a record contributes changes: a store built by another version is rebuilt.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 static STATE: Collection<str, u32> = Collection::new("stats.state");
 const BATCH: usize = 2_000;
 

@@ -409,7 +409,7 @@ async fn the_invoice_is_a_pdf_with_the_order_id_and_total() {
     assert!(r.body.ends_with(b"%%EOF\n"));
     let text = String::from_utf8_lossy(&r.body);
     for needle in [
-        format!("Order {oid}"),
+        format!("Order #{}, id {oid}", o["number"]),
         "66.66".to_string(),
         "52.47".to_string(),
         "4.20".to_string(),

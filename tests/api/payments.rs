@@ -559,4 +559,7 @@ async fn a_card_success_after_the_order_was_marked_paid_is_refunded() {
     }
     assert!(refunded, "the second payment is handed back");
     assert_eq!(send(app.get_as(&format!("/api/v1/orders/{oid}"), &s)).await.json()["data"]["status"], "PROCESSING");
+    // The money handed back was never the shop's: the figures keep the order and no refund.
+    let today = send(app.get_as("/api/v1/admin/stats/overview", &admin)).await.json()["data"]["today"].clone();
+    assert_eq!((&today["revenue"], today["refunds"].as_f64()), (&o["total"], Some(0.0)), "{today}");
 }
