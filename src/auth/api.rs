@@ -23,7 +23,7 @@ use crate::http::detached::detached;
 use crate::http::envelope::{CookieReply, Created, Nothing, Reply};
 use crate::http::json::{JsonBody, OptionalJson};
 use crate::jobs::{self, Task};
-use crate::mail::templates::{RESET_PASSWORD, VERIFY_EMAIL};
+use crate::mail::templates::{Loaded, RESET_PASSWORD, VERIFY_EMAIL};
 use crate::metrics::SignIn;
 use crate::state::AppState;
 use crate::store::{StoreError, WriteTx};
@@ -238,13 +238,14 @@ async fn send_reset_link(state: &AppState, email: &str, actor: Actor) -> ApiResu
     let id = user.id;
     let actor = actor.as_user(id);
     let client_url = state.settings.client_url.clone();
+    let template = RESET_PASSWORD.load(&state.settings.data_dir).await;
     state
         .store
         .write(move |w| {
             let token = issue_one_time(w, id, Purpose::ResetPassword, RESET_TTL_HOURS)?;
             audit::record(w, &actor, Event::new("PASSWORD_RESET_REQUESTED", "User", id))?;
             let link = link(&client_url, "reset-password", &token);
-            let mail = RESET_PASSWORD.render(&user.email, &[("name", &user.first_name), ("link", &link)]);
+            let mail = template.render(&user.email, &[("name", &user.first_name), ("link", &link)]);
             jobs::enqueue(w, Task::Mail { mail })?;
             Ok::<_, StoreError>(())
         })
@@ -252,10 +253,22 @@ async fn send_reset_link(state: &AppState, email: &str, actor: Actor) -> ApiResu
     Ok(())
 }
 
+/// The verification mail's template with the shop's overrides: loaded before the write that
+/// calls [`enqueue_verification`].
+pub async fn verification_template(state: &AppState) -> Loaded {
+    VERIFY_EMAIL.load(&state.settings.data_dir).await
+}
+
 /// Enqueues the verification mail of `user`, in the write that issued its token.
-pub fn enqueue_verification(w: &mut WriteTx<'_>, client_url: &str, user: &User, token: &str) -> Result<(), StoreError> {
+pub fn enqueue_verification(
+    w: &mut WriteTx<'_>,
+    template: &Loaded,
+    client_url: &str,
+    user: &User,
+    token: &str,
+) -> Result<(), StoreError> {
     let link = link(client_url, "verify-email", token);
-    let mail = VERIFY_EMAIL.render(&user.email, &[("name", &user.first_name), ("link", &link)]);
+    let mail = template.render(&user.email, &[("name", &user.first_name), ("link", &link)]);
     jobs::enqueue(w, Task::Mail { mail }).map(drop)
 }
 
@@ -297,6 +310,7 @@ impl AuthApi {
             let hash = state.auth.passwords.hash(&b.password).await?;
             let actor = Actor::of(req, None);
             let client_url = state.settings.client_url.clone();
+            let template = verification_template(&state).await;
             let user = state
                 .store
                 .write(move |w| {
@@ -308,7 +322,7 @@ impl AuthApi {
                     };
                     w.put(&USERS, &id, &user).on_conflict(ErrorCode::EmailExists)?;
                     let token = issue_one_time(w, id, Purpose::VerifyEmail, VERIFY_TTL_HOURS)?;
-                    enqueue_verification(w, &client_url, &user, &token)?;
+                    enqueue_verification(w, &template, &client_url, &user, &token)?;
                     audit::record(w, &actor.as_user(id), Event::new("REGISTER", "User", id))?;
                     Ok::<_, ApiError>(user)
                 })
@@ -752,11 +766,12 @@ impl AuthApi {
             }
         }
         let client_url = state.settings.client_url.clone();
+        let template = verification_template(&state).await;
         state
             .store
             .write(move |w| {
                 let token = issue_one_time(w, user_id, Purpose::VerifyEmail, VERIFY_TTL_HOURS)?;
-                enqueue_verification(w, &client_url, &user, &token)
+                enqueue_verification(w, &template, &client_url, &user, &token)
             })
             .await?;
         Ok(Reply::ok_with(Nothing, "Verification email sent"))

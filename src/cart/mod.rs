@@ -192,6 +192,7 @@ pub async fn remind_abandoned(state: &crate::state::AppState) -> Result<usize, S
         let Some(user) = user.filter(|u| u.is_active && u.preferences.email_notifications) else { continue };
         let (owner, link) = (cart.owner.clone(), format!("{}/cart", client_url.trim_end_matches('/')));
         // Marked in the write that enqueues the mail: a reminder is never sent twice.
+        let template = crate::mail::templates::ABANDONED_CART.load(&state.settings.data_dir).await;
         let marked = state
             .store
             .write(move |w| {
@@ -203,7 +204,7 @@ pub async fn remind_abandoned(state: &crate::state::AppState) -> Result<usize, S
                 w.put(&CARTS, owner.as_str(), &c)?;
                 let count = c.items.iter().map(|l| l.quantity).sum::<u32>().to_string();
                 let vars = [("name", user.first_name.as_str()), ("count", count.as_str()), ("link", link.as_str())];
-                let mail = crate::mail::templates::ABANDONED_CART.render(&user.email, &vars);
+                let mail = template.render(&user.email, &vars);
                 crate::jobs::enqueue(w, crate::jobs::Task::Mail { mail })?;
                 Ok::<_, StoreError>(true)
             })

@@ -192,7 +192,8 @@ pub async fn order_mail(state: &AppState, job: &Job, order_id: Uuid, event: Orde
         ("tracking", order.tracking_number.as_deref().unwrap_or("-")),
         ("tracking_url", tracking_url.as_str()),
     ];
-    match state.mailer.deliver(&template.render(&user.email, &vars), job).await {
+    let mail = template.load(&state.settings.data_dir).await.render(&user.email, &vars);
+    match state.mailer.deliver(&mail, job).await {
         Ok(()) => Outcome::done(),
         Err(f) => f.outcome(),
     }

@@ -573,6 +573,7 @@ async fn update_me(state: &AppState, req: &Request, user_id: u64, patch: UpdateM
     }
     let actor = Actor::of(req, Some(user_id));
     let client_url = state.settings.client_url.clone();
+    let template = crate::auth::api::verification_template(state).await;
     let user = state
         .store
         .write(move |w| {
@@ -605,7 +606,7 @@ async fn update_me(state: &AppState, req: &Request, user_id: u64, patch: UpdateM
             if email_changed {
                 let token =
                     crate::auth::api::issue_one_time(w, user_id, crate::auth::tokens::Purpose::VerifyEmail, 24)?;
-                crate::auth::api::enqueue_verification(w, &client_url, &user, &token)?;
+                crate::auth::api::enqueue_verification(w, &template, &client_url, &user, &token)?;
             }
             audit::record(w, &actor, Event::new("PROFILE_UPDATE", "User", user_id).change(before, audit_view(&user)))?;
             Ok::<_, ApiError>(user)

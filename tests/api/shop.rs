@@ -168,3 +168,41 @@ async fn mails_come_from_the_shop_and_show_the_whole_order() {
 fn money_of(v: &serde_json::Value) -> String {
     format!("{:.2}", v.as_f64().unwrap())
 }
+
+#[tokio::test]
+async fn a_shop_overrides_its_mail_templates_and_a_broken_one_falls_back() {
+    let app = TestApp::with(
+        |s| {
+            s.seed_demo = true;
+            let dir = s.data_dir.join("templates");
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("order_confirmation.subject"), "Your order {{ order }}\n  is in").unwrap();
+            std::fs::write(
+                dir.join("order_confirmation.txt"),
+                "Danke {{ name }}! Order {{ order }}: {{ total }} {{ currency }}{% if tracking_url %} never{% endif %}\n",
+            )
+            .unwrap();
+            // Does not parse: the built-in HTML part is used.
+            std::fs::write(dir.join("order_confirmation.html"), "{% if %}").unwrap();
+        },
+        |r| r,
+    )
+    .await;
+    let buyer = app.user("tpl@mails.test").await;
+    let before = app.mails().await.len();
+    let o = app.placed(&buyer, &[(1, 1)]).await;
+    let mails = app.wait_for_mails(before + 1).await;
+    let mail = mails[before..]
+        .iter()
+        .map(|m| crate::helpers::unfold(m))
+        .find(|m| m.contains("To: tpl@mails.test"))
+        .expect("a mail");
+    let number = o["number"].as_u64().unwrap();
+    assert!(mail.contains(&format!("Subject: Your order #{number} is in\r\n")), "one line: {mail}");
+    assert!(
+        mail.contains(&format!("Danke Ann! Order #{number}: {:.2} USD\r\n", o["total"].as_f64().unwrap())),
+        "{mail}"
+    );
+    assert!(!mail.contains("never"));
+    assert!(mail.contains("Thank you for your order <b>"), "the built-in HTML: {mail}");
+}
