@@ -95,6 +95,12 @@ impl<'a> Event<'a> {
         }
     }
 
+    /// An event about a kind of entity rather than one record (an import, an export, the
+    /// shop's settings).
+    pub fn about(action: &'a str, entity: &'a str) -> Self {
+        Event { entity_id: None, ..Event::new(action, entity, "") }
+    }
+
     pub fn change(mut self, old: Value, new: Value) -> Self {
         self.old_value = Some(old);
         self.new_value = Some(new);

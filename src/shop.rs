@@ -273,8 +273,7 @@ impl ShopApi {
                 audit::record(
                     w,
                     &actor,
-                    Event { entity_id: None, ..Event::new("SETTINGS_UPDATE", "Shop", "") }
-                        .change(old.unwrap_or_default(), new.unwrap_or_default()),
+                    Event::about("SETTINGS_UPDATE", "Shop").change(old.unwrap_or_default(), new.unwrap_or_default()),
                 )?;
                 Ok::<_, ApiError>(after)
             })
@@ -314,11 +313,7 @@ impl ShopApi {
                 let old = s.logo.replace(url.clone());
                 s.updated_at = Some(Utc::now());
                 w.put(&SHOP, KEY, &s)?;
-                audit::record(
-                    w,
-                    &actor,
-                    Event { entity_id: None, ..Event::new("LOGO_CHANGE", "Shop", "") }.change(json!(old), json!(url)),
-                )?;
+                audit::record(w, &actor, Event::about("LOGO_CHANGE", "Shop").change(json!(old), json!(url)))?;
                 Ok::<_, ApiError>((old, s.apply(&config)))
             })
             .await;

@@ -86,7 +86,7 @@ impl App {
         crate::orders::number_old_orders(&store, settings.order_number_start).await?;
         crate::stats::rebuild::ensure(&store).await?;
         let auth = Auth::new(&settings, &store)?;
-        let mailer = Mailer::new(&settings, Some(store.clone()))?;
+        let mailer = Mailer::new(&settings, store.clone())?;
         let jobs = Jobs::new(&store);
         if settings.seed_demo && settings.is_production() {
             // The demo's accounts have published passwords: never in a real shop.

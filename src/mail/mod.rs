@@ -47,20 +47,20 @@ pub struct Mailer {
     named: bool,
     outbox: PathBuf,
     /// Where the shop's settings (its sender name) are read at each delivery.
-    shop: Option<(crate::store::Store, Arc<Settings>)>,
+    shop: (crate::store::Store, Arc<Settings>),
 }
 
 impl Mailer {
-    /// With `store`, the sender name is the shop's (`senderName`, else its name, from
-    /// `/admin/settings`) as it is when a mail goes out.
-    pub fn new(settings: &Settings, store: Option<crate::store::Store>) -> anyhow::Result<Mailer> {
+    /// The sender name is the shop's (`senderName`, else its name, from `/admin/settings` in
+    /// `store`) as it is when a mail goes out.
+    pub fn new(settings: &Settings, store: crate::store::Store) -> anyhow::Result<Mailer> {
         let mut from: Mailbox = settings.from_email.parse().context("from_email")?;
         let named = from.name.is_some();
         // `"My Shop" <noreply@...>` unless from_email names a sender itself.
         if from.name.is_none() {
             from.name = settings.shop_name.clone();
         }
-        let shop = store.map(|s| (s, Arc::new(settings.clone())));
+        let shop = (store, Arc::new(settings.clone()));
         let outbox = settings.data_dir.join("outbox");
         let transport = match &settings.smtp_host {
             None => Transport::Outbox,
@@ -111,7 +111,8 @@ impl Mailer {
     /// The `From` of a mail going out now.
     fn sender(&self) -> Mailbox {
         let mut from = self.from.clone();
-        if let (false, Some((store, settings))) = (self.named, &self.shop)
+        let (store, settings) = &self.shop;
+        if !self.named
             && let Ok(shop) = store.read().and_then(|r| crate::shop::settings(&r, settings))
         {
             from.name = Some(shop.sender_name.unwrap_or(shop.name));

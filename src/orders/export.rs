@@ -139,13 +139,7 @@ impl AdminOrdersApi {
         let filters = serde_json::json!({"status": status.0.map(Status::as_str), "from": day(from.0), "to": day(to.0)});
         state
             .store
-            .write(move |w| {
-                audit::record(
-                    w,
-                    &actor,
-                    Event { entity_id: None, ..Event::new("ORDERS_EXPORT", "Order", "") }.metadata(filters),
-                )
-            })
+            .write(move |w| audit::record(w, &actor, Event::about("ORDERS_EXPORT", "Order").metadata(filters)))
             .await?;
         let start = day(from.0).map(|d| crate::stats::day_start(tz, d));
         let end = day(to.0).and_then(|d| d.succ_opt()).map(|d| crate::stats::day_start(tz, d));

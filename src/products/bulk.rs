@@ -285,11 +285,7 @@ impl AdminProductsApi {
                     changed.push(p);
                 }
                 let summary = json!({"created": created, "updated": updated, "missing": missing.len()});
-                audit::record(
-                    w,
-                    &actor,
-                    Event { entity_id: None, ..Event::new("PRODUCT_IMPORT", "Product", "") }.metadata(summary),
-                )?;
+                audit::record(w, &actor, Event::about("PRODUCT_IMPORT", "Product").metadata(summary))?;
                 let generation = if changed.is_empty() { None } else { Some(bump_generation(w)?) };
                 Ok::<Done, ApiError>((created, updated, missing, changed, generation))
             },
