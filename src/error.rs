@@ -83,6 +83,13 @@ error_codes! {
     TrackingUnavailable => ("TRACKING_UNAVAILABLE", 404, "Tracking is not available for this order yet"),
     ReturnNotAllowed => ("RETURN_NOT_ALLOWED", 422, "This order cannot be returned"),
     WishlistItemNotFound => ("WISHLIST_ITEM_NOT_FOUND", 404, "Product is not in the wishlist"),
+    GuestCheckoutDisabled => ("GUEST_CHECKOUT_DISABLED", 403, "This shop takes orders from signed-in customers only"),
+    // Coupons
+    CouponNotFound => ("COUPON_NOT_FOUND", 404, "This code is not valid"),
+    CouponExpired => ("COUPON_EXPIRED", 422, "This code has expired"),
+    CouponExhausted => ("COUPON_EXHAUSTED", 422, "This code has been used as many times as it allows"),
+    CouponNotApplicable => ("COUPON_NOT_APPLICABLE", 422, "This code does not apply to this order"),
+    CouponExists => ("COUPON_EXISTS", 409, "A coupon with this code already exists"),
     // Payments
     OrderNotPayable => ("ORDER_NOT_PAYABLE", 422, "This order cannot be paid"),
     ManualPayment => ("MANUAL_PAYMENT", 422, "This shop takes this payment by hand (cash on delivery or bank transfer): the shop marks the order paid"),

@@ -8,6 +8,7 @@ pub mod cart;
 pub mod claims;
 pub mod cli;
 pub mod config;
+pub mod coupons;
 pub mod error;
 pub mod events;
 pub mod health;

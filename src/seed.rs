@@ -269,8 +269,12 @@ pub async fn orders(
         .filter(|p| p.is_active)
         .map(|p| (p.id, p.discounted_price(), p.title.clone(), p.thumbnail.clone()))
         .collect();
-    let customers: Vec<u64> =
-        r.scan(&USERS, &(), false)?.filter_map(|u| u.ok()).filter(|u| u.role == Role::User).map(|u| u.id).collect();
+    let customers: Vec<(u64, String)> = r
+        .scan(&USERS, &(), false)?
+        .filter_map(|u| u.ok())
+        .filter(|u| u.role == Role::User)
+        .map(|u| (u.id, u.email))
+        .collect();
     drop(r);
     if products.is_empty() || customers.is_empty() {
         bail!("sample orders need products and a customer account: seed the demo catalog first");
@@ -307,12 +311,18 @@ pub async fn orders(
                             quantity,
                             price: *price,
                             total: Money::from_decimal(price.amount() * Decimal::from(quantity)),
+                            discount: Money::ZERO,
                             title: title.clone(),
                             thumbnail: thumbnail.clone(),
                         });
                     }
-                    let customer = customers[(i % customers.len() as u64) as usize];
-                    let mut o = Order::placed(w, &settings, id, customer, items, sample_address(), at)?;
+                    let (user_id, email) = &customers[(i % customers.len() as u64) as usize];
+                    let buyer = crate::orders::Buyer {
+                        user_id: *user_id,
+                        email: Some(email.clone()),
+                        address: sample_address(),
+                    };
+                    let mut o = Order::placed(w, &settings, id, buyer, items, None, at)?;
                     for next in [Status::Processing, Status::Shipped, Status::Delivered] {
                         if status == next || (status as u8 > next as u8 && status != Status::Cancelled) {
                             o.history.push(HistoryEntry { status: next, at, note: None });

@@ -8,8 +8,9 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde::Deserialize;
 
-use super::{CART_LINES, CARTS, Cart, CartLine, CartView, owner_key, view};
+use super::{CART_LINES, CARTS, Cart, CartLine, CartView, buyable, owner_key, view};
 use crate::auth::guard::{Bearer, optional};
+use crate::coupons::{self, COUPON_USES, COUPONS, COUPONS_BY_CODE, normal};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::envelope::{Envelope, Meta};
 use crate::http::json::JsonBody;
@@ -17,6 +18,7 @@ use crate::products::PRODUCTS;
 use crate::state::AppState;
 use crate::store::WriteTx;
 use crate::types::Quantity;
+use crate::users::USERS;
 
 pub const SESSION_HEADER: &str = "x-session-id";
 pub const SESSION_COOKIE: &str = "sessionId";
@@ -27,6 +29,12 @@ pub const SESSION_COOKIE: &str = "sessionId";
 pub struct AddItem {
     pub product_id: u64,
     pub quantity: Quantity<1>,
+}
+
+#[derive(Debug, Deserialize, Object)]
+#[oai(rename = "CartCoupon")]
+pub struct CouponBody {
+    pub code: String,
 }
 
 #[derive(Debug, Deserialize, Object)]
@@ -112,8 +120,12 @@ pub fn identify(state: &AppState, req: &Request) -> ApiResult<Who> {
     }
 }
 
-fn reply(state: &AppState, who: &Who, cart: &Cart) -> CartReply {
-    let data = view(cart, &state.catalog, state.settings.cart_expiry_days);
+fn reply(state: &AppState, who: &Who, cart: &Cart) -> ApiResult<CartReply> {
+    let coupon = match &cart.coupon {
+        Some(code) => state.store.read()?.get_unique(&COUPONS, COUPONS_BY_CODE, &normal(code))?,
+        None => None,
+    };
+    let data = view(cart, &state.catalog, coupon.as_ref(), state.settings.cart_expiry_days);
     let envelope = Envelope { data, status: 200, message: "Success".into(), meta: Meta::current() };
     let (header, cookie) = match (&who.session, who.new_session) {
         (Some(s), true) => (
@@ -126,7 +138,7 @@ fn reply(state: &AppState, who: &Who, cart: &Cart) -> CartReply {
         ),
         _ => (None, None),
     };
-    CartReply::Ok(Json(envelope), header, cookie)
+    Ok(CartReply::Ok(Json(envelope), header, cookie))
 }
 
 /// A stock level as a cap on a line's quantity.
@@ -161,7 +173,7 @@ impl CartApi {
         let owner = who.owner();
         // A cart is stored when something is put in it: a visit stores nothing.
         let cart = state.store.read()?.get(&CARTS, owner.as_str())?.unwrap_or_else(|| Cart::new(owner));
-        Ok(reply(&state, &who, &cart))
+        reply(&state, &who, &cart)
     }
 
     /// Add a product (to its line if there is one). The line may not exceed the stock.
@@ -193,7 +205,7 @@ impl CartApi {
                 Ok::<_, ApiError>(save(w, cart)?)
             })
             .await?;
-        Ok(reply(&state, &who, &cart))
+        reply(&state, &who, &cart)
     }
 
     /// Change a line's quantity; 0 removes it.
@@ -234,7 +246,7 @@ impl CartApi {
                 Ok::<_, ApiError>(save(w, cart)?)
             })
             .await?;
-        Ok(reply(&state, &who, &cart))
+        reply(&state, &who, &cart)
     }
 
     /// Remove a line.
@@ -255,7 +267,7 @@ impl CartApi {
                 Ok(save(w, cart)?)
             })
             .await?;
-        Ok(reply(&state, &who, &cart))
+        reply(&state, &who, &cart)
     }
 
     /// Empty the cart.
@@ -273,7 +285,64 @@ impl CartApi {
                 None => Ok(Cart::new(owner)),
             })
             .await?;
-        Ok(reply(&state, &who, &cart))
+        reply(&state, &who, &cart)
+    }
+
+    /// Enter a coupon code (replacing one entered before). Refused when the code is unknown,
+    /// outside its dates, used up (for a signed-in customer, also their own limit) or, for a
+    /// cart with items, not applicable to them. The cart shows the code and its discount.
+    #[oai(path = "/coupon", method = "post", operation_id = "applyCartCoupon")]
+    async fn apply_coupon(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: JsonBody<CouponBody>,
+    ) -> ApiResult<CartReply> {
+        let who = identify(&state, req)?;
+        let (owner, user, code) = (who.owner(), who.user, body.0.code);
+        let catalog = state.catalog.clone();
+        let cart = state
+            .store
+            .write(move |w| {
+                let coupon = coupons::find(w, &code)?;
+                coupon.usable(Utc::now())?;
+                let email = match user {
+                    Some(id) => w.get(&USERS, &id)?.map(|u| u.email.to_lowercase()),
+                    None => None,
+                };
+                let mine = match email {
+                    Some(e) => w.get(&COUPON_USES, &(coupon.id, e))?.unwrap_or(0),
+                    None => 0,
+                };
+                coupon.left_for(mine)?;
+                let mut cart = load(w, &owner)?;
+                let lines = buyable(&cart, &catalog);
+                if !lines.is_empty() {
+                    coupon.apply(&lines)?;
+                }
+                cart.coupon = Some(coupon.code);
+                Ok::<_, ApiError>(save(w, cart)?)
+            })
+            .await?;
+        reply(&state, &who, &cart)
+    }
+
+    /// Remove the coupon code.
+    #[oai(path = "/coupon", method = "delete", operation_id = "removeCartCoupon")]
+    async fn remove_coupon(&self, state: Data<&AppState>, req: &Request) -> ApiResult<CartReply> {
+        let who = identify(&state, req)?;
+        let owner = who.owner();
+        let cart = state
+            .store
+            .write(move |w| match w.get(&CARTS, owner.as_str())? {
+                Some(mut cart) => {
+                    cart.coupon = None;
+                    save(w, cart)
+                }
+                None => Ok(Cart::new(owner)),
+            })
+            .await?;
+        reply(&state, &who, &cart)
     }
 
     /// After sign-in: move the guest cart named by the session into the user's cart
@@ -298,9 +367,10 @@ impl CartApi {
                     }
                 }
                 cart.items.retain(|l| l.quantity > 0);
+                cart.coupon = cart.coupon.or(guest.coupon);
                 save(w, cart)
             })
             .await?;
-        Ok(reply(&state, &who, &cart))
+        reply(&state, &who, &cart)
     }
 }

@@ -9,6 +9,7 @@ use poem_openapi::Object;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::coupons::{AppliedCoupon, Coupon, Priced};
 use crate::products::catalog::Catalog;
 use crate::store::{Collection, Store, StoreError};
 use crate::types::Money;
@@ -41,6 +42,9 @@ pub struct Cart {
     /// When the abandoned-cart reminder went out for this cart's current contents.
     #[serde(default)]
     pub reminded_at: Option<DateTime<Utc>>,
+    /// The coupon code the customer entered, as entered; applied when the cart is ordered.
+    #[serde(default)]
+    pub coupon: Option<String>,
 }
 
 pub static CARTS: Collection<str, Cart> = Collection::new("carts");
@@ -50,7 +54,15 @@ pub static CART_LINES: Collection<u64, ()> = Collection::new("cart_lines");
 impl Cart {
     pub fn new(owner: String) -> Cart {
         let now = Utc::now();
-        Cart { id: Uuid::now_v7(), owner, items: Vec::new(), created_at: now, updated_at: now, reminded_at: None }
+        Cart {
+            id: Uuid::now_v7(),
+            owner,
+            items: Vec::new(),
+            created_at: now,
+            updated_at: now,
+            reminded_at: None,
+            coupon: None,
+        }
     }
 
     pub fn is_guest(&self) -> bool {
@@ -94,13 +106,20 @@ pub struct CartView {
     pub id: String,
     pub items: Vec<CartItemView>,
     pub subtotal: Money,
+    /// The code entered (`POST /cart/coupon`), or null.
+    pub coupon: Option<AppliedCoupon>,
+    /// What the code takes off the subtotal now (0 without one, or when it no longer applies).
+    pub discount: Money,
+    /// subtotal − discount, before tax and shipping.
+    pub total: Money,
     pub item_count: u32,
     /// Guest carts only: when the cart is swept if left alone.
     pub expires_at: Option<String>,
 }
 
-/// The cart as the client sees it, priced from the live catalog.
-pub fn view(cart: &Cart, catalog: &Catalog, expiry_days: u32) -> CartView {
+/// The cart as the client sees it, priced from the live catalog, with the discount of its
+/// `coupon` (the record of the cart's code, if there is one).
+pub fn view(cart: &Cart, catalog: &Catalog, coupon: Option<&Coupon>, expiry_days: u32) -> CartView {
     let mut subtotal = Money::ZERO.amount();
     let mut count = 0u32;
     let items = cart
@@ -136,13 +155,34 @@ pub fn view(cart: &Cart, catalog: &Catalog, expiry_days: u32) -> CartView {
             }
         })
         .collect();
+    let discount = coupon
+        .and_then(|c| c.usable(Utc::now()).and_then(|_| c.apply(&buyable(cart, catalog))).ok())
+        .map_or(Money::ZERO, |a| a.discount);
+    let subtotal = Money::from_decimal(subtotal);
     CartView {
         id: cart.id.to_string(),
         items,
-        subtotal: Money::from_decimal(subtotal),
+        subtotal,
+        // A code deleted since it was entered is gone from the cart too.
+        coupon: coupon.map(|c| AppliedCoupon { code: c.code.clone(), r#type: c.kind }),
+        discount,
+        total: Money::from_decimal(subtotal.amount() - discount.amount()),
         item_count: count,
         expires_at: cart.is_guest().then(|| timestamp(&(cart.updated_at + Duration::days(expiry_days as i64)))),
     }
+}
+
+/// The lines that can be bought (their product still active), as a coupon sees them.
+pub fn buyable(cart: &Cart, catalog: &Catalog) -> Vec<Priced> {
+    cart.items
+        .iter()
+        .filter_map(|l| catalog.get(l.product_id).filter(|p| p.is_active).map(|p| (l, p)))
+        .map(|(l, p)| Priced {
+            product_id: p.id,
+            category: p.category.clone(),
+            total: Money::from_decimal(p.discounted_price().amount() * rust_decimal::Decimal::from(l.quantity)),
+        })
+        .collect()
 }
 
 /// Deletes guest carts idle for more than `days`. Returns how many went.

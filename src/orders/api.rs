@@ -127,7 +127,9 @@ impl OrdersApi {
         let user_id = auth.0.user_id;
         checkout::check(&input)?;
         let idem = key.0.map(|k| Scoped::new("orders", user_id, &k, fingerprint(&input)));
-        match checkout::place(&state, user_id, input, idem, Actor::of(req, Some(user_id))).await? {
+        match checkout::place(&state, checkout::Customer::User(user_id), input, idem, Actor::of(req, Some(user_id)))
+            .await?
+        {
             Placed::New(order) => {
                 state.metrics.orders_placed.inc();
                 Ok(Created::new(order.view()))

@@ -2,6 +2,7 @@
 //! paid order is cancelled by its refund: starting the refund marks the order (no other status
 //! change may come first), and the refund's job cancels and restocks it in the transaction
 //! that records the money as returned. An order with nothing to refund is cancelled at once.
+//! A cancelled order gives its coupon's use back.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -54,6 +55,9 @@ pub fn cancel_in(w: &mut WriteTx<'_>, id: Uuid, why: Why, actor: &Actor) -> ApiR
     o.transition(Status::Cancelled, note)?;
     o.cancel_reason = reason;
     let changed = restock(w, &o.items.iter().map(|i| (i.product_id, i.quantity)).collect::<Vec<_>>())?;
+    if let Some(c) = &o.coupon {
+        crate::coupons::Coupon::give_back(w, c.id, o.email.as_deref().unwrap_or_default())?;
+    }
     w.put(&ORDERS, &id, &o)?;
     crate::payments::cancel_open_in(w, id, actor)?;
     audit::record(w, actor, Event::new(action, "Order", id).change(json!(from), json!(Status::Cancelled)))?;

@@ -11,10 +11,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{ORDER_ITEMS, ORDERS, Order, OrderItem, OrderView, ShippingAddress};
+use super::{Buyer, Deal, GUEST, ORDER_ITEMS, ORDERS, Order, OrderCoupon, OrderItem, OrderView, ShippingAddress};
 use crate::audit::{self, Actor, Event};
 use crate::cart::CARTS;
 use crate::config::Settings;
+use crate::coupons::{self, Coupon, Priced};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::events::OrderEvent;
 use crate::idempotency::Scoped;
@@ -24,7 +25,7 @@ use crate::products::{PRODUCTS, Product};
 use crate::state::AppState;
 use crate::store::WriteTx;
 use crate::types::{Money, Quantity};
-use crate::users::{ADDRESSES, Check};
+use crate::users::{ADDRESSES, Check, USERS};
 
 /// Lines per order: enough for any basket, small enough that one order cannot hold the writer.
 const MAX_LINES: usize = 100;
@@ -47,6 +48,24 @@ pub struct CreateOrder {
     /// A saved address of the caller, instead of `shippingAddress`.
     pub address_id: Option<u64>,
     pub payment_intent_id: Option<String>,
+    /// A coupon code (any case). Without it, the cart's code applies when the cart is ordered.
+    pub coupon_code: Option<String>,
+}
+
+/// Who places an order: an account, or a guest with its session's cart and an email.
+#[derive(Debug, Clone)]
+pub enum Customer {
+    User(u64),
+    Guest { session: String, email: String },
+}
+
+impl Customer {
+    fn cart_key(&self) -> String {
+        match self {
+            Customer::User(id) => format!("u:{id}"),
+            Customer::Guest { session, .. } => format!("s:{session}"),
+        }
+    }
 }
 
 /// What placing an order did.
@@ -75,11 +94,11 @@ pub fn check(input: &CreateOrder) -> ApiResult<()> {
     Ok(())
 }
 
-/// Places the order of `user_id` (see the module) and mirrors the stock it took into the
+/// Places the order of `customer` (see the module) and mirrors the stock it took into the
 /// catalog before it returns.
 pub async fn place(
     state: &AppState,
-    user_id: u64,
+    customer: Customer,
     input: CreateOrder,
     idem: Option<Scoped>,
     actor: Actor,
@@ -87,7 +106,7 @@ pub async fn place(
     let settings = state.settings.clone();
     let (placed, _) = write_published(
         state,
-        move |w| take(w, &settings, user_id, input, idem.as_ref(), &actor),
+        move |w| take(w, &settings, &customer, input, idem.as_ref(), &actor),
         |(_, changed): &(Placed, Vec<Product>)| (changed.clone(), None),
     )
     .await?;
@@ -98,7 +117,7 @@ pub async fn place(
 fn take(
     w: &mut WriteTx<'_>,
     settings: &Settings,
-    user_id: u64,
+    customer: &Customer,
     input: CreateOrder,
     idem: Option<&Scoped>,
     actor: &Actor,
@@ -111,7 +130,8 @@ fn take(
     let address = match (input.shipping_address, input.address_id) {
         (Some(a), _) => a,
         (None, Some(id)) => {
-            let a = w.get(&ADDRESSES, &(user_id, id))?.ok_or_else(|| ApiError::new(ErrorCode::AddressNotFound))?;
+            let Customer::User(user_id) = customer else { return Err(no_address()) };
+            let a = w.get(&ADDRESSES, &(*user_id, id))?.ok_or_else(|| ApiError::new(ErrorCode::AddressNotFound))?;
             ShippingAddress {
                 first_name: a.first_name,
                 last_name: a.last_name,
@@ -125,15 +145,27 @@ fn take(
         }
         (None, None) => return Err(no_address()),
     };
-    let cart_key = format!("u:{user_id}");
+    let (user_id, email) = match customer {
+        Customer::User(id) => (*id, w.get(&USERS, id)?.map(|u| u.email)),
+        Customer::Guest { email, .. } => (GUEST, Some(email.clone())),
+    };
+    let cart_key = customer.cart_key();
     let from_cart = input.products.is_none();
+    let mut code = input.coupon_code.map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
     let mut wanted: BTreeMap<u64, u64> = BTreeMap::new();
     let requested: Vec<(u64, u64)> = match input.products {
         Some(lines) => lines.into_iter().map(|l| (l.id, u64::from(l.quantity.0))).collect(),
-        None => w
-            .get(&CARTS, cart_key.as_str())?
-            .map(|c| c.items.into_iter().map(|l| (l.product_id, l.quantity as u64)).collect())
-            .unwrap_or_default(),
+        None => {
+            let cart = w.get(&CARTS, cart_key.as_str())?;
+            // The cart's code, unless it was deleted since (the cart then shows none).
+            if code.is_none()
+                && let Some(c) = cart.as_ref().and_then(|c| c.coupon.clone())
+                && coupons::find(w, &c).is_ok()
+            {
+                code = Some(c);
+            }
+            cart.map(|c| c.items.into_iter().map(|l| (l.product_id, l.quantity as u64)).collect()).unwrap_or_default()
+        }
     };
     for (id, q) in requested {
         *wanted.entry(id).or_default() += q;
@@ -142,6 +174,7 @@ fn take(
         return Err(ApiError::new(ErrorCode::EmptyOrder));
     }
     let mut items = Vec::with_capacity(wanted.len());
+    let mut categories = Vec::with_capacity(wanted.len());
     let mut changed = Vec::with_capacity(wanted.len());
     for (product_id, quantity) in wanted {
         let mut p = w.get(&PRODUCTS, &product_id)?.filter(|p| p.is_active).ok_or_else(|| {
@@ -160,13 +193,20 @@ fn take(
             quantity: quantity as u32,
             price,
             total: Money::from_decimal(price.amount() * rust_decimal::Decimal::from(quantity)),
+            discount: Money::ZERO,
             title: p.title.clone(),
             thumbnail: p.thumbnail.clone(),
         });
+        categories.push(p.category.clone());
         changed.push(p);
     }
     let now = Utc::now();
-    let order = Order::placed(w, settings, Uuid::now_v7(), user_id, items, address, now)?;
+    let deal = match code {
+        Some(code) => Some(redeem(w, &code, &mut items, &categories, email.as_deref().unwrap_or_default(), now)?),
+        None => None,
+    };
+    let buyer = Buyer { user_id, email, address };
+    let order = Order::placed(w, settings, Uuid::now_v7(), buyer, items, deal, now)?;
     w.put(&ORDERS, &order.id, &order)?;
     if from_cart {
         w.delete(&CARTS, cart_key.as_str())?;
@@ -185,6 +225,31 @@ fn take(
         jobs::enqueue_at(w, Task::ExpireOrder { order_id: order.id }, now + after)?;
     }
     Ok((Placed::New(Box::new(order)), changed))
+}
+
+/// Applies the coupon of `code` to `items` (their shares set in place) and counts its use by
+/// `email`, in the order's transaction: two orders cannot both take a code's last use.
+fn redeem(
+    w: &mut WriteTx<'_>,
+    code: &str,
+    items: &mut [OrderItem],
+    categories: &[String],
+    email: &str,
+    now: chrono::DateTime<Utc>,
+) -> ApiResult<Deal> {
+    let c = coupons::find(w, code)?;
+    c.usable(now)?;
+    let priced: Vec<Priced> = items
+        .iter()
+        .zip(categories)
+        .map(|(i, category)| Priced { product_id: i.product_id, category: category.clone(), total: i.total })
+        .collect();
+    let applied = c.apply(&priced)?;
+    Coupon::take(w, c.id, email)?;
+    for (item, share) in items.iter_mut().zip(applied.shares) {
+        item.discount = share;
+    }
+    Ok(Deal { coupon: OrderCoupon { id: c.id, code: c.code, kind: c.kind }, free_shipping: applied.free_shipping })
 }
 
 fn insufficient(p: &Product, requested: u64) -> ApiError {

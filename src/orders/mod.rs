@@ -86,6 +86,9 @@ pub struct OrderItem {
     /// The discounted unit price when ordered.
     pub price: Money,
     pub total: Money,
+    /// This line's part of the order's coupon discount: what a return of it does not refund.
+    #[serde(default)]
+    pub discount: Money,
     pub title: String,
     pub thumbnail: String,
 }
@@ -143,13 +146,25 @@ pub struct Order {
     /// written before numbers existed, until its first start numbers it.
     #[serde(default)]
     pub number: u64,
+    /// The customer's account, or [`GUEST`].
     pub user_id: u64,
+    /// The customer's email when they ordered (a guest's is the only way to reach them).
+    #[serde(default)]
+    pub email: Option<String>,
     pub status: Status,
     pub subtotal: Money,
+    /// The coupon's discount: Σ of the lines' shares.
+    #[serde(default)]
+    pub discount: Money,
     pub tax: Money,
     pub shipping: Money,
     pub total: Money,
     pub currency: String,
+    #[serde(default)]
+    pub coupon: Option<OrderCoupon>,
+    /// A guest's order token: its SHA-256 and when it stops working.
+    #[serde(default)]
+    pub guest_token: Option<GuestToken>,
     pub tracking_number: Option<String>,
     pub carrier: Option<String>,
     pub estimated_delivery: Option<String>,
@@ -171,8 +186,46 @@ pub struct Order {
     pub refunding: Option<Uuid>,
 }
 
+/// The `user_id` of an order placed without an account. Account ids start at 1.
+pub const GUEST: u64 = 0;
+
+/// The coupon an order used.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrderCoupon {
+    pub id: u64,
+    pub code: String,
+    pub kind: crate::coupons::Kind,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GuestToken {
+    pub sha256: [u8; 32],
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Who an order is for.
+pub struct Buyer {
+    pub user_id: u64,
+    pub email: Option<String>,
+    pub address: ShippingAddress,
+}
+
+/// What a coupon gives an order: the lines carry their shares already.
+pub struct Deal {
+    pub coupon: OrderCoupon,
+    pub free_shipping: bool,
+}
+
 fn by_user(o: &Order) -> Vec<Vec<u8>> {
-    vec![key::encode(&(o.user_id, o.id))]
+    if o.user_id == GUEST { Vec::new() } else { vec![key::encode(&(o.user_id, o.id))] }
+}
+
+/// Guest orders by email, so that they join the account verified with that email.
+fn by_guest_email(o: &Order) -> Vec<Vec<u8>> {
+    match (&o.email, o.user_id) {
+        (Some(e), GUEST) => vec![key::encode(&(e.to_lowercase(), o.id))],
+        _ => Vec::new(),
+    }
 }
 
 fn by_status(o: &Order) -> Vec<Vec<u8>> {
@@ -183,10 +236,11 @@ fn by_number(o: &Order) -> Vec<Vec<u8>> {
     if o.number == 0 { Vec::new() } else { vec![key::encode(&o.number)] }
 }
 
-pub static ORDER_INDEXES: [Index<Order>; 3] = [
+pub static ORDER_INDEXES: [Index<Order>; 4] = [
     Index::new("orders.by_user", by_user),
     Index::counted("orders.by_status", by_status),
     Index::unique("orders.by_number", by_number),
+    Index::new("orders.by_guest_email", by_guest_email),
 ];
 /// Keyed by UUID v7, so the key order is the creation order. The sales figures follow every
 /// change.
@@ -200,6 +254,8 @@ pub static ORDERS_BY_USER: &Index<Order> = &ORDER_INDEXES[0];
 pub static ORDERS_BY_STATUS: &Index<Order> = &ORDER_INDEXES[1];
 /// An order by its number: unique.
 pub static ORDERS_BY_NUMBER: &Index<Order> = &ORDER_INDEXES[2];
+/// Guest orders by (lowercase email, id).
+pub static ORDERS_BY_GUEST_EMAIL: &Index<Order> = &ORDER_INDEXES[3];
 
 /// The last order number given (`"last"`), and whether a store's older orders were numbered.
 static ORDER_NUMBERS: Collection<str, u64> = Collection::new("order_numbers");
@@ -273,25 +329,29 @@ pub static ORDER_ITEMS: Collection<u64, ()> = Collection::new("order_items");
 pub static ORDER_NOTES: Collection<u64, ()> = Collection::new("order_notes");
 pub static ORDER_RETURNS: Collection<u64, ()> = Collection::new("order_returns");
 
-/// An order's money: subtotal = Σ line totals; tax = subtotal × rate; shipping free from the
-/// threshold; each rounded half-up to the cent.
+/// An order's money: subtotal = Σ line totals; discount = Σ the lines' coupon shares; tax =
+/// (subtotal − discount) × rate; shipping free from the threshold (compared with subtotal −
+/// discount) or with a free-shipping code; each rounded half-up to the cent.
 pub struct Totals {
     pub subtotal: Money,
+    pub discount: Money,
     pub tax: Money,
     pub shipping: Money,
     pub total: Money,
 }
 
-pub fn totals(items: &[OrderItem], settings: &Settings) -> Totals {
+pub fn totals(items: &[OrderItem], settings: &Settings, free_shipping: bool) -> Totals {
     let subtotal = Money::from_decimal(items.iter().map(|i| i.total.amount()).sum::<Decimal>());
-    let tax = Money::from_decimal(subtotal.amount() * settings.tax_rate);
-    let shipping = if subtotal.amount() >= settings.free_shipping_threshold || items.is_empty() {
+    let discount = Money::from_decimal(items.iter().map(|i| i.discount.amount()).sum::<Decimal>());
+    let taxed = subtotal.amount() - discount.amount();
+    let tax = Money::from_decimal(taxed * settings.tax_rate);
+    let shipping = if free_shipping || taxed >= settings.free_shipping_threshold || items.is_empty() {
         Money::ZERO
     } else {
         Money::from_decimal(settings.shipping_flat_rate)
     };
-    let total = Money::from_decimal(subtotal.amount() + tax.amount() + shipping.amount());
-    Totals { subtotal, tax, shipping, total }
+    let total = Money::from_decimal(taxed + tax.amount() + shipping.amount());
+    Totals { subtotal, discount, tax, shipping, total }
 }
 
 #[derive(Debug, Clone, Object)]
@@ -310,6 +370,8 @@ pub struct OrderItemView {
     pub quantity: u32,
     pub price: Money,
     pub total: Money,
+    /// This line's part of the coupon discount.
+    pub discount: Money,
     pub product: ItemProduct,
 }
 
@@ -355,13 +417,20 @@ pub struct OrderView {
     pub id: String,
     /// The order's number, shown as `#1001`.
     pub number: u64,
-    pub user_id: u64,
+    /// Null for a guest's order.
+    pub user_id: Option<u64>,
+    /// The customer's email when they ordered.
+    pub email: Option<String>,
     pub status: Status,
     pub subtotal: Money,
+    pub discount: Money,
+    /// (subtotal − discount) × the tax rate.
     pub tax: Money,
     pub shipping: Money,
+    /// subtotal − discount + tax + shipping.
     pub total: Money,
     pub currency: String,
+    pub coupon_code: Option<String>,
     pub tracking_number: Option<String>,
     pub carrier: Option<String>,
     pub estimated_delivery: Option<String>,
@@ -399,13 +468,16 @@ impl Order {
         OrderView {
             id: self.id.to_string(),
             number: self.number,
-            user_id: self.user_id,
+            user_id: (self.user_id != GUEST).then_some(self.user_id),
+            email: self.email.clone(),
             status: self.status,
             subtotal: self.subtotal,
+            discount: self.discount,
             tax: self.tax,
             shipping: self.shipping,
             total: self.total,
             currency: self.currency.clone(),
+            coupon_code: self.coupon.as_ref().map(|c| c.code.clone()),
             tracking_number: self.tracking_number.clone(),
             carrier: self.carrier.clone(),
             estimated_delivery: self.estimated_delivery.clone(),
@@ -423,6 +495,7 @@ impl Order {
                     quantity: i.quantity,
                     price: i.price,
                     total: i.total,
+                    discount: i.discount,
                     product: ItemProduct {
                         id: i.product_id,
                         title: i.title.clone(),
@@ -452,29 +525,33 @@ impl Order {
         }
     }
 
-    /// Moves to `next` with a history entry, or refuses with `INVALID_STATUS_TRANSITION`.
-    /// A new PENDING order of `items` to `address`, placed `at`, with its money from
-    /// [`totals`] and the next order number.
+    /// A new PENDING order of `items` (carrying their coupon shares) for `buyer`, placed `at`,
+    /// with its money from [`totals`] and the next order number.
     pub fn placed(
         w: &mut WriteTx<'_>,
         settings: &Settings,
         id: Uuid,
-        user_id: u64,
+        buyer: Buyer,
         items: Vec<OrderItem>,
-        address: ShippingAddress,
+        deal: Option<Deal>,
         at: DateTime<Utc>,
     ) -> Result<Order, StoreError> {
-        let t = totals(&items, settings);
+        let t = totals(&items, settings, deal.as_ref().is_some_and(|d| d.free_shipping));
+        let address = buyer.address;
         Ok(Order {
             id,
             number: next_number(w, settings.order_number_start)?,
-            user_id,
+            user_id: buyer.user_id,
+            email: buyer.email,
             status: Status::Pending,
             subtotal: t.subtotal,
+            discount: t.discount,
             tax: t.tax,
             shipping: t.shipping,
             total: t.total,
             currency: "USD".into(),
+            coupon: deal.map(|d| d.coupon),
+            guest_token: None,
             tracking_number: None,
             carrier: None,
             estimated_delivery: None,
@@ -515,12 +592,13 @@ impl Order {
             .map(|i| crate::stats::Line {
                 product_id: i.product_id,
                 units: i64::from(i.quantity),
-                revenue: i.total.cents(),
+                revenue: i.total.cents() - i.discount.cents(),
             })
             .collect();
         Some(crate::stats::Sale { at: self.created_at, total: self.total.cents(), lines })
     }
 
+    /// Moves to `next` with a history entry, or refuses with `INVALID_STATUS_TRANSITION`.
     pub fn transition(&mut self, next: Status, note: Option<String>) -> crate::error::ApiResult<()> {
         if self.refunding.is_some() {
             return Err(crate::error::ApiError::new(crate::error::ErrorCode::Conflict)

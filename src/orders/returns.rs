@@ -117,13 +117,15 @@ pub async fn request(state: &AppState, id: Uuid, user_id: u64, b: ReturnBody, ac
 }
 
 impl Order {
-    /// What the returned units cost, before tax.
+    /// What the returned units cost, before tax: their part of the line after its share of
+    /// the coupon discount.
     pub fn returned_value(&self, ret: &Return) -> Decimal {
         ret.items
             .iter()
             .filter_map(|i| {
                 let line = self.items.iter().find(|l| l.id == i.order_item_id)?;
-                Some(line.price.amount() * Decimal::from(i.quantity))
+                let paid = line.total.amount() - line.discount.amount();
+                Some(paid * Decimal::from(i.quantity) / Decimal::from(line.quantity.max(1)))
             })
             .sum()
     }

@@ -8,6 +8,7 @@ mod bulk;
 mod checkout;
 mod config;
 mod contract;
+mod coupons;
 mod crash;
 mod disk;
 mod helpers;
