@@ -23,6 +23,7 @@ pub mod objects;
 pub mod openapi;
 pub mod orders;
 pub mod payments;
+pub mod pdf;
 pub mod products;
 pub mod search;
 pub mod seed;

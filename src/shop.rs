@@ -18,7 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::envelope::{Reply, public_url};
 use crate::http::json::JsonBody;
 use crate::state::AppState;
-use crate::store::{Collection, ReadTx, StoreError};
+use crate::store::{Collection, ReadTx, StoreError, WriteTx};
 use crate::types::number;
 use crate::users::{Check, is_email};
 
@@ -94,6 +94,16 @@ impl Stored {
 /// The settings in force, read from a snapshot.
 pub fn settings(r: &ReadTx, s: &Settings) -> Result<ShopSettings, StoreError> {
     Ok(r.get(&SHOP, KEY)?.unwrap_or_default().apply(s))
+}
+
+/// The shop's currency inside a write (an order takes it when placed).
+pub fn currency_in(w: &mut WriteTx<'_>, s: &Settings) -> Result<String, StoreError> {
+    Ok(w.get(&SHOP, KEY)?.unwrap_or_default().apply(s).currency)
+}
+
+/// The stored logo's own URL (`/uploads/...`), as the server reads it back.
+pub fn logo(r: &ReadTx) -> Result<Option<String>, StoreError> {
+    Ok(r.get(&SHOP, KEY)?.and_then(|s| s.logo))
 }
 
 /// The shop's timezone now (the owner's choice, else `TIMEZONE`).

@@ -396,15 +396,32 @@ impl OrdersApi {
         }))
     }
 
-    /// The invoice as a PDF.
+    /// The invoice as a PDF: seller, buyer, lines with their discount, tax, shipping, total and
+    /// payment, on as many A4 or Letter pages as the order needs.
     #[oai(path = "/:id/invoice", method = "get", operation_id = "getInvoice")]
     async fn invoice(&self, state: Data<&AppState>, auth: Bearer, id: Path<Uuid>) -> ApiResult<InvoiceReply> {
         let o = visible(&state, id.0, &auth.0)?;
-        let customer = state.store.read()?.get(&USERS, &o.user_id)?;
-        let name = format!("invoice-{}.pdf", o.id);
-        let pdf = tokio::task::spawn_blocking(move || super::invoice::render(&o, customer.as_ref()))
-            .await
-            .map_err(ApiError::internal)?;
+        let name = format!("invoice-{}.pdf", o.number);
+        let doc = super::invoice::invoice(&super::invoice::sources(&state, o).await?);
+        let pdf = super::invoice::draw(doc).await?;
+        Ok(InvoiceReply::Pdf(Binary(pdf), format!("attachment; filename=\"{name}\"")))
+    }
+
+    /// The credit note of one of the order's refunds that went through, as a PDF.
+    #[oai(path = "/:id/credit-notes/:refund_id", method = "get", operation_id = "getCreditNote")]
+    async fn credit_note(
+        &self,
+        state: Data<&AppState>,
+        auth: Bearer,
+        id: Path<Uuid>,
+        #[oai(name = "refundId")] refund_id: Path<Uuid>,
+    ) -> ApiResult<InvoiceReply> {
+        let o = visible(&state, id.0, &auth.0)?;
+        let src = super::invoice::sources(&state, o).await?;
+        let doc = super::invoice::credit_note(&src, refund_id.0)
+            .ok_or_else(|| ApiError::new(ErrorCode::NotFound).with_message("No refund of this order has this id"))?;
+        let name = format!("{}.pdf", doc.number);
+        let pdf = super::invoice::draw(doc).await?;
         Ok(InvoiceReply::Pdf(Binary(pdf), format!("attachment; filename=\"{name}\"")))
     }
 

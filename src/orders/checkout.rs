@@ -28,7 +28,7 @@ use crate::types::{Money, Quantity};
 use crate::users::{ADDRESSES, Check, USERS};
 
 /// Lines per order: enough for any basket, small enough that one order cannot hold the writer.
-const MAX_LINES: usize = 100;
+const MAX_LINES: usize = 250;
 
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
 pub struct LineInput {
@@ -42,7 +42,7 @@ pub struct LineInput {
 #[oai(rename_all = "camelCase")]
 pub struct CreateOrder {
     /// Without it, the caller's cart is ordered (and emptied).
-    #[oai(validator(min_items = 1, max_items = 100))]
+    #[oai(validator(min_items = 1, max_items = 250))]
     pub products: Option<Vec<LineInput>>,
     pub shipping_address: Option<ShippingAddress>,
     /// A saved address of the caller, instead of `shippingAddress`.

@@ -1,92 +1,202 @@
-//! The invoice PDF, written directly: one page, the standard Helvetica fonts, text drawn with
-//! plain content-stream operators. Small (a few KB), no renderer, no external process.
+//! The invoice of an order and the credit note of each of its refunds, as the documents
+//! [`crate::pdf`] draws: what they say is decided here, how it looks there.
 
-use std::fmt::Write as _;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
 
 use super::Order;
+use crate::payments::Payment;
+use crate::payments::refunds::{Refund, RefundStatus};
+use crate::pdf::{Document, Line, Paper, Party};
+use crate::shop::{PaperSize, ShopSettings};
 use crate::users::User;
 
-/// PDF string literal: ASCII only (the standard fonts' encoding), with ( ) \ escaped.
-fn text(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '(' | ')' | '\\' => format!("\\{c}"),
-            c if c.is_ascii() && !c.is_ascii_control() => c.to_string(),
-            _ => "?".to_string(),
+/// What a document of an order is drawn from, read in one snapshot.
+pub struct Sources {
+    pub order: Order,
+    pub customer: Option<User>,
+    pub shop: ShopSettings,
+    pub logo: Option<Vec<u8>>,
+    pub payment: Option<Payment>,
+    /// The order's refunds that went through, oldest first: a credit note's number is its place.
+    pub refunds: Vec<Refund>,
+    pub tax_rate: Decimal,
+    pub timezone: chrono_tz::Tz,
+}
+
+impl Sources {
+    fn date(&self, at: &DateTime<Utc>) -> String {
+        at.with_timezone(&self.timezone).format("%Y-%m-%d").to_string()
+    }
+
+    fn seller(&self) -> Party {
+        let s = &self.shop;
+        let mut lines = vec![s.name.clone()];
+        lines.extend(s.legal_name.clone().filter(|l| *l != s.name));
+        lines.extend(s.address.clone());
+        lines.extend(s.tax_id.as_ref().map(|t| format!("Tax ID: {t}")));
+        lines.extend(s.support_email.clone());
+        Party { lines }
+    }
+
+    fn buyer(&self) -> Party {
+        let a = &self.order.address;
+        let mut lines = vec![
+            format!("{} {}", a.first_name.trim(), a.last_name.trim()),
+            a.address.trim().to_string(),
+            format!("{} {}", a.zip_code.trim(), a.city.trim()),
+        ];
+        lines.extend([a.state.trim(), a.country.trim()].into_iter().filter(|s| !s.is_empty()).map(str::to_string));
+        let email = self.order.email.clone().or_else(|| self.customer.as_ref().map(|u| u.email.clone()));
+        lines.extend(email);
+        Party { lines }
+    }
+
+    fn paper(&self) -> Paper {
+        match self.shop.paper_size {
+            PaperSize::A4 => Paper::A4,
+            PaperSize::Letter => Paper::Letter,
+        }
+    }
+
+    fn percent(&self) -> String {
+        format!("{}%", (self.tax_rate * Decimal::ONE_HUNDRED).normalize())
+    }
+
+    /// The payment's state in words, and when the money came.
+    fn payment_state(&self) -> (String, Option<String>) {
+        use crate::payments::view::PaymentStatus as P;
+        match &self.payment {
+            Some(p) if p.status == P::Refunded => ("Refunded".into(), Some(self.date(&p.created_at))),
+            Some(p) if p.status == P::PartiallyRefunded => {
+                ("Paid, partly refunded".into(), Some(self.date(&p.created_at)))
+            }
+            Some(p) if p.status.is_paid() => ("Paid".into(), Some(self.date(&p.updated_at))),
+            _ => ("Not paid".into(), None),
+        }
+    }
+
+    fn document(&self, title: &str, number: String) -> Document {
+        Document {
+            title: title.into(),
+            number,
+            paper: self.paper(),
+            seller: self.seller(),
+            logo: self.logo.clone(),
+            buyer: self.buyer(),
+            facts: Vec::new(),
+            lines: Vec::new(),
+            totals: Vec::new(),
+            grand_total: (String::new(), String::new()),
+            stamp: None,
+            footer: self.shop.invoice_footer.clone(),
+        }
+    }
+}
+
+/// The invoice's number: the order's.
+pub fn invoice_number(o: &Order) -> String {
+    format!("INV-{}", o.number)
+}
+
+/// The invoice: every line with its coupon share, the discount, the tax at its rate, the
+/// shipping, the total, and whether (and when) it was paid.
+pub fn invoice(src: &Sources) -> Document {
+    let o = &src.order;
+    let mut doc = src.document("Invoice", invoice_number(o));
+    let (paid, paid_on) = src.payment_state();
+    doc.facts = vec![("Invoice date".into(), src.date(&o.created_at)), ("Order".into(), o.label())];
+    doc.facts.push(("Payment".into(), paid.clone()));
+    doc.facts.extend(paid_on.map(|d| ("Paid on".into(), d)));
+    doc.facts.extend(o.coupon.as_ref().map(|c| ("Coupon".into(), c.code.clone())));
+    if o.status == super::Status::Cancelled {
+        doc.facts.push(("Status".into(), "Cancelled".into()));
+    }
+    doc.stamp = (paid != "Not paid").then(|| "PAID".into());
+    doc.lines = o
+        .items
+        .iter()
+        .map(|i| Line {
+            description: i.title.clone(),
+            quantity: i.quantity.to_string(),
+            unit_price: i.price.to_string(),
+            discount: if i.discount.is_positive() { format!("-{}", i.discount) } else { String::new() },
+            total: i.total.to_string(),
         })
-        .collect()
+        .collect();
+    doc.totals = vec![("Subtotal".into(), o.subtotal.to_string())];
+    if let Some(c) = &o.coupon {
+        doc.totals.push((format!("Discount ({})", c.code), format!("-{}", o.discount)));
+    }
+    doc.totals.push((format!("Tax ({})", src.percent()), o.tax.to_string()));
+    doc.totals.push(("Shipping".into(), o.shipping.to_string()));
+    doc.grand_total = (format!("Total ({})", o.currency), o.total.to_string());
+    doc
 }
 
-fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n { s.to_string() } else { format!("{}...", s.chars().take(n - 3).collect::<String>()) }
+/// A credit note's number: the invoice's, and the refund's place among the order's refunds.
+pub fn credit_note_number(o: &Order, place: usize) -> String {
+    format!("CN-{}-{}", o.number, place + 1)
 }
 
-/// The invoice of `order` for `customer`.
-pub fn render(order: &Order, customer: Option<&User>) -> Vec<u8> {
-    let mut body = String::new();
-    let mut line = |font: &str, size: u32, x: u32, y: u32, s: &str| {
-        let _ = writeln!(body, "BT /{font} {size} Tf {x} {y} Td ({}) Tj ET", text(s));
-    };
-    line("F2", 22, 50, 740, "INVOICE");
-    line("F1", 10, 50, 715, &format!("Order {}, id {}", order.label(), order.id));
-    line("F1", 10, 50, 701, &format!("Date {}", order.created_at.format("%Y-%m-%d")));
-    line("F1", 10, 50, 687, &format!("Status {}", order.status.as_str()));
-    let name = customer
-        .map(|u| format!("{} {} <{}>", u.first_name, u.last_name, u.email))
-        .unwrap_or_else(|| format!("Customer {}", order.user_id));
-    line("F2", 11, 50, 660, "Bill to");
-    line("F1", 10, 50, 646, &name);
-    let a = &order.address;
-    line("F1", 10, 50, 632, &format!("{} {}, {}", a.first_name, a.last_name, a.address));
-    line("F1", 10, 50, 618, &format!("{} {} {}, {}", a.zip_code, a.city, a.state, a.country));
-
-    let mut y = 585;
-    line("F2", 10, 50, y, "Item");
-    line("F2", 10, 360, y, "Qty");
-    line("F2", 10, 420, y, "Price");
-    line("F2", 10, 500, y, "Total");
-    y -= 16;
-    let shown = order.items.len().min(30);
-    for item in &order.items[..shown] {
-        line("F1", 10, 50, y, &truncate(&item.title, 55));
-        line("F1", 10, 360, y, &item.quantity.to_string());
-        line("F1", 10, 420, y, &item.price.to_string());
-        line("F1", 10, 500, y, &item.total.to_string());
-        y -= 14;
-    }
-    if order.items.len() > shown {
-        line("F1", 10, 50, y, &format!("... and {} more lines", order.items.len() - shown));
-        y -= 14;
-    }
-    y -= 10;
-    for (label, amount) in [("Subtotal", order.subtotal), ("Tax", order.tax), ("Shipping", order.shipping)] {
-        line("F1", 10, 420, y, label);
-        line("F1", 10, 500, y, &amount.to_string());
-        y -= 14;
-    }
-    line("F2", 11, 420, y, &format!("Total ({})", order.currency));
-    line("F2", 11, 500, y, &order.total.to_string());
-
-    let objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R /F2 6 0 R >> >> >>".to_string(),
-        format!("<< /Length {} >>\nstream\n{body}endstream", body.len()),
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_string(),
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>".to_string(),
+/// The credit note of refund `refund_id`, if it is one of the order's refunds that went
+/// through.
+pub fn credit_note(src: &Sources, refund_id: uuid::Uuid) -> Option<Document> {
+    let place = src.refunds.iter().position(|r| r.id == refund_id && r.status == RefundStatus::Succeeded)?;
+    let refund = &src.refunds[place];
+    let o = &src.order;
+    let mut doc = src.document("Credit note", credit_note_number(o, place));
+    doc.facts = vec![
+        ("Date".into(), src.date(&refund.created_at)),
+        ("Invoice".into(), invoice_number(o)),
+        ("Order".into(), o.label()),
     ];
-    let mut pdf = b"%PDF-1.4\n%\xE2\xE3\xCF\xD3\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, obj) in objects.iter().enumerate() {
-        offsets.push(pdf.len());
-        pdf.extend_from_slice(format!("{} 0 obj\n{obj}\nendobj\n", i + 1).as_bytes());
-    }
-    let xref = pdf.len();
-    let mut tail = format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1);
-    for o in offsets {
-        let _ = writeln!(tail, "{o:010} 00000 n ");
-    }
-    let _ = write!(tail, "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1);
-    pdf.extend_from_slice(tail.as_bytes());
-    pdf
+    doc.lines = vec![Line {
+        description: format!("Refund for order {} (invoice {})", o.label(), invoice_number(o)),
+        quantity: "1".into(),
+        unit_price: format!("-{}", refund.amount),
+        discount: String::new(),
+        total: format!("-{}", refund.amount),
+    }];
+    doc.grand_total = (format!("Credited ({})", o.currency), format!("-{}", refund.amount));
+    doc.stamp = Some("REFUNDED".into());
+    Some(doc)
+}
+
+/// PDFs drawn at once: each takes a core for a few milliseconds.
+static PDF_WORK: std::sync::LazyLock<tokio::sync::Semaphore> =
+    std::sync::LazyLock::new(|| tokio::sync::Semaphore::new(2));
+
+/// Reads what the documents of `order` are drawn from.
+pub async fn sources(state: &crate::state::AppState, order: Order) -> crate::error::ApiResult<Sources> {
+    use crate::payments::refunds::{REFUNDS, REFUNDS_BY_PAYMENT};
+    use crate::payments::{PAYMENTS, PAYMENTS_BY_ORDER};
+    let timezone = crate::shop::tz(state)?;
+    let (customer, shop, logo_url, payment, refunds) = {
+        let r = state.store.read()?;
+        let customer = r.get(&crate::users::USERS, &order.user_id)?;
+        let shop = crate::shop::settings(&r, &state.settings)?;
+        let logo_url = crate::shop::logo(&r)?;
+        let payments: Vec<Payment> =
+            r.scan_index(&PAYMENTS, PAYMENTS_BY_ORDER, &(order.id,), false)?.collect::<Result<_, _>>()?;
+        let mut refunds = Vec::new();
+        for p in &payments {
+            refunds
+                .extend(r.scan_index(&REFUNDS, REFUNDS_BY_PAYMENT, &(p.id,), false)?.collect::<Result<Vec<_>, _>>()?);
+        }
+        refunds.retain(|r: &Refund| r.status == RefundStatus::Succeeded);
+        refunds.sort_by_key(|r| (r.created_at, r.id));
+        (customer, shop, logo_url, payments.into_iter().last(), refunds)
+    };
+    let logo = match logo_url {
+        Some(url) => crate::uploads::read(state, &url).await,
+        None => None,
+    };
+    Ok(Sources { order, customer, shop, logo, payment, refunds, tax_rate: state.settings.tax_rate, timezone })
+}
+
+/// Draws `doc` off the async runtime, two at a time.
+pub async fn draw(doc: Document) -> crate::error::ApiResult<Vec<u8>> {
+    let _permit = PDF_WORK.acquire().await.map_err(crate::error::ApiError::internal)?;
+    tokio::task::spawn_blocking(move || crate::pdf::render(&doc)).await.map_err(crate::error::ApiError::internal)
 }

@@ -549,7 +549,7 @@ impl Order {
             tax: t.tax,
             shipping: t.shipping,
             total: t.total,
-            currency: "USD".into(),
+            currency: crate::shop::currency_in(w, settings)?,
             coupon: deal.map(|d| d.coupon),
             guest_token: None,
             tracking_number: None,

@@ -281,7 +281,7 @@ impl PaymentsApi {
         let status = state.payments.confirm(&payment.provider, &payment.payment_intent_id).await?;
         apply_status(&state, &payment.payment_intent_id, status, &Actor::of(req, Some(auth.0.user_id))).await?;
         let payment = by_intent(&state, &payment.payment_intent_id)?;
-        Ok(Reply::ok(payment.view()))
+        Ok(Reply::ok(payment.view_in(&state.store.read()?)?))
     }
 
     /// A payment by its intent id (its owner or an admin).
@@ -296,7 +296,7 @@ impl PaymentsApi {
         if payment.user_id != auth.0.user_id && !auth.0.is_admin() {
             return Err(payment_not_found());
         }
-        Ok(Reply::ok(payment.view()))
+        Ok(Reply::ok(payment.view_in(&state.store.read()?)?))
     }
 
     /// Refund part or all of a payment (default: all that is left).
@@ -343,7 +343,7 @@ impl PaymentsApi {
         };
         refunds::outcome(&state, &refund, 1).await?;
         let payment = state.store.read()?.get(&PAYMENTS, &id)?.ok_or_else(payment_not_found)?;
-        Ok(Reply::ok(payment.view()))
+        Ok(Reply::ok(payment.view_in(&state.store.read()?)?))
     }
 
     /// Stripe's webhook: the raw body and its `Stripe-Signature` are verified (HMAC-SHA256,

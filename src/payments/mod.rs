@@ -69,7 +69,8 @@ pub static PAYMENTS_BY_ORDER: &Index<Payment> = &PAYMENT_INDEXES[1];
 pub static PAYMENTS_BY_INTENT: &Index<Payment> = &PAYMENT_INDEXES[0];
 
 impl Payment {
-    pub fn view(&self) -> PaymentView {
+    /// The payment as clients see it, with its `refunds` (oldest first).
+    pub fn view(&self, refunds: &[refunds::Refund]) -> PaymentView {
         PaymentView {
             id: self.id.to_string(),
             order_id: self.order_id.to_string(),
@@ -82,7 +83,24 @@ impl Payment {
             provider: view::ProviderName::of(&self.provider),
             created_at: timestamp(&self.created_at),
             updated_at: timestamp(&self.updated_at),
+            refunds: refunds
+                .iter()
+                .map(|r| view::RefundView {
+                    id: r.id.to_string(),
+                    amount: r.amount,
+                    status: r.status,
+                    created_at: timestamp(&r.created_at),
+                })
+                .collect(),
         }
+    }
+
+    /// [`Payment::view`] with the refunds read from `r`.
+    pub fn view_in(&self, r: &ReadTx) -> Result<PaymentView, StoreError> {
+        let refunds: Vec<refunds::Refund> = r
+            .scan_index(&refunds::REFUNDS, refunds::REFUNDS_BY_PAYMENT, &(self.id,), false)?
+            .collect::<Result<_, _>>()?;
+        Ok(self.view(&refunds))
     }
 
     /// What is left to refund.
@@ -157,7 +175,7 @@ pub async fn cancel_intent(state: &AppState, payment_id: Uuid) -> Outcome {
 /// transaction, so a page of orders shares one snapshot.
 pub fn latest(r: &ReadTx, order_id: Uuid) -> ApiResult<Option<PaymentView>> {
     match r.scan_index(&PAYMENTS, PAYMENTS_BY_ORDER, &(order_id,), true)?.next() {
-        Some(p) => Ok(Some(p?.view())),
+        Some(p) => Ok(Some(p?.view_in(r)?)),
         None => Ok(None),
     }
 }

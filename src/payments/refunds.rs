@@ -22,14 +22,7 @@ use crate::state::AppState;
 use crate::store::{Collection, Index, StoreError, WriteTx, key};
 use crate::types::Money;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum RefundStatus {
-    /// Asked of the provider, or about to be; its amount is reserved on the payment.
-    Pending,
-    Succeeded,
-    Failed,
-}
+pub use super::view::RefundStatus;
 
 /// What a refund is for: done in the transaction that records it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -193,7 +186,8 @@ fn record(w: &mut WriteTx<'_>, refund_id: Uuid, made: super::provider::Refunded)
     refund.updated_at = Utc::now();
     w.put(&REFUNDS, &refund_id, &refund)?;
     if let Some(k) = &refund.answer {
-        k.record(w, &p.view())?;
+        let refunds = w.scan_index(&REFUNDS, REFUNDS_BY_PAYMENT, &(p.id,), false, usize::MAX)?;
+        k.record(w, &p.view(&refunds))?;
     }
     let change = json!({ "refunded": before.to_string() });
     let after = json!({ "refunded": p.refunded.to_string(), "refundId": made.id, "amount": actual.to_string() });

@@ -50,6 +50,28 @@ pub struct PaymentView {
     pub provider: ProviderName,
     pub created_at: String,
     pub updated_at: String,
+    /// The refunds asked of this payment, oldest first; each that went through has a credit
+    /// note (`GET /orders/:id/credit-notes/:refundId`).
+    pub refunds: Vec<RefundView>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum)]
+#[oai(rename_all = "UPPERCASE")]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RefundStatus {
+    /// Asked of the provider, or about to be; its amount is reserved on the payment.
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "Refund", rename_all = "camelCase")]
+pub struct RefundView {
+    pub id: String,
+    pub amount: Money,
+    pub status: RefundStatus,
+    pub created_at: String,
 }
 
 /// Which provider moves a payment's money.

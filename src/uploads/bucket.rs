@@ -54,6 +54,13 @@ impl Bucket {
         }
     }
 
+    /// The bytes of a stored file; None when it is not there or the bucket does not answer.
+    pub async fn get(&self, name: &str) -> Option<Vec<u8>> {
+        let object = crate::objects::under(&self.prefix, name);
+        let found = self.store.get(&object).await.ok()?;
+        found.bytes().await.ok().map(|b| b.to_vec())
+    }
+
     /// The answer to `/uploads/<name>` for a file in the bucket.
     pub async fn serve(&self, name: &str, head: bool) -> ApiResult<Response> {
         if let Some(base) = &self.public_url {

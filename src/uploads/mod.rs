@@ -238,6 +238,23 @@ pub fn remove(state: &AppState, url: &str) {
     }
 }
 
+/// The bytes of one of our uploads by its URL (from the data dir, else the bucket), for what
+/// the server draws itself (the logo on an invoice). Anything else is None: the server never
+/// fetches a URL it was given.
+pub async fn read(state: &AppState, url: &str) -> Option<Vec<u8>> {
+    let rest = url.strip_prefix(URL_PREFIX)?.strip_prefix('/')?.to_string();
+    let root = state.settings.data_dir.join("uploads");
+    let local = {
+        let rest = rest.clone();
+        tokio::task::spawn_blocking(move || shopd_wrote(&root, &rest).and_then(|p| std::fs::read(p).ok())).await.ok()?
+    };
+    match (local, &state.uploads) {
+        (Some(bytes), _) => Some(bytes),
+        (None, Some(bucket)) => bucket.get(&rest).await,
+        (None, None) => None,
+    }
+}
+
 /// A name shopd gives: `<folder>/<file>` of letters, digits, `-`, `_` and `.`, neither starting
 /// with a dot.
 fn is_our_name(rest: &str) -> bool {

@@ -394,37 +394,6 @@ async fn owners_cancel_open_orders_and_get_their_stock_back() {
 }
 
 #[tokio::test]
-async fn the_invoice_is_a_pdf_with_the_order_id_and_total() {
-    let app = TestApp::demo().await;
-    let admin = app.demo_admin().await;
-    let id = product(&app, &admin, 19.99, 12.5, 10).await;
-    let s = app.user("pdf@shop.test").await;
-    let o = app.placed(&s, &[(id, 3)]).await;
-    let oid = o["id"].as_str().unwrap();
-    let r = send(app.get_as(&format!("/api/v1/orders/{oid}/invoice"), &s)).await;
-    assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.header("content-type"), Some("application/pdf"));
-    assert_eq!(r.header("content-disposition"), Some(format!("attachment; filename=\"invoice-{oid}.pdf\"").as_str()));
-    assert!(r.body.starts_with(b"%PDF-"));
-    assert!(r.body.ends_with(b"%%EOF\n"));
-    let text = String::from_utf8_lossy(&r.body);
-    for needle in [
-        format!("Order #{}, id {oid}", o["number"]),
-        "66.66".to_string(),
-        "52.47".to_string(),
-        "4.20".to_string(),
-        "9.99".to_string(),
-        "Test item 19.99".to_string(),
-        "pdf@shop.test".to_string(),
-    ] {
-        assert!(text.contains(&needle), "{needle} in the invoice");
-    }
-    let stranger = app.user("nosy@shop.test").await;
-    assert_error(&send(app.get_as(&format!("/api/v1/orders/{oid}/invoice"), &stranger)).await, 404, "ORDER_NOT_FOUND");
-    assert_eq!(send(app.get_as(&format!("/api/v1/orders/{oid}/invoice"), &admin)).await.status, StatusCode::OK);
-}
-
-#[tokio::test]
 async fn notes_and_returns() {
     let app = TestApp::demo().await;
     let admin = app.demo_admin().await;
@@ -665,7 +634,7 @@ async fn hostile_quantities_are_refused_cleanly() {
     let admin = app.demo_admin().await;
     let id = product(&app, &admin, 5.0, 0.0, 10).await;
     let s = app.user("hostile@shop.test").await;
-    let lines: Vec<Value> = (0..101).map(|_| json!({"id": id, "quantity": 1})).collect();
+    let lines: Vec<Value> = (0..251).map(|_| json!({"id": id, "quantity": 1})).collect();
     let r = send(
         app.post_as("/api/v1/orders", &s).body_json(&json!({"products": lines, "shippingAddress": shipping_address()})),
     )

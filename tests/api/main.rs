@@ -14,6 +14,7 @@ mod disk;
 mod helpers;
 mod http;
 mod input;
+mod invoices;
 mod outbox;
 mod outbox_binary;
 mod payments;
