@@ -11,6 +11,7 @@ const SECTIONS = [
   { path: '', title: 'Dashboard' },
   { path: 'products', title: 'Products' },
   { path: 'orders', title: 'Orders' },
+  { path: 'coupons', title: 'Coupons' },
   { path: 'customers', title: 'Customers' },
   { path: 'reviews', title: 'Reviews' },
   { path: 'audit', title: 'Audit log' },
@@ -41,6 +42,11 @@ async function screen(parts, query) {
       if (!id) return html`<${(await import('./js/views/orders.js')).Orders} />`;
       const { OrderDetail } = await import('./js/views/order-detail.js');
       return html`<${OrderDetail} id=${id} />`;
+    }
+    case 'coupons': {
+      if (!id) return html`<${(await import('./js/views/coupons.js')).Coupons} />`;
+      const { CouponEditor } = await import('./js/views/coupon-editor.js');
+      return html`<${CouponEditor} id=${id === 'new' ? null : Number(id)} />`;
     }
     case 'customers': {
       if (!id) return html`<${(await import('./js/views/customers.js')).Customers} />`;

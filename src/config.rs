@@ -148,6 +148,8 @@ pub struct Settings {
     pub feature_wishlist: bool,
     pub feature_reviews: bool,
     pub cart_expiry_days: u32,
+    /// Days a guest's order token (the private link to their order) works.
+    pub order_token_days: u32,
     pub abandoned_cart_reminder_hours: u32,
     /// Minutes a PENDING order waits for its payment before it is cancelled and restocked;
     /// 0 = never. Unset: 60 with Stripe, never with the other providers.
@@ -287,6 +289,7 @@ impl Default for Settings {
             feature_wishlist: true,
             feature_reviews: true,
             cart_expiry_days: 30,
+            order_token_days: 90,
             abandoned_cart_reminder_hours: 24,
             unpaid_order_expiry_minutes: None,
             job_max_attempts: 15,

@@ -47,6 +47,8 @@ const BEARER: &str = "bearer";
 /// poem-openapi's names of our two guards (`auth::guard`): both are the same token.
 const USER_SCHEME: &str = "Bearer";
 const ADMIN_SCHEME: &str = "AdminBearer";
+const ORDER_TOKEN: &str = "OrderToken";
+const ORDER_TOKEN_LINK: &str = "OrderTokenLink";
 
 /// Response fields that are left out rather than sent as `null`.
 const OMITTED_WHEN_EMPTY: &[(&str, &str)] = &[("Error", "details"), ("Order", "user")];
@@ -99,7 +101,29 @@ fn domain_errors(operation_id: &str) -> &'static [ErrorCode] {
             E::AddressNotFound,
             E::IdempotencyKeyReused,
             E::Conflict,
+            E::CouponNotFound,
+            E::CouponExpired,
+            E::CouponExhausted,
+            E::CouponNotApplicable,
         ],
+        "placeGuestOrder" => &[
+            E::ProductNotFound,
+            E::InsufficientStock,
+            E::EmptyOrder,
+            E::IdempotencyKeyReused,
+            E::Conflict,
+            E::CouponNotFound,
+            E::CouponExpired,
+            E::CouponExhausted,
+            E::CouponNotApplicable,
+            E::GuestCheckoutDisabled,
+            E::RateLimitExceeded,
+        ],
+        "applyCartCoupon" => &[E::CouponNotFound, E::CouponExpired, E::CouponExhausted, E::CouponNotApplicable],
+        "createCoupon" => &[E::CouponExists],
+        "updateCoupon" => &[E::CouponNotFound, E::CouponExists],
+        "getCoupon" | "deleteCoupon" => &[E::CouponNotFound],
+        "getCreditNote" => &[E::OrderNotFound, E::NotFound],
         "getOrder" | "getInvoice" | "addOrderNote" => &[E::OrderNotFound],
         "getTracking" => &[E::OrderNotFound, E::TrackingUnavailable],
         "updateOrderStatus" => &[E::OrderNotFound, E::InvalidStatusTransition, E::Conflict, E::PaymentProviderError],
@@ -272,8 +296,11 @@ pub fn document(generated: &str) -> Value {
     }
     let security = doc.pointer_mut("/components/securitySchemes").and_then(Value::as_object_mut).expect("schemes");
     let scheme = security.remove(USER_SCHEME).expect("the bearer scheme");
+    let tokens: Vec<(String, Value)> =
+        [ORDER_TOKEN, ORDER_TOKEN_LINK].iter().filter_map(|k| Some((k.to_string(), security.remove(*k)?))).collect();
     security.clear();
     security.insert(BEARER.into(), scheme);
+    security.extend(tokens);
 
     unsigned_bounds(&mut doc);
     let paths = doc.get_mut("paths").and_then(Value::as_object_mut).expect("paths");
@@ -313,6 +340,10 @@ fn operation(path: &str, method: &str, op: &mut Map<String, Value>) {
     let security = match guard {
         Guard::Public => json!([]),
         Guard::Optional => json!([{}, { BEARER: [] }]),
+        // A guest's order token stands in for the bearer on the operations that take it.
+        Guard::User if schemes.iter().any(|s| s == ORDER_TOKEN) => {
+            json!([{ BEARER: [] }, { ORDER_TOKEN: [] }, { ORDER_TOKEN_LINK: [] }])
+        }
         Guard::User | Guard::Admin => bearer,
     };
     op.insert("security".into(), security);

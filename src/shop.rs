@@ -44,6 +44,10 @@ struct Stored {
     paper_size: Option<PaperSize>,
     timezone: Option<String>,
     logo: Option<String>,
+    /// The owner's switch for guest checkout (on unless turned off; `FEATURE_GUEST_CHECKOUT`
+    /// off refuses guests whatever this says).
+    #[serde(default)]
+    guest_checkout: Option<bool>,
     updated_at: Option<chrono::DateTime<Utc>>,
 }
 
@@ -70,6 +74,9 @@ pub struct ShopSettings {
     /// IANA, e.g. `Europe/Berlin`: where the days of the sales figures begin.
     pub timezone: String,
     pub logo_url: Option<String>,
+    /// Whether guests may order (`POST /orders/guest`); `FEATURE_GUEST_CHECKOUT` off refuses
+    /// them whatever this says.
+    pub guest_checkout: bool,
 }
 
 impl Stored {
@@ -86,6 +93,7 @@ impl Stored {
             paper_size: self.paper_size.unwrap_or(PaperSize::A4),
             timezone: self.timezone.clone().unwrap_or_else(|| s.timezone.clone()),
             logo_url: self.logo.as_deref().map(public_url),
+            guest_checkout: self.guest_checkout.unwrap_or(true),
             name,
         }
     }
@@ -156,6 +164,7 @@ pub struct Input {
     pub paper_size: Option<PaperSize>,
     #[oai(validator(max_length = 64))]
     pub timezone: Option<String>,
+    pub guest_checkout: Option<bool>,
 }
 
 /// `Some("")` clears, `Some(text)` sets (trimmed), `None` leaves.
@@ -198,6 +207,9 @@ impl Input {
         set(&mut s.currency, self.currency.map(|c| c.to_ascii_uppercase()));
         set(&mut s.invoice_footer, self.invoice_footer);
         set(&mut s.timezone, self.timezone);
+        if let Some(g) = self.guest_checkout {
+            s.guest_checkout = Some(g);
+        }
         if let Some(p) = self.paper_size {
             s.paper_size = Some(p);
         }
@@ -230,7 +242,7 @@ impl ShopApi {
             currency: shop.currency,
             support_email: shop.support_email,
             logo_url: shop.logo_url,
-            guest_checkout: s.feature_guest_checkout,
+            guest_checkout: s.feature_guest_checkout && shop.guest_checkout,
             payment_provider: provider.into(),
             stripe_publishable_key: s.stripe_publishable_key.clone(),
             tax_rate: number(s.tax_rate),

@@ -33,6 +33,7 @@ use crate::metrics::Metrics;
 use crate::notifications::api::NotificationsApi;
 use crate::orders::api::OrdersApi;
 use crate::orders::export::AdminOrdersApi;
+use crate::orders::guest::GuestOrdersApi;
 use crate::payments::api::{AdminPaymentsApi, PaymentsApi};
 use crate::payments::provider::Payments;
 use crate::products::admin::AdminCatalogApi;
@@ -120,6 +121,7 @@ impl App {
             general_limit,
             admin_limit,
             upload_limit,
+            guest_limits: Arc::default(),
             started: Instant::now(),
             uploads,
         };
@@ -146,7 +148,7 @@ impl App {
 
     /// The OpenAPI service of every operation.
     fn service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
-        OpenApiService::new((HealthApi, AuthApi, TwoFactorApi, UsersApi, AdminUsersApi, AuditApi, ProductsApi, AdminReviewsApi, CartApi, OrdersApi, WishlistApi, NotificationsApi, PaymentsApi, AdminPaymentsApi, (JobsApi, StatsApi, AdminProductsApi, AdminCatalogApi, AdminOrdersApi, ShopApi, CouponsApi)), "shopd", VERSION)
+        OpenApiService::new((HealthApi, AuthApi, TwoFactorApi, UsersApi, AdminUsersApi, AuditApi, ProductsApi, AdminReviewsApi, CartApi, OrdersApi, WishlistApi, NotificationsApi, PaymentsApi, AdminPaymentsApi, (JobsApi, StatsApi, AdminProductsApi, AdminCatalogApi, AdminOrdersApi, ShopApi, CouponsApi, GuestOrdersApi)), "shopd", VERSION)
             .description("The shopd e-commerce API. Every JSON response is an envelope: `{data, status, message, meta}` or `{message, status, code, details?, meta}`. See docs/api.md in the repository.")
             .server("/")
     }

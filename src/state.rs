@@ -29,6 +29,7 @@ pub struct AppState {
     pub general_limit: Arc<RateLimiter>,
     pub admin_limit: Arc<RateLimiter>,
     pub upload_limit: Arc<RateLimiter>,
+    pub guest_limits: Arc<crate::orders::guest::GuestLimits>,
     pub started: Instant,
     /// The bucket uploaded images go to instead of the data dir (`UPLOADS_S3_*`).
     pub uploads: Option<Arc<crate::uploads::bucket::Bucket>>,

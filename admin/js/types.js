@@ -14,6 +14,10 @@
 /** @typedef {import('shopd-api').components['schemas']['Job']} Job */
 /** @typedef {import('shopd-api').components['schemas']['ShopSettings']} ShopSettings */
 /** @typedef {import('shopd-api').components['schemas']['JobStatus']} JobStatus */
+/** @typedef {import('shopd-api').components['schemas']['Coupon']} Coupon */
+/** @typedef {import('shopd-api').components['schemas']['CouponType']} CouponType */
+/** @typedef {import('shopd-api').components['schemas']['CouponInput']} CouponInput */
+/** @typedef {import('shopd-api').components['schemas']['CouponPatch']} CouponPatch */
 
 // Endpoints of the analytics and bulk-import work (API.md §6), read by path so the names the
 // generator gives their schemas do not matter.

@@ -438,6 +438,7 @@ try {
       ['product-new', 'products/new', 'New product'],
       ['orders', 'orders', 'Orders'],
       ['order-detail', `orders/${order ? order.id : ''}`, null],
+      ...(has('/api/v1/admin/coupons') ? [['coupons', 'coupons', 'Coupons'], ['coupon-new', 'coupons/new', 'New coupon']] : []),
       ['customers', 'customers', 'Customers'],
       ['customer-detail', `customers/${customerId}`, null],
       ['reviews', 'reviews?product=1', 'Reviews'],
@@ -557,6 +558,111 @@ try {
     expect(typeof after.logoUrl === 'string' && after.logoUrl.includes('/uploads/shop/'), `the shop's logo is ${after.logoUrl}`);
     await shot('settings-desktop');
   });
+
+  if (has('/api/v1/admin/coupons')) {
+    await scenario('7e. coupons: create one in the UI (a bad value and a taken code refused beside their fields), see it in the list and on an order, schedule it, deactivate and delete it', async () => {
+      await page.setViewportSize(DESKTOP);
+      await page.goto(url('coupons'));
+      await heading('Coupons').waitFor();
+      await settled();
+      // Whether the shop has coupons or not (then the empty state offers it), one link makes one.
+      await page.getByRole('link', { name: 'New coupon' }).click();
+      await heading('New coupon').waitFor();
+      await settled();
+      await page.getByLabel('Code').fill('WELCOME10');
+      await page.getByLabel('Type').selectOption('PERCENT');
+      await page.getByLabel('Percentage off').fill('150');
+      await page.getByRole('button', { name: 'Create coupon' }).click();
+      // 150 % is refused by the API: its message shows beside the value.
+      const valueError = page.locator('.field.invalid:has(#c-value) .field-error');
+      await valueError.waitFor();
+      expect(/100/.test(await valueError.innerText()), `the value's error says: ${await valueError.innerText()}`);
+      expect(await page.locator('#c-value').getAttribute('aria-invalid') === 'true', 'the refused value is not marked invalid');
+      await shot('coupon-errors-desktop');
+      await page.getByLabel('Percentage off').fill('10');
+      await page.getByRole('button', { name: 'Create coupon' }).click();
+      await page.getByText('Coupon “WELCOME10” created.').waitFor();
+      const couponId = Number(new URL(page.url()).pathname.split('/').pop());
+      expect(couponId > 0, `after create the URL is ${page.url()}`);
+
+      // The same code in another case is taken: said beside the code.
+      await page.goto(url('coupons/new'));
+      await heading('New coupon').waitFor();
+      await settled();
+      await page.getByLabel('Code').fill('welcome10');
+      await page.getByLabel('Type').selectOption('FREE_SHIPPING');
+      expect(await page.locator('#c-value').isDisabled(), 'a free-shipping code still asks for a value');
+      await page.getByRole('button', { name: 'Create coupon' }).click();
+      await page.locator('.field.invalid:has(#c-code) .field-error', { hasText: 'Another coupon has this code' }).waitFor();
+
+      await page.getByRole('link', { name: '← Coupons' }).click();
+      await heading('Coupons').waitFor();
+      await settled();
+      const row = page.locator('table.coupons tbody tr', { has: page.locator(`a[href="/admin/coupons/${couponId}"]`) });
+      await row.waitFor();
+      const text = (await row.innerText()).replace(/\s+/g, ' ');
+      expect(text.includes('WELCOME10') && text.includes('10 % off') && text.includes('0 / ∞') && text.includes('Any order'), `the coupon's row says: ${text}`);
+      await row.locator('.badge', { hasText: /^Active$/ }).waitFor();
+
+      // A customer's order with the code (any case): its discount shows on the order, its use in the list.
+      const customer = await apiOk('POST', '/auth/login', { body: CUSTOMER });
+      const placed = await apiOk('POST', '/orders', {
+        token: customer.token, body: { products: [{ id: 2, quantity: 1 }], shippingAddress: ADDRESS, couponCode: 'welcome10' },
+        headers: { 'Idempotency-Key': crypto.randomUUID() },
+      });
+      expect(placed.couponCode === 'WELCOME10' && placed.discount > 0, `the order has code ${placed.couponCode} and discount ${placed.discount}`);
+      await page.goto(url('orders/' + placed.id));
+      await page.getByRole('heading', { level: 1, name: /Order/ }).waitFor();
+      await settled();
+      const discount = await page.locator('[data-testid="discount"]').innerText();
+      expect(discount.includes('WELCOME10') && discount.includes(placed.discount.toFixed(2)), `the order's discount row says: ${discount}`);
+      await page.goto(url('coupons'));
+      await settled();
+      await row.locator('td[data-label="Used"]', { hasText: '1 / ∞' }).waitFor();
+
+      // Scheduled from a later date, then the date cleared again (sent as null).
+      await row.getByRole('link', { name: 'WELCOME10' }).click();
+      await page.getByRole('heading', { level: 1, name: /WELCOME10/ }).waitFor();
+      await settled();
+      await page.getByLabel('Starts').fill('2099-01-01T09:30');
+      let sent = page.waitForRequest((r) => r.method() === 'PATCH' && r.url().endsWith(`/admin/coupons/${couponId}`));
+      await page.getByRole('button', { name: 'Save changes' }).click();
+      const scheduled = (await sent).postDataJSON();
+      expect(Object.keys(scheduled).join() === 'startsAt' && scheduled.startsAt.startsWith('2099-01-01'), `the change sent is ${JSON.stringify(scheduled)}`);
+      await page.getByText('Saved.').waitFor();
+      await page.locator('.badge', { hasText: 'Scheduled' }).first().waitFor();
+      await page.getByLabel('Starts').fill('');
+      sent = page.waitForRequest((r) => r.method() === 'PATCH' && r.url().endsWith(`/admin/coupons/${couponId}`));
+      await page.getByRole('button', { name: 'Save changes' }).click();
+      const cleared = (await sent).postDataJSON();
+      expect(JSON.stringify(cleared) === '{"startsAt":null}', `clearing the start sent ${JSON.stringify(cleared)}`);
+      await page.getByText('Saved.').waitFor();
+      await page.waitForFunction(() => !document.querySelector('.badge-scheduled'));
+
+      // Deactivated from the list: customers cannot enter it any more.
+      await page.goto(url('coupons'));
+      await settled();
+      await row.getByRole('button', { name: 'Deactivate' }).click();
+      await page.getByText('Coupon “WELCOME10” deactivated').waitFor();
+      await row.locator('.badge', { hasText: /^Inactive$/ }).waitFor();
+      await row.getByRole('button', { name: 'Activate' }).waitFor();
+      const refused = await api('POST', '/cart/coupon', { token: customer.token, body: { code: 'WELCOME10' } });
+      expect(refused.status === 404, `an inactive code was answered ${refused.status}: ${JSON.stringify(refused.body)}`);
+      await shot('coupons-desktop');
+
+      // Deleted after a confirmation (which takes the focus); the order keeps its discount.
+      await row.getByRole('button', { name: 'Delete' }).click();
+      const focused = await page.waitForFunction(() => document.activeElement?.textContent === 'Keep it', null, { timeout: 2_000 }).then(() => true, () => false);
+      expect(focused, `the confirmation does not take the focus (it is on ${await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 120))})`);
+      await row.getByRole('button', { name: 'Yes, delete' }).click();
+      await page.getByText('Coupon “WELCOME10” deleted.').waitFor();
+      await row.waitFor({ state: 'detached' });
+      const kept = await apiOk('GET', `/orders/${placed.id}`, { token: customer.token });
+      expect(kept.couponCode === 'WELCOME10' && kept.discount === placed.discount, `after the delete the order has ${kept.couponCode}, ${kept.discount}`);
+    });
+  } else {
+    skip('7e. coupons', 'this shopd has no /api/v1/admin/coupons yet');
+  }
 
   await scenario('8. the sign-in screen at phone width', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();

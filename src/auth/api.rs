@@ -736,6 +736,16 @@ impl AuthApi {
                     user.updated_at = Utc::now();
                     w.put(&USERS, &user_id, &user)?;
                     audit::record(w, &actor.as_user(user_id), Event::new("EMAIL_VERIFIED", "User", user_id))?;
+                    // The orders placed as a guest with this email are now the account's.
+                    let joined = crate::orders::guest::join(w, user_id, &user.email)?;
+                    if joined > 0 {
+                        let joined = serde_json::json!({ "orders": joined });
+                        audit::record(
+                            w,
+                            &actor.as_user(user_id),
+                            Event::new("GUEST_ORDERS_JOINED", "User", user_id).metadata(joined),
+                        )?;
+                    }
                     Ok::<_, ApiError>(())
                 })
                 .await?;

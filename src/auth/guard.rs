@@ -35,6 +35,47 @@ pub struct Bearer(pub Principal);
 #[oai(rename = "AdminBearer", ty = "bearer", bearer_format = "JWT", checker = "check_admin")]
 pub struct Admin(pub Principal);
 
+/// A guest's order token, as the `X-Order-Token` header (what a storefront sends).
+#[derive(SecurityScheme)]
+#[oai(rename = "OrderToken", ty = "api_key", key_name = "X-Order-Token", key_in = "header", checker = "token_of")]
+pub struct OrderTokenHeader(pub String);
+
+/// A guest's order token, as the `token` query parameter (the link in the confirmation mail;
+/// the access log writes paths only, never the query).
+#[derive(SecurityScheme)]
+#[oai(rename = "OrderTokenLink", ty = "api_key", key_name = "token", key_in = "query", checker = "token_of")]
+pub struct OrderTokenQuery(pub String);
+
+async fn token_of(_req: &Request, key: poem_openapi::auth::ApiKey) -> Option<String> {
+    Some(key.key)
+}
+
+/// Who may see one order: a signed-in user (its owner or an admin), or anyone holding that
+/// order's token. The token is checked against the order by [`crate::orders::guest::visible`].
+#[derive(SecurityScheme)]
+pub enum Viewer {
+    Token(OrderTokenHeader),
+    Link(OrderTokenQuery),
+    User(Bearer),
+}
+
+impl Viewer {
+    pub fn principal(&self) -> Option<&Principal> {
+        match self {
+            Viewer::User(b) => Some(&b.0),
+            _ => None,
+        }
+    }
+
+    pub fn token(&self) -> Option<&str> {
+        match self {
+            Viewer::Token(t) => Some(&t.0),
+            Viewer::Link(t) => Some(&t.0),
+            Viewer::User(_) => None,
+        }
+    }
+}
+
 fn state(req: &Request) -> Result<&AppState, ApiError> {
     req.data::<AppState>().ok_or_else(|| ApiError::internal("the app state is missing"))
 }

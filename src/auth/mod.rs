@@ -110,6 +110,7 @@ pub fn revoke_sessions(w: &mut WriteTx<'_>, user_id: u64) -> Result<i64, StoreEr
 /// What every auth handler needs.
 pub struct Auth {
     pub jwt: Jwt,
+    pub order_tokens: tokens::OrderTokens,
     pub refresh_ttl: Duration,
     pub revocations: Revocations,
     pub passwords: Passwords,
@@ -174,6 +175,7 @@ impl Auth {
         };
         Ok(Auth {
             jwt: Jwt::new(secret.as_bytes(), ttl(&settings.jwt_expires_in)),
+            order_tokens: tokens::OrderTokens::new(secret.as_bytes()),
             refresh_ttl: ttl(&settings.jwt_refresh_expires_in),
             revocations: Revocations::load(store)?,
             passwords: Passwords::start(cost, threads, 256)?,

@@ -119,6 +119,28 @@ impl Jwt {
     }
 }
 
+/// The private link of a guest's order: HMAC-SHA256, under a key derived from the signing
+/// secret, of the order's id and the link's end. Derived rather than random, so that the
+/// store keeps only its hash and the mail, the first answer and a replay can all show it.
+pub struct OrderTokens([u8; 32]);
+
+impl OrderTokens {
+    pub fn new(secret: &[u8]) -> OrderTokens {
+        OrderTokens(mac(secret, b"shopd order tokens v1"))
+    }
+
+    pub fn token(&self, order_id: Uuid, expires_at: DateTime<Utc>) -> String {
+        URL_SAFE_NO_PAD.encode(mac(&self.0, format!("{order_id}.{}", expires_at.timestamp()).as_bytes()))
+    }
+}
+
+fn mac(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use hmac::{KeyInit, Mac};
+    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key");
+    m.update(message);
+    m.finalize().into_bytes().into()
+}
+
 /// A random token for a client: 256 bits, URL-safe.
 pub fn random_token() -> String {
     let bytes: [u8; 32] = rand::rng().random();

@@ -40,7 +40,8 @@ pub const FIELDS: &[(&str, usize, Lines)] = &[
     ("token", 512, Lines::One),
     ("refreshToken", 2048, Lines::One),
     ("paymentIntentId", 255, Lines::One),
-    ("code", 10, Lines::One),
+    // A sign-in code (6 digits) or a coupon code (up to 50 characters).
+    ("code", 50, Lines::One),
     ("recoveryCode", 32, Lines::One),
     // The catalog.
     ("title", 200, Lines::One),
@@ -57,6 +58,10 @@ pub const FIELDS: &[(&str, usize, Lines)] = &[
     ("trackingNumber", 100, Lines::One),
     ("estimatedDelivery", 100, Lines::One),
     ("note", 2000, Lines::Many),
+    ("couponCode", 50, Lines::One),
+    ("categories", 100, Lines::One),
+    ("startsAt", 40, Lines::One),
+    ("endsAt", 40, Lines::One),
     // The shop's settings.
     ("name", 100, Lines::One),
     ("legalName", 200, Lines::One),

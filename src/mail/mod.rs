@@ -144,21 +144,27 @@ impl Failure {
 }
 
 /// The job that mails an order's customer about `event`, from the order as it is now. A
-/// customer who turned order mails off, or whose account is gone, gets none.
+/// customer who turned order mails off, or whose account is gone, gets none; a guest gets
+/// every one, at the email they ordered with, with the private link to the order.
 pub async fn order_mail(state: &AppState, job: &Job, order_id: Uuid, event: OrderEvent) -> Outcome {
     let Some(template) = event.template() else { return Outcome::done() };
     let found = state.store.read().and_then(|r| {
         let Some(order) = r.get(&ORDERS, &order_id)? else { return Ok(None) };
-        Ok(r.get(&USERS, &order.user_id)?.map(|u| (order, u)))
+        let user = r.get(&USERS, &order.user_id)?;
+        Ok(Some((order, user)))
     });
     let (order, user) = match found {
         Ok(Some(found)) => found,
         Ok(None) => return Outcome::done(),
         Err(e) => return Outcome::Retry(e.to_string()),
     };
-    if !user.is_active || !user.preferences.email_notifications {
-        return Outcome::done();
-    }
+    let (to, name) = match (&user, &order.email) {
+        (Some(u), _) if u.is_active && u.preferences.email_notifications => (u.email.clone(), u.first_name.clone()),
+        (None, Some(email)) if order.user_id == crate::orders::GUEST => {
+            (email.clone(), order.address.first_name.clone())
+        }
+        _ => return Outcome::done(),
+    };
     let lines: String =
         order.items.iter().map(|i| format!("{} x {} at {} = {}\n", i.quantity, i.title, i.price, i.total)).collect();
     let a = &order.address;
@@ -170,7 +176,10 @@ pub async fn order_mail(state: &AppState, job: &Job, order_id: Uuid, event: Orde
         a.country.clone(),
     ]
     .join(", ");
-    let link = format!("{}/orders/{}", state.settings.client_url.trim_end_matches('/'), order.id);
+    let mut link = format!("{}/orders/{}", state.settings.client_url.trim_end_matches('/'), order.id);
+    if let Some(token) = crate::orders::guest::token_of(state, &order) {
+        link = format!("{link}?token={token}");
+    }
     let tracking_url = match (&order.carrier, &order.tracking_number) {
         (Some(c), Some(n)) => crate::orders::tracking_url(c, n).unwrap_or_default(),
         _ => String::new(),
@@ -179,7 +188,7 @@ pub async fn order_mail(state: &AppState, job: &Job, order_id: Uuid, event: Orde
         (order.subtotal.to_string(), order.tax.to_string(), order.shipping.to_string(), order.total.to_string());
     let id = order.label();
     let vars = [
-        ("name", user.first_name.as_str()),
+        ("name", name.as_str()),
         ("order", id.as_str()),
         ("lines", lines.as_str()),
         ("subtotal", subtotal.as_str()),
@@ -193,7 +202,7 @@ pub async fn order_mail(state: &AppState, job: &Job, order_id: Uuid, event: Orde
         ("tracking", order.tracking_number.as_deref().unwrap_or("-")),
         ("tracking_url", tracking_url.as_str()),
     ];
-    let mail = template.load(&state.settings.data_dir).await.render(&user.email, &vars);
+    let mail = template.load(&state.settings.data_dir).await.render(&to, &vars);
     match state.mailer.deliver(&mail, job).await {
         Ok(()) => Outcome::done(),
         Err(f) => f.outcome(),

@@ -12,13 +12,14 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::checkout::{self, CreateOrder, Placed};
+use super::guest;
 use super::returns::{self, ReturnBody, ReturnDecision};
 use super::{
-    Note, NoteView, ORDER_NOTES, ORDERS, ORDERS_BY_NUMBER, ORDERS_BY_STATUS, ORDERS_BY_USER, Order, OrderUser,
+    GUEST, Note, NoteView, ORDER_NOTES, ORDERS, ORDERS_BY_NUMBER, ORDERS_BY_STATUS, ORDERS_BY_USER, Order, OrderUser,
     OrderView, ReturnView, Status, Why, first_id_at,
 };
 use crate::audit::{self, Actor, Event};
-use crate::auth::guard::{Admin, Bearer, Principal};
+use crate::auth::guard::{Admin, Bearer, Principal, Viewer};
 use crate::claims::{Claim, Purpose};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::events::OrderEvent;
@@ -300,8 +301,8 @@ impl OrdersApi {
 
     /// One order (its owner or an admin).
     #[oai(path = "/:id", method = "get", operation_id = "getOrder")]
-    async fn get(&self, state: Data<&AppState>, auth: Bearer, id: Path<Uuid>) -> ApiResult<Reply<OrderView>> {
-        let order = visible(&state, id.0, &auth.0)?;
+    async fn get(&self, state: Data<&AppState>, auth: Viewer, id: Path<Uuid>) -> ApiResult<Reply<OrderView>> {
+        let (order, _) = guest::visible(&state, id.0, &auth)?;
         let mut view = order.view();
         view.payment = crate::payments::latest(&state.store.read()?, order.id)?;
         Ok(Reply::ok(view))
@@ -361,23 +362,28 @@ impl OrdersApi {
         &self,
         state: Data<&AppState>,
         req: &Request,
-        auth: Bearer,
+        auth: Viewer,
         id: Path<Uuid>,
         body: JsonBody<CancelBody>,
     ) -> ApiResult<Reply<OrderView>> {
-        let id = id.0;
+        let (order, who) = guest::visible(&state, id.0, &auth)?;
+        let id = order.id;
         let _claim = Claim::take(Purpose::OrderChange, id)?;
-        let user_id = auth.0.user_id;
+        // The customer's own order (an admin cancels as a customer would here only their own).
+        let user_id = who.map_or(GUEST, |p| p.user_id);
+        if order.user_id != user_id {
+            return Err(not_found());
+        }
         let reason = body.0.reason.map(|r| r.chars().take(500).collect::<String>());
-        let actor = Actor::of(req, Some(user_id));
+        let actor = Actor::of(req, who.map(|p| p.user_id));
         let order = super::cancel::cancel(&state, id, Some(user_id), Why::Customer { reason }, actor).await?;
         Ok(Reply::ok(order.view()))
     }
 
     /// Where the parcel is, from the order's own status history.
     #[oai(path = "/:id/tracking", method = "get", operation_id = "getTracking")]
-    async fn tracking(&self, state: Data<&AppState>, auth: Bearer, id: Path<Uuid>) -> ApiResult<Reply<Tracking>> {
-        let o = visible(&state, id.0, &auth.0)?;
+    async fn tracking(&self, state: Data<&AppState>, auth: Viewer, id: Path<Uuid>) -> ApiResult<Reply<Tracking>> {
+        let (o, _) = guest::visible(&state, id.0, &auth)?;
         let Some(number) = o.tracking_number.clone() else {
             return Err(ApiError::new(ErrorCode::TrackingUnavailable));
         };
@@ -399,8 +405,8 @@ impl OrdersApi {
     /// The invoice as a PDF: seller, buyer, lines with their discount, tax, shipping, total and
     /// payment, on as many A4 or Letter pages as the order needs.
     #[oai(path = "/:id/invoice", method = "get", operation_id = "getInvoice")]
-    async fn invoice(&self, state: Data<&AppState>, auth: Bearer, id: Path<Uuid>) -> ApiResult<InvoiceReply> {
-        let o = visible(&state, id.0, &auth.0)?;
+    async fn invoice(&self, state: Data<&AppState>, auth: Viewer, id: Path<Uuid>) -> ApiResult<InvoiceReply> {
+        let (o, _) = guest::visible(&state, id.0, &auth)?;
         let name = format!("invoice-{}.pdf", o.number);
         let doc = super::invoice::invoice(&super::invoice::sources(&state, o).await?);
         let pdf = super::invoice::draw(doc).await?;
@@ -412,11 +418,11 @@ impl OrdersApi {
     async fn credit_note(
         &self,
         state: Data<&AppState>,
-        auth: Bearer,
+        auth: Viewer,
         id: Path<Uuid>,
         #[oai(name = "refundId")] refund_id: Path<Uuid>,
     ) -> ApiResult<InvoiceReply> {
-        let o = visible(&state, id.0, &auth.0)?;
+        let (o, _) = guest::visible(&state, id.0, &auth)?;
         let src = super::invoice::sources(&state, o).await?;
         let doc = super::invoice::credit_note(&src, refund_id.0)
             .ok_or_else(|| ApiError::new(ErrorCode::NotFound).with_message("No refund of this order has this id"))?;

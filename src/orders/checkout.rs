@@ -104,19 +104,23 @@ pub async fn place(
     actor: Actor,
 ) -> ApiResult<Placed> {
     let settings = state.settings.clone();
+    let id = Uuid::now_v7();
+    let token = matches!(customer, Customer::Guest { .. }).then(|| super::guest::grant(state, id, Utc::now()));
     let (placed, _) = write_published(
         state,
-        move |w| take(w, &settings, &customer, input, idem.as_ref(), &actor),
+        move |w| take(w, &settings, (id, token), &customer, input, idem.as_ref(), &actor),
         |(_, changed): &(Placed, Vec<Product>)| (changed.clone(), None),
     )
     .await?;
     Ok(placed)
 }
 
-/// The transaction of a checkout: what it placed, and the products whose stock it took.
+/// The transaction of a checkout: what it placed, and the products whose stock it took. The
+/// order's id and a guest's token come from outside (the token is derived from the id).
 fn take(
     w: &mut WriteTx<'_>,
     settings: &Settings,
+    (id, token): (Uuid, Option<super::GuestToken>),
     customer: &Customer,
     input: CreateOrder,
     idem: Option<&Scoped>,
@@ -206,7 +210,8 @@ fn take(
         None => None,
     };
     let buyer = Buyer { user_id, email, address };
-    let order = Order::placed(w, settings, Uuid::now_v7(), buyer, items, deal, now)?;
+    let mut order = Order::placed(w, settings, id, buyer, items, deal, now)?;
+    order.guest_token = token;
     w.put(&ORDERS, &order.id, &order)?;
     if from_cart {
         w.delete(&CARTS, cart_key.as_str())?;

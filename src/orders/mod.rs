@@ -5,6 +5,7 @@ pub mod cancel;
 pub mod checkout;
 pub mod expiry;
 pub mod export;
+pub mod guest;
 pub mod invoice;
 pub mod returns;
 
@@ -199,7 +200,8 @@ pub struct OrderCoupon {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GuestToken {
-    pub sha256: [u8; 32],
+    /// SHA-256 of the token, hex.
+    pub hash: String,
     pub expires_at: DateTime<Utc>,
 }
 

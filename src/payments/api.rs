@@ -12,14 +12,14 @@ use uuid::Uuid;
 
 use super::{PAYMENTS, PAYMENTS_BY_INTENT, PAYMENTS_BY_ORDER, Payment, PaymentStatus, PaymentView, refunds};
 use crate::audit::{self, Actor, Event};
-use crate::auth::guard::{Admin, Bearer};
+use crate::auth::guard::{Admin, Viewer};
 use crate::claims::{Claim, Purpose};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::events::{self, OrderEvent};
 use crate::http::envelope::{Created, Reply};
 use crate::http::json::JsonBody;
 use crate::idempotency::{IdempotencyKey, Scoped};
-use crate::orders::{ORDERS, Status};
+use crate::orders::{GUEST, ORDERS, Status};
 use crate::state::AppState;
 use crate::store::Collection;
 use crate::types::Money;
@@ -149,6 +149,17 @@ async fn apply_status(state: &AppState, intent: &str, status: PaymentStatus, act
 
 pub struct PaymentsApi;
 
+/// Who pays `order_id`: its owner signed in, or a guest holding its token ([`GUEST`]). An
+/// admin pays only their own orders.
+fn payer(state: &AppState, order_id: Uuid, viewer: &Viewer) -> ApiResult<u64> {
+    let (order, who) = crate::orders::guest::visible(state, order_id, viewer)?;
+    let user_id = who.map_or(GUEST, |p| p.user_id);
+    if order.user_id != user_id {
+        return Err(order_not_found());
+    }
+    Ok(user_id)
+}
+
 #[OpenApi(prefix_path = "/api/v1/payments", tag = "crate::openapi::Tag::Payments")]
 impl PaymentsApi {
     /// Start paying an own PENDING order. The amount is the order's total, never the client's.
@@ -158,13 +169,15 @@ impl PaymentsApi {
         &self,
         state: Data<&AppState>,
         req: &Request,
-        auth: Bearer,
+        auth: Viewer,
         #[oai(name = "Idempotency-Key")] key: Header<Option<IdempotencyKey>>,
         body: JsonBody<CreateIntent>,
     ) -> ApiResult<Created<IntentView>> {
-        let user_id = auth.0.user_id;
         let order_id = body.0.order_id;
-        let idem = key.0.map(|k| Scoped::new("payments.create", user_id, &k, fingerprint(&order_id.to_string())));
+        let user_id = payer(&state, order_id, &auth)?;
+        // A guest's keys are scoped to the order its token opens.
+        let scope = if user_id == GUEST { format!("payments.create:{order_id}") } else { "payments.create".into() };
+        let idem = key.0.map(|k| Scoped::new(&scope, user_id, &k, fingerprint(&order_id.to_string())));
         if let Some(k) = &idem
             && let Some(first) = k.replay(&state.store.read()?)?
         {
@@ -266,12 +279,13 @@ impl PaymentsApi {
         &self,
         state: Data<&AppState>,
         req: &Request,
-        auth: Bearer,
+        auth: Viewer,
         body: JsonBody<ConfirmBody>,
     ) -> ApiResult<Reply<PaymentView>> {
         // Only the customer pays: an admin cannot mark someone's order paid.
         let payment = by_intent(&state, &body.0.payment_intent_id)?;
-        if payment.user_id != auth.0.user_id {
+        let user_id = payer(&state, payment.order_id, &auth).map_err(|_| payment_not_found())?;
+        if payment.user_id != user_id {
             return Err(payment_not_found());
         }
         let order = state.store.read()?.get(&ORDERS, &payment.order_id)?.ok_or_else(order_not_found)?;
@@ -279,7 +293,8 @@ impl PaymentsApi {
             return Err(ApiError::new(ErrorCode::OrderNotPayable).with_message("This order was cancelled"));
         }
         let status = state.payments.confirm(&payment.provider, &payment.payment_intent_id).await?;
-        apply_status(&state, &payment.payment_intent_id, status, &Actor::of(req, Some(auth.0.user_id))).await?;
+        let actor = Actor::of(req, auth.principal().map(|p| p.user_id));
+        apply_status(&state, &payment.payment_intent_id, status, &actor).await?;
         let payment = by_intent(&state, &payment.payment_intent_id)?;
         Ok(Reply::ok(payment.view_in(&state.store.read()?)?))
     }
@@ -289,13 +304,12 @@ impl PaymentsApi {
     async fn status(
         &self,
         state: Data<&AppState>,
-        auth: Bearer,
+        auth: Viewer,
         payment_intent_id: Path<String>,
     ) -> ApiResult<Reply<PaymentView>> {
         let payment = by_intent(&state, &payment_intent_id.0)?;
-        if payment.user_id != auth.0.user_id && !auth.0.is_admin() {
-            return Err(payment_not_found());
-        }
+        // Its owner, an admin, or the holder of its order's token.
+        crate::orders::guest::visible(&state, payment.order_id, &auth).map_err(|_| payment_not_found())?;
         Ok(Reply::ok(payment.view_in(&state.store.read()?)?))
     }
 

@@ -11,6 +11,7 @@ mod contract;
 mod coupons;
 mod crash;
 mod disk;
+mod guest;
 mod helpers;
 mod http;
 mod input;

@@ -39,7 +39,7 @@ export function Dashboard() {
           : !recent.data?.orders.length ? html`<${Empty}>No orders yet.<//>`
           : html`<ul class="rows">${recent.data.orders.map((o) => html`<li>
               <a href=${'/admin/orders/' + o.id}>${orderName(o)}</a>
-              <span class="small">${o.user ? o.user.email : ''} · ${dateTime(o.createdAt)}</span>
+              <span class="small">${o.user?.email ?? o.email ?? ''} · ${dateTime(o.createdAt)}</span>
               <span class="right"><${Badge} status=${o.status} /> ${money(o.total, o.currency)}</span>
             </li>`)}</ul>
             <p><a href="/admin/orders">All orders →</a></p>`}

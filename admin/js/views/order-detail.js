@@ -16,8 +16,9 @@ const NEXT = { PENDING: ['PROCESSING'], PROCESSING: ['SHIPPED'], SHIPPED: ['DELI
 export function OrderDetail({ id }) {
   const order = useAsync(() => call('get', '/api/v1/orders/{id}', { path: { id } }), [id]);
   const o = order.data;
-  // The order names its customer by id only (its `user` is filled in admin lists).
-  const customer = useAsync(() => (o ? call('get', '/api/v1/users/{id}', { path: { id: o.userId } }) : Promise.resolve(null)), [o?.userId]);
+  // The order names its customer by id only (its `user` is filled in admin lists); a guest's
+  // order has no account, only the email it was placed with.
+  const customer = useAsync(() => (o && o.userId !== null ? call('get', '/api/v1/users/{id}', { path: { id: o.userId } }) : Promise.resolve(null)), [o?.userId]);
   useTitle(o ? `Order ${orderName(o)}` : 'Order');
   if (order.loading && !o) return html`<${Loading} />`;
   if (order.error || !o) return html`<section><p><a href="/admin/orders">← Orders</a></p><h1>Order</h1>
@@ -29,8 +30,10 @@ export function OrderDetail({ id }) {
       <h1>Order ${orderName(o)} <${Badge} status=${o.status} /></h1>
       <${Invoice} order=${o} />
     </div>
-    <p class="small">${`Placed ${dateTime(o.createdAt)} by `}<a href=${'/admin/customers/' + o.userId}>${customer.data
-      ? `${customer.data.firstName} ${customer.data.lastName} (${customer.data.email})` : `customer ${o.userId}`}</a>${' · id '}<code>${o.id}</code></p>
+    <p class="small">${`Placed ${dateTime(o.createdAt)} by `}${o.userId !== null
+      ? html`<a href=${'/admin/customers/' + o.userId}>${customer.data
+        ? `${customer.data.firstName} ${customer.data.lastName} (${customer.data.email})` : `customer ${o.userId}`}</a>`
+      : `a guest${o.email ? ` (${o.email})` : ''}`}${' · id '}<code>${o.id}</code></p>
     ${o.status === 'CANCELLED' && html`<p class="notice">Cancelled ${dateTime(o.cancelledAt)}${o.cancelReason ? `: ${o.cancelReason}` : ''}.</p>`}
     <div class="grid editor">
       <div class="stack">
@@ -38,9 +41,12 @@ export function OrderDetail({ id }) {
           <div class="table-wrap"><table>
             <thead><tr><th scope="col">Product</th><th scope="col" class="num">Qty</th><th scope="col" class="num">Price</th><th scope="col" class="num">Total</th></tr></thead>
             <tbody>${o.items.map((i) => html`<tr><td><a href=${'/admin/products/' + i.productId}>${i.product.title}</a></td>
-              <td class="num">${i.quantity}</td><td class="num">${money(i.price, cur)}</td><td class="num">${money(i.total, cur)}</td></tr>`)}</tbody>
+              <td class="num">${i.quantity}</td><td class="num">${money(i.price, cur)}</td><td class="num">${money(i.total, cur)}
+                ${i.discount > 0 && html`<br /><span class="small">−${money(i.discount, cur)} coupon</span>`}</td></tr>`)}</tbody>
             <tfoot>
               <tr><th scope="row" colspan="3">Subtotal</th><td class="num">${money(o.subtotal, cur)}</td></tr>
+              ${(o.couponCode || o.discount > 0) && html`<tr data-testid="discount"><th scope="row" colspan="3">Discount${o.couponCode
+                ? html` (code <code>${o.couponCode}</code>)` : ''}</th><td class="num">−${money(o.discount, cur)}</td></tr>`}
               <tr><th scope="row" colspan="3">Tax</th><td class="num">${money(o.tax, cur)}</td></tr>
               <tr><th scope="row" colspan="3">Shipping</th><td class="num">${money(o.shipping, cur)}</td></tr>
               <tr class="total"><th scope="row" colspan="3">Total</th><td class="num">${money(o.total, cur)}</td></tr>

@@ -98,7 +98,8 @@ export function Orders() {
           <tbody>${data.orders.map((o) => html`<tr>
             <td data-label="Order"><a href=${'/admin/orders/' + o.id}>${orderName(o)}</a></td>
             <td data-label="Placed">${dateTime(o.createdAt)}</td>
-            <td data-label="Customer">${o.user ? html`<span><a href=${'/admin/customers/' + o.user.id}>${o.user.firstName} ${o.user.lastName}</a><br /><span class="small">${o.user.email}</span></span>` : `User ${o.userId}`}</td>
+            <td data-label="Customer">${o.user ? html`<span><a href=${'/admin/customers/' + o.user.id}>${o.user.firstName} ${o.user.lastName}</a><br /><span class="small">${o.user.email}</span></span>`
+              : o.userId !== null ? `User ${o.userId}` : html`<span>Guest${o.email ? html`<br /><span class="small">${o.email}</span>` : ''}</span>`}</td>
             <td data-label="Status"><${Badge} status=${o.status} /></td>
             <td data-label="Payment">${o.payment ? html`<${Badge} status=${o.payment.status} />` : html`<span class="small">None</span>`}</td>
             <td class="num" data-label="Total">${money(o.total, o.currency)}</td>

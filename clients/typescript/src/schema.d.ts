@@ -24,6 +24,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/coupons": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every coupon, newest first, with its uses.
+         * @description Admins only.
+         */
+        get: operations["listCoupons"];
+        put?: never;
+        /**
+         * A new code. Codes are unique without regard to case.
+         * @description Admins only.
+         */
+        post: operations["createCoupon"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/coupons/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One coupon.
+         * @description Admins only.
+         */
+        get: operations["getCoupon"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a coupon. Orders placed with it keep their code and discount.
+         * @description Admins only.
+         */
+        delete: operations["deleteCoupon"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a coupon. Orders placed with it keep the discount they got.
+         * @description Admins only.
+         */
+        patch: operations["updateCoupon"];
+        trace?: never;
+    };
     "/api/v1/admin/jobs": {
         parameters: {
             query?: never;
@@ -577,6 +629,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/cart/coupon": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enter a coupon code (replacing one entered before). Refused when the code is unknown,
+         *     outside its dates, used up (for a signed-in customer, also their own limit) or, for a
+         *     cart with items, not applicable to them. The cart shows the code and its discount.
+         */
+        post: operations["applyCartCoupon"];
+        /** Remove the coupon code. */
+        delete: operations["removeCartCoupon"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/cart/items": {
         parameters: {
             query?: never;
@@ -728,6 +802,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/orders/guest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Order the guest session's cart (`X-Session-ID`) as a guest, with an email and a
+         *     shipping address: the same stock, totals, coupon and payment rules as a signed-in
+         *     order. Answers the order and its token, which is also mailed as a private link.
+         */
+        post: operations["placeGuestOrder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orders/{id}": {
         parameters: {
             query?: never;
@@ -765,6 +860,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/orders/{id}/credit-notes/{refund_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The credit note of one of the order's refunds that went through, as a PDF. */
+        get: operations["getCreditNote"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orders/{id}/invoice": {
         parameters: {
             query?: never;
@@ -772,7 +884,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The invoice as a PDF. */
+        /**
+         * The invoice as a PDF: seller, buyer, lines with their discount, tax, shipping, total and
+         *     payment, on as many A4 or Letter pages as the order needs.
+         */
         get: operations["getInvoice"];
         put?: never;
         post?: never;
@@ -1498,6 +1613,14 @@ export interface components {
             /** Format: uint64 */
             total: number;
         };
+        /**
+         * AppliedCoupon
+         * @description The code as a cart or an order shows it.
+         */
+        AppliedCoupon: {
+            code: string;
+            type: components["schemas"]["CouponType"];
+        };
         /** AuditLog */
         AuditLog: {
             action: string;
@@ -1570,6 +1693,13 @@ export interface components {
         };
         /** Cart */
         Cart: {
+            /** @description The code entered (`POST /cart/coupon`), or null. */
+            coupon: (components["schemas"]["AppliedCoupon"] & unknown) | null;
+            /**
+             * Format: money
+             * @description What the code takes off the subtotal now (0 without one, or when it no longer applies).
+             */
+            discount: number;
             /**
              * Format: date-time
              * @description Guest carts only: when the cart is swept if left alone.
@@ -1582,6 +1712,15 @@ export interface components {
             items: components["schemas"]["CartItem"][];
             /** Format: money */
             subtotal: number;
+            /**
+             * Format: money
+             * @description subtotal − discount, before tax and shipping.
+             */
+            total: number;
+        };
+        /** CartCoupon */
+        CartCoupon: {
+            code: string;
         };
         /** CartItem */
         CartItem: {
@@ -1641,6 +1780,115 @@ export interface components {
             /** @example pi_3QdemoIntent0001 */
             paymentIntentId: string;
         };
+        /** Coupon */
+        Coupon: {
+            active: boolean;
+            categories: string[];
+            code: string;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            endsAt: string | null;
+            /** Format: uint64 */
+            id: number;
+            /** Format: money */
+            minSubtotal: number | null;
+            /** Format: uint64 */
+            perCustomerLimit: number | null;
+            productIds: number[];
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            startsAt: string | null;
+            type: components["schemas"]["CouponType"];
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            updatedAt: string;
+            /** Format: uint64 */
+            usageLimit: number | null;
+            /**
+             * Format: uint64
+             * @description Orders holding the code that were not cancelled.
+             */
+            used: number;
+            /**
+             * Format: money
+             * @description PERCENT: the percentage; FIXED: the amount; FREE_SHIPPING: null.
+             */
+            value: number | null;
+        };
+        /** CouponInput */
+        CouponInput: {
+            /** @description Default true. */
+            active?: boolean | null;
+            /** @description Category slugs the discount falls on (with `productIds`; every line when both are empty). */
+            categories?: string[] | null;
+            /** @description Letters, digits, `-` and `_`; matched without regard to case. */
+            code: string;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            endsAt?: string | null;
+            minSubtotal?: number | null;
+            /** Format: uint64 */
+            perCustomerLimit?: number | null;
+            productIds?: number[] | null;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            startsAt?: string | null;
+            type: components["schemas"]["CouponType"];
+            /** Format: uint64 */
+            usageLimit?: number | null;
+            /** @description PERCENT: 0 to 100; FIXED: an amount above 0; not given for FREE_SHIPPING. */
+            value?: number | null;
+        };
+        /** CouponList */
+        CouponList: {
+            coupons: components["schemas"]["Coupon"][];
+            /** Format: uint64 */
+            total: number;
+        };
+        /**
+         * CouponPatch
+         * @description A partial change: an absent field stays, `null` clears an optional one.
+         */
+        CouponPatch: {
+            active?: boolean | null;
+            categories?: string[] | null;
+            code?: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            endsAt?: string | null;
+            minSubtotal?: number | null;
+            /** Format: uint64 */
+            perCustomerLimit?: number | null;
+            productIds?: number[] | null;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            startsAt?: string | null;
+            type?: (string & components["schemas"]["CouponType"]) | null;
+            /** Format: uint64 */
+            usageLimit?: number | null;
+            value?: number | null;
+        };
+        /** @enum {string} */
+        CouponType: "PERCENT" | "FIXED" | "FREE_SHIPPING";
         /**
          * CreateIntent
          * @description The amount is always the order's total: an `amount`, `currency` or `metadata` an older
@@ -1657,6 +1905,8 @@ export interface components {
              * @description A saved address of the caller, instead of `shippingAddress`.
              */
             addressId?: number;
+            /** @description A coupon code (any case). Without it, the cart's code applies when the cart is ordered. */
+            couponCode?: string | null;
             /** @example pi_3QdemoIntent0001 */
             paymentIntentId?: string | null;
             /** @description Without it, the caller's cart is ordered (and emptied). */
@@ -1672,6 +1922,12 @@ export interface components {
         };
         /** Deleted */
         Deleted: {
+            deleted: boolean;
+            /** Format: uint64 */
+            id: number;
+        };
+        /** DeletedCoupon */
+        DeletedCoupon: {
             deleted: boolean;
             /** Format: uint64 */
             id: number;
@@ -1769,6 +2025,30 @@ export interface components {
             status: number;
         };
         /**
+         * Envelope_Coupon
+         * @description A success envelope around `T`.
+         */
+        Envelope_Coupon: {
+            data: components["schemas"]["Coupon"];
+            /** @example Success */
+            message: string;
+            meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
+        };
+        /**
+         * Envelope_CouponList
+         * @description A success envelope around `T`.
+         */
+        Envelope_CouponList: {
+            data: components["schemas"]["CouponList"];
+            /** @example Success */
+            message: string;
+            meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
+        };
+        /**
          * Envelope_Deleted
          * @description A success envelope around `T`.
          */
@@ -1781,11 +2061,35 @@ export interface components {
             status: number;
         };
         /**
+         * Envelope_DeletedCoupon
+         * @description A success envelope around `T`.
+         */
+        Envelope_DeletedCoupon: {
+            data: components["schemas"]["DeletedCoupon"];
+            /** @example Success */
+            message: string;
+            meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
+        };
+        /**
          * Envelope_DeletedProduct
          * @description A success envelope around `T`.
          */
         Envelope_DeletedProduct: {
             data: components["schemas"]["DeletedProduct"];
+            /** @example Success */
+            message: string;
+            meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
+        };
+        /**
+         * Envelope_GuestOrder
+         * @description A success envelope around `T`.
+         */
+        Envelope_GuestOrder: {
+            data: components["schemas"]["GuestOrder"];
             /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
@@ -2339,7 +2643,7 @@ export interface components {
          * @description A stable code for each kind of error.
          * @enum {string}
          */
-        ErrorCode: "VALIDATION_ERROR" | "INVALID_JSON" | "ROUTE_NOT_FOUND" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMIT_EXCEEDED" | "AUTH_RATE_LIMIT_EXCEEDED" | "UPLOAD_RATE_LIMIT_EXCEEDED" | "IDEMPOTENCY_KEY_REUSED" | "CONFLICT" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "INSUFFICIENT_STORAGE" | "UNAUTHORIZED" | "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "FORBIDDEN" | "INVALID_CREDENTIALS" | "ACCOUNT_LOCKED" | "INVALID_REFRESH_TOKEN" | "INVALID_CURRENT_PASSWORD" | "INVALID_PASSWORD" | "EMAIL_EXISTS" | "TWO_FACTOR_REQUIRED" | "INVALID_TWO_FACTOR_CODE" | "TWO_FACTOR_SETUP_REQUIRED" | "USER_NOT_FOUND" | "ADDRESS_NOT_FOUND" | "CANNOT_DELETE_DEFAULT" | "PRODUCT_NOT_FOUND" | "INSUFFICIENT_STOCK" | "REVIEW_EXISTS" | "CART_ITEM_NOT_FOUND" | "EMPTY_ORDER" | "ORDER_NOT_FOUND" | "INVALID_STATUS_TRANSITION" | "ORDER_CANNOT_CANCEL" | "TRACKING_UNAVAILABLE" | "RETURN_NOT_ALLOWED" | "WISHLIST_ITEM_NOT_FOUND" | "ORDER_NOT_PAYABLE" | "MANUAL_PAYMENT" | "PAYMENT_NOT_FOUND" | "REFUND_EXCEEDS_PAYMENT" | "INVALID_WEBHOOK" | "PAYMENT_PROVIDER_ERROR";
+        ErrorCode: "VALIDATION_ERROR" | "INVALID_JSON" | "ROUTE_NOT_FOUND" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMIT_EXCEEDED" | "AUTH_RATE_LIMIT_EXCEEDED" | "UPLOAD_RATE_LIMIT_EXCEEDED" | "IDEMPOTENCY_KEY_REUSED" | "CONFLICT" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "INSUFFICIENT_STORAGE" | "UNAUTHORIZED" | "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "FORBIDDEN" | "INVALID_CREDENTIALS" | "ACCOUNT_LOCKED" | "INVALID_REFRESH_TOKEN" | "INVALID_CURRENT_PASSWORD" | "INVALID_PASSWORD" | "EMAIL_EXISTS" | "TWO_FACTOR_REQUIRED" | "INVALID_TWO_FACTOR_CODE" | "TWO_FACTOR_SETUP_REQUIRED" | "USER_NOT_FOUND" | "ADDRESS_NOT_FOUND" | "CANNOT_DELETE_DEFAULT" | "PRODUCT_NOT_FOUND" | "INSUFFICIENT_STOCK" | "REVIEW_EXISTS" | "CART_ITEM_NOT_FOUND" | "EMPTY_ORDER" | "ORDER_NOT_FOUND" | "INVALID_STATUS_TRANSITION" | "ORDER_CANNOT_CANCEL" | "TRACKING_UNAVAILABLE" | "RETURN_NOT_ALLOWED" | "WISHLIST_ITEM_NOT_FOUND" | "GUEST_CHECKOUT_DISABLED" | "COUPON_NOT_FOUND" | "COUPON_EXPIRED" | "COUPON_EXHAUSTED" | "COUPON_NOT_APPLICABLE" | "COUPON_EXISTS" | "ORDER_NOT_PAYABLE" | "MANUAL_PAYMENT" | "PAYMENT_NOT_FOUND" | "REFUND_EXCEEDS_PAYMENT" | "INVALID_WEBHOOK" | "PAYMENT_PROVIDER_ERROR";
         /** Facets */
         Facets: {
             /** @description Matches per brand. */
@@ -2350,6 +2654,22 @@ export interface components {
             category: {
                 [key: string]: number;
             };
+        };
+        /** GuestOrder */
+        GuestOrder: {
+            order: components["schemas"]["Order"];
+            /**
+             * @description Stands in for a sign-in on this order only: `X-Order-Token` or `?token=`. Also in the
+             *     confirmation mail's link.
+             */
+            orderToken: string;
+        };
+        /** GuestOrderInput */
+        GuestOrderInput: {
+            couponCode?: string | null;
+            /** @example ann.smith@example.com */
+            email: string;
+            shippingAddress: components["schemas"]["ShippingAddress"];
         };
         /** Health */
         Health: {
@@ -2627,6 +2947,7 @@ export interface components {
             cancelledAt: string | null;
             /** @example UPS */
             carrier: string | null;
+            couponCode: string | null;
             /**
              * Format: date-time
              * @example 2026-12-01T09:30:00.000Z
@@ -2639,6 +2960,13 @@ export interface components {
              * @example 2026-12-01T09:30:00.000Z
              */
             deliveredAt: string | null;
+            /** Format: money */
+            discount: number;
+            /**
+             * @description The customer's email when they ordered.
+             * @example ann.smith@example.com
+             */
+            email: string | null;
             /** @example 2026-12-05 */
             estimatedDelivery: string | null;
             history: components["schemas"]["OrderHistory"][];
@@ -2658,9 +2986,15 @@ export interface components {
             status: components["schemas"]["Status"];
             /** Format: money */
             subtotal: number;
-            /** Format: money */
+            /**
+             * Format: money
+             * @description (subtotal − discount) × the tax rate.
+             */
             tax: number;
-            /** Format: money */
+            /**
+             * Format: money
+             * @description subtotal − discount + tax + shipping.
+             */
             total: number;
             /** @example 1Z999AA10123456784 */
             trackingNumber: string | null;
@@ -2671,8 +3005,11 @@ export interface components {
             updatedAt: string;
             /** @description Admin lists only. */
             user?: components["schemas"]["OrderUser"] & unknown;
-            /** Format: uint64 */
-            userId: number;
+            /**
+             * Format: uint64
+             * @description Null for a guest's order.
+             */
+            userId: number | null;
         };
         /** OrderHistory */
         OrderHistory: {
@@ -2687,6 +3024,11 @@ export interface components {
         };
         /** OrderItem */
         OrderItem: {
+            /**
+             * Format: money
+             * @description This line's part of the coupon discount.
+             */
+            discount: number;
             /** Format: uint64 */
             id: number;
             /** Format: money */
@@ -2792,6 +3134,11 @@ export interface components {
              * @description What was refunded so far.
              */
             refunded: number;
+            /**
+             * @description The refunds asked of this payment, oldest first; each that went through has a credit
+             *     note (`GET /orders/:id/credit-notes/:refundId`).
+             */
+            refunds: components["schemas"]["Refund"][];
             status: components["schemas"]["PaymentStatus"];
             /**
              * Format: date-time
@@ -2988,11 +3335,25 @@ export interface components {
             expiresAt: string;
             token: string;
         };
+        /** Refund */
+        Refund: {
+            /** Format: money */
+            amount: number;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            createdAt: string;
+            id: string;
+            status: components["schemas"]["RefundStatus"];
+        };
         /** RefundBody */
         RefundBody: {
             /** @description Default: all that is left. */
             amount?: number | null;
         };
+        /** @enum {string} */
+        RefundStatus: "PENDING" | "SUCCEEDED" | "FAILED";
         /** RegisterBody */
         RegisterBody: {
             /** @example ann.smith@example.com */
@@ -3297,6 +3658,11 @@ export interface components {
              * @example USD
              */
             currency: string;
+            /**
+             * @description Whether guests may order (`POST /orders/guest`); `FEATURE_GUEST_CHECKOUT` off refuses
+             *     them whatever this says.
+             */
+            guestCheckout: boolean;
             invoiceFooter: string | null;
             /** @description The seller's registered name on invoices (the name when unset). */
             legalName: string | null;
@@ -3319,6 +3685,7 @@ export interface components {
             address?: string | null;
             /** @example USD */
             currency?: string | null;
+            guestCheckout?: boolean | null;
             invoiceFooter?: string | null;
             legalName?: string | null;
             name?: string | null;
@@ -3667,6 +4034,612 @@ export interface operations {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
                         code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    listCoupons: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_CouponList"];
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    createCoupon: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CouponInput"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Coupon"];
+                };
+            };
+            /** @description INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description COUPON_EXISTS */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "COUPON_EXISTS";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INSUFFICIENT_STORAGE */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INSUFFICIENT_STORAGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    getCoupon: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Coupon"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description COUPON_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "COUPON_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    deleteCoupon: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_DeletedCoupon"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description COUPON_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "COUPON_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INSUFFICIENT_STORAGE */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INSUFFICIENT_STORAGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    updateCoupon: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CouponPatch"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Coupon"];
+                };
+            };
+            /** @description INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description COUPON_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "COUPON_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description COUPON_EXISTS */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "COUPON_EXISTS";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INSUFFICIENT_STORAGE */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INSUFFICIENT_STORAGE";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
@@ -7025,6 +7998,254 @@ export interface operations {
             };
         };
     };
+    applyCartCoupon: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The guest session. Without it (and without the `sessionId` cookie) a new session is made and returned in this header. */
+                "X-Session-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CartCoupon"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "SET-COOKIE"?: string;
+                    /** @description The guest session this cart belongs to, when it was just created. */
+                    "X-SESSION-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Cart"];
+                };
+            };
+            /** @description INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description COUPON_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "COUPON_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description COUPON_EXHAUSTED, COUPON_EXPIRED, COUPON_NOT_APPLICABLE */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "COUPON_EXHAUSTED" | "COUPON_EXPIRED" | "COUPON_NOT_APPLICABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INSUFFICIENT_STORAGE */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INSUFFICIENT_STORAGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    removeCartCoupon: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The guest session. Without it (and without the `sessionId` cookie) a new session is made and returned in this header. */
+                "X-Session-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "SET-COOKIE"?: string;
+                    /** @description The guest session this cart belongs to, when it was just created. */
+                    "X-SESSION-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Cart"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INSUFFICIENT_STORAGE */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INSUFFICIENT_STORAGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
     addCartItem: {
         parameters: {
             query?: never;
@@ -7914,7 +9135,7 @@ export interface operations {
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
-            /** @description ADDRESS_NOT_FOUND, PRODUCT_NOT_FOUND */
+            /** @description ADDRESS_NOT_FOUND, COUPON_NOT_FOUND, PRODUCT_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7922,7 +9143,7 @@ export interface operations {
                 content: {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
-                        code: "ADDRESS_NOT_FOUND" | "PRODUCT_NOT_FOUND";
+                        code: "ADDRESS_NOT_FOUND" | "COUPON_NOT_FOUND" | "PRODUCT_NOT_FOUND";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
@@ -7962,7 +9183,7 @@ export interface operations {
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
-            /** @description IDEMPOTENCY_KEY_REUSED */
+            /** @description COUPON_EXHAUSTED, COUPON_EXPIRED, COUPON_NOT_APPLICABLE, IDEMPOTENCY_KEY_REUSED */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7970,7 +9191,7 @@ export interface operations {
                 content: {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
-                        code: "IDEMPOTENCY_KEY_REUSED";
+                        code: "COUPON_EXHAUSTED" | "COUPON_EXPIRED" | "COUPON_NOT_APPLICABLE" | "IDEMPOTENCY_KEY_REUSED";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
@@ -8126,6 +9347,164 @@ export interface operations {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
                         code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    placeGuestOrder: {
+        parameters: {
+            query?: never;
+            header?: {
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GuestOrderInput"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_GuestOrder"];
+                };
+            };
+            /** @description EMPTY_ORDER, INSUFFICIENT_STOCK, INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "EMPTY_ORDER" | "INSUFFICIENT_STOCK" | "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description GUEST_CHECKOUT_DISABLED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "GUEST_CHECKOUT_DISABLED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description COUPON_NOT_FOUND, PRODUCT_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "COUPON_NOT_FOUND" | "PRODUCT_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description CONFLICT */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "CONFLICT";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description COUPON_EXHAUSTED, COUPON_EXPIRED, COUPON_NOT_APPLICABLE, IDEMPOTENCY_KEY_REUSED */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "COUPON_EXHAUSTED" | "COUPON_EXPIRED" | "COUPON_NOT_APPLICABLE" | "IDEMPOTENCY_KEY_REUSED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INSUFFICIENT_STORAGE */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INSUFFICIENT_STORAGE";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
@@ -8390,6 +9769,102 @@ export interface operations {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
                         code: "INSUFFICIENT_STORAGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    getCreditNote: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                refundId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The invoice as a PDF. */
+            200: {
+                headers: {
+                    "CONTENT-DISPOSITION": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": string;
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description NOT_FOUND, ORDER_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "NOT_FOUND" | "ORDER_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
