@@ -16,6 +16,7 @@ const SECTIONS = [
   { path: 'reviews', title: 'Reviews' },
   { path: 'audit', title: 'Audit log' },
   { path: 'jobs', title: 'Outbox jobs' },
+  { path: 'webhooks', title: 'Webhooks' },
   { path: 'settings', title: 'Settings' },
 ];
 
@@ -59,6 +60,11 @@ async function screen(parts, query) {
     }
     case 'audit': return html`<${(await import('./js/views/audit.js')).AuditLog} />`;
     case 'jobs': return html`<${(await import('./js/views/jobs.js')).Jobs} />`;
+    case 'webhooks': {
+      if (!id) return html`<${(await import('./js/views/webhooks.js')).Webhooks} />`;
+      const { WebhookEditor } = await import('./js/views/webhook-editor.js');
+      return html`<${WebhookEditor} id=${id === 'new' ? null : Number(id)} />`;
+    }
     case 'settings': return html`<${(await import('./js/views/settings.js')).Settings} />`;
     default: return html`<section><h1>Not found</h1><p>This page does not exist. <a href=${ROOT}>Go to the dashboard</a>.</p></section>`;
   }

@@ -145,6 +145,8 @@ pub struct Settings {
     pub public_url: Option<String>,
 
     pub feature_guest_checkout: bool,
+    /// Let webhooks reach private, loopback and link-local addresses (tests, private networks).
+    pub webhooks_allow_private: bool,
     pub feature_wishlist: bool,
     pub feature_reviews: bool,
     pub cart_expiry_days: u32,
@@ -290,6 +292,7 @@ impl Default for Settings {
             feature_reviews: true,
             cart_expiry_days: 30,
             order_token_days: 90,
+            webhooks_allow_private: false,
             abandoned_cart_reminder_hours: 24,
             unpaid_order_expiry_minutes: None,
             job_max_attempts: 15,

@@ -96,6 +96,8 @@ error_codes! {
     PaymentNotFound => ("PAYMENT_NOT_FOUND", 404, "Payment not found"),
     RefundExceedsPayment => ("REFUND_EXCEEDS_PAYMENT", 422, "The refund exceeds what is left of the payment"),
     InvalidWebhook => ("INVALID_WEBHOOK", 400, "Invalid webhook signature or payload"),
+    // Outbound webhooks
+    WebhookUrlNotAllowed => ("WEBHOOK_URL_NOT_ALLOWED", 422, "Webhooks may not go to this address"),
     PaymentProviderError => ("PAYMENT_PROVIDER_ERROR", 502, "The payment provider failed"),
 }
 

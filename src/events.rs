@@ -101,5 +101,36 @@ pub fn tell(w: &mut WriteTx<'_>, order_id: Uuid, event: OrderEvent) -> Result<()
     if event.template().is_some() {
         jobs::enqueue(w, Task::OrderMail { order_id, event })?;
     }
+    hooks(w, order_id, event)
+}
+
+/// The outbound webhooks of an order event: the order (or its payment) as an admin sees it.
+fn hooks(w: &mut WriteTx<'_>, order_id: Uuid, event: OrderEvent) -> Result<(), StoreError> {
+    use crate::webhooks::{data, emit};
+    let names: &[&str] = match event {
+        OrderEvent::Placed => &["order.created"],
+        OrderEvent::StatusChanged { to: Status::Cancelled, .. } | OrderEvent::Cancelled | OrderEvent::Expired => {
+            &["order.status_changed", "order.cancelled"]
+        }
+        OrderEvent::StatusChanged { .. } => &["order.status_changed"],
+        OrderEvent::PaymentSucceeded | OrderEvent::PaymentFailed => {
+            let name = if event == OrderEvent::PaymentSucceeded { "payment.succeeded" } else { "payment.failed" };
+            let latest =
+                w.scan_index(&crate::payments::PAYMENTS, crate::payments::PAYMENTS_BY_ORDER, &(order_id,), true, 1)?;
+            return match latest.first() {
+                Some(p) => emit(w, name, data(&p.view(&[]))),
+                None => Ok(()),
+            };
+        }
+        OrderEvent::ReturnDecided { .. } => &[],
+    };
+    if names.is_empty() {
+        return Ok(());
+    }
+    let Some(order) = w.get(&crate::orders::ORDERS, &order_id)? else { return Ok(()) };
+    let view = data(&order.view());
+    for name in names {
+        emit(w, name, view.clone())?;
+    }
     Ok(())
 }

@@ -37,4 +37,5 @@ pub mod telemetry;
 pub mod types;
 pub mod uploads;
 pub mod users;
+pub mod webhooks;
 pub mod wishlist;

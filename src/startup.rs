@@ -49,6 +49,7 @@ use crate::stats::api::StatsApi;
 use crate::store::{Store, StoreError};
 use crate::users::admin::{AdminUsersApi, ensure_admin};
 use crate::users::api::UsersApi;
+use crate::webhooks::api::WebhooksApi;
 use crate::wishlist::WishlistApi;
 
 #[derive(Debug, thiserror::Error)]
@@ -148,7 +149,7 @@ impl App {
 
     /// The OpenAPI service of every operation.
     fn service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
-        OpenApiService::new((HealthApi, AuthApi, TwoFactorApi, UsersApi, AdminUsersApi, AuditApi, ProductsApi, AdminReviewsApi, CartApi, OrdersApi, WishlistApi, NotificationsApi, PaymentsApi, AdminPaymentsApi, (JobsApi, StatsApi, AdminProductsApi, AdminCatalogApi, AdminOrdersApi, ShopApi, CouponsApi, GuestOrdersApi)), "shopd", VERSION)
+        OpenApiService::new((HealthApi, AuthApi, TwoFactorApi, UsersApi, AdminUsersApi, AuditApi, ProductsApi, AdminReviewsApi, CartApi, OrdersApi, WishlistApi, NotificationsApi, PaymentsApi, AdminPaymentsApi, (JobsApi, StatsApi, AdminProductsApi, AdminCatalogApi, AdminOrdersApi, ShopApi, CouponsApi, GuestOrdersApi, WebhooksApi)), "shopd", VERSION)
             .description("The shopd e-commerce API. Every JSON response is an envelope: `{data, status, message, meta}` or `{message, status, code, details?, meta}`. See docs/api.md in the repository.")
             .server("/")
     }

@@ -32,6 +32,18 @@ export function dateTime(iso) {
   return iso ? dateTimeFormat.format(new Date(iso)) : '—';
 }
 
+const preciseFormat = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'medium' });
+
+/** With the seconds, for logs where they matter (a webhook's tries). @param {string | null | undefined} iso */
+export function preciseTime(iso) {
+  return iso ? preciseFormat.format(new Date(iso)) : '—';
+}
+
+/** How long something took: `85 ms`, `1.2 s`. @param {number} ms */
+export function duration(ms) {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+}
+
 /** @param {string | null | undefined} iso */
 export function date(iso) {
   return iso ? dateFormat.format(new Date(iso)) : '—';

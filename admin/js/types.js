@@ -18,6 +18,12 @@
 /** @typedef {import('shopd-api').components['schemas']['CouponType']} CouponType */
 /** @typedef {import('shopd-api').components['schemas']['CouponInput']} CouponInput */
 /** @typedef {import('shopd-api').components['schemas']['CouponPatch']} CouponPatch */
+/** @typedef {import('shopd-api').components['schemas']['Webhook']} Webhook */
+/** @typedef {import('shopd-api').components['schemas']['WebhookInput']} WebhookInput */
+/** @typedef {import('shopd-api').components['schemas']['WebhookPatch']} WebhookPatch */
+/** @typedef {import('shopd-api').components['schemas']['WebhookDelivery']} WebhookDelivery */
+/** @typedef {import('shopd-api').components['schemas']['WebhookAttempt']} WebhookAttempt */
+/** @typedef {import('shopd-api').components['schemas']['DeliveryState']} DeliveryState */
 
 // Endpoints of the analytics and bulk-import work (API.md §6), read by path so the names the
 // generator gives their schemas do not matter.

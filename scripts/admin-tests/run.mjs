@@ -444,6 +444,7 @@ try {
       ['reviews', 'reviews?product=1', 'Reviews'],
       ['audit', 'audit', 'Audit log'],
       ['jobs', 'jobs', 'Outbox jobs'],
+      ...(has('/api/v1/admin/webhooks') ? [['webhooks', 'webhooks', 'Webhooks'], ['webhook-new', 'webhooks/new', 'New webhook']] : []),
       ['settings', 'settings', 'Settings'],
     ];
     const overflowing = [];
@@ -662,6 +663,119 @@ try {
     });
   } else {
     skip('7e. coupons', 'this shopd has no /api/v1/admin/coupons yet');
+  }
+
+  if (has('/api/v1/admin/webhooks')) {
+    await scenario('7f. webhooks: a private URL is refused beside its field; register one (its secret shown once), send it a test event and see the delivery, deactivate and delete it', async () => {
+      await page.setViewportSize(DESKTOP);
+      await page.goto(url('webhooks'));
+      await heading('Webhooks').waitFor();
+      await settled();
+      // Whether the shop has webhooks or not (then the empty state offers it), one link makes one.
+      await page.getByRole('link', { name: 'New webhook' }).first().click();
+      await heading('New webhook').waitFor();
+      /** The app's POST of a new endpoint, to read its answer. */
+      const creation = () => page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/api/v1/admin/webhooks');
+
+      // The test server keeps its default: no webhook to a private or loopback address.
+      await page.getByLabel('URL', { exact: true }).fill('http://127.0.0.1:9/hook');
+      await page.getByLabel('Order placed').check();
+      await page.getByLabel('Payment succeeded').check();
+      let answer = creation();
+      await page.getByRole('button', { name: 'Create webhook' }).click();
+      const refused = await answer;
+      const refusedBody = await refused.json();
+      expect(refused.status() === 422 && refusedBody.code === 'WEBHOOK_URL_NOT_ALLOWED', `a loopback URL was answered ${refused.status()}: ${JSON.stringify(refusedBody)}`);
+      const urlError = page.locator('.field.invalid:has(#w-url) .field-error');
+      await urlError.waitFor();
+      const said = await urlError.innerText();
+      expect(said === refusedBody.message && /loopback|private/.test(said), `beside the URL: ${said} (the API said: ${refusedBody.message})`);
+      expect(await page.locator('#w-url').getAttribute('aria-invalid') === 'true', 'the refused URL is not marked invalid');
+      await heading('New webhook').waitFor();
+      await shot('webhook-refused-desktop');
+
+      // A public address literal registers without the network (its tries fail to connect: fine).
+      const target = 'https://93.184.215.14/hook';
+      await page.getByLabel('URL', { exact: true }).fill(target);
+      await page.getByLabel('All events').check();
+      answer = creation();
+      await page.getByRole('button', { name: 'Create webhook' }).click();
+      const created = await answer;
+      const made = (await created.json()).data;
+      expect(created.status() === 201 && made.url === target && made.events.length === 8, `the creation was answered ${created.status()}: ${JSON.stringify(made)}`);
+      await page.waitForURL((u) => u.pathname === `/admin/webhooks/${made.id}`);
+      const secretBox = page.getByRole('region', { name: 'Signing secret' });
+      await secretBox.waitFor();
+      const secret = await secretBox.getByRole('textbox', { name: 'Signing secret' }).inputValue();
+      expect(/^whsec_[A-Za-z0-9+/]+=*$/.test(secret) && secret === made.secret, `the secret box shows ${secret}, the API answered ${made.secret}`);
+      expect((await secretBox.innerText()).includes('will not be shown again'), 'the secret box does not say it is shown only once');
+      await shot('webhook-created-desktop');
+
+      // The list shows the endpoint (and never a secret).
+      await page.getByRole('link', { name: '← Webhooks' }).click();
+      await heading('Webhooks').waitFor();
+      await settled();
+      const row = page.locator('table.webhooks tbody tr', { has: page.locator(`a[href="/admin/webhooks/${made.id}"]`) });
+      await row.waitFor();
+      const text = (await row.innerText()).replace(/\s+/g, ' ');
+      expect(text.includes(target) && text.includes('All events'), `the endpoint's row says: ${text}`);
+      await row.locator('.badge', { hasText: /^Active$/ }).waitFor();
+      expect(!(await page.locator('main').innerText()).includes(secret), 'the list shows the secret');
+      await shot('webhooks-desktop');
+
+      // Its screen again: the secret is not shown a second time.
+      await row.getByRole('link').click();
+      await page.getByRole('heading', { level: 1, name: /93\.184\.215\.14/ }).waitFor();
+      await settled();
+      expect(await page.getByRole('region', { name: 'Signing secret' }).count() === 0, 'the secret is shown a second time');
+      expect(!(await page.locator('main').innerText()).includes(secret), 'the endpoint\'s screen shows the secret again');
+
+      // A test event: its delivery shows (pending is fine: the address cannot be reached here).
+      const tested = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/admin/webhooks/${made.id}/test`));
+      await page.getByRole('button', { name: 'Send test event' }).click();
+      const test = await tested;
+      const queued = (await test.json()).data;
+      expect(test.status() === 201 && queued.event === 'webhook.test', `the test was answered ${test.status()}: ${JSON.stringify(queued)}`);
+      await page.getByText('Test event queued').waitFor();
+      const delivery = page.locator('table.deliveries tbody tr', { has: page.locator('code', { hasText: queued.webhookId }) });
+      await delivery.waitFor();
+      const said2 = (await delivery.innerText()).replace(/\s+/g, ' ');
+      expect(said2.includes('webhook.test') && /Pending|Delivered/.test(said2), `the delivery's row says: ${said2}`);
+      // Its tries unfold under it.
+      await delivery.getByRole('button', { name: /tr(?:y|ies) of msg_/ }).click();
+      await page.locator(`tr.tries-row[id="wd-${queued.id}"]`).waitFor();
+      await page.getByRole('button', { name: 'Refresh' }).click();
+      await delivery.waitFor();
+      await shot('webhook-detail-desktop');
+      await page.setViewportSize(PHONE);
+      await page.waitForTimeout(150);
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      await shot('webhook-detail-phone');
+      await page.setViewportSize(DESKTOP);
+      expect(width <= PHONE.width, `the endpoint's screen is ${width} px wide at ${PHONE.width} px`);
+
+      // Switched off: the change sent is only that, and tests and replays are no longer offered.
+      const status = page.getByRole('region', { name: 'Status' });
+      const sent = page.waitForRequest((r) => r.method() === 'PATCH' && r.url().endsWith(`/admin/webhooks/${made.id}`));
+      await status.getByRole('button', { name: 'Deactivate' }).click();
+      const patch = (await sent).postDataJSON();
+      expect(JSON.stringify(patch) === '{"active":false}', `deactivating sent ${JSON.stringify(patch)}`);
+      await page.getByText('Webhook deactivated').waitFor();
+      await page.locator('h1 .badge', { hasText: /^Inactive$/ }).waitFor();
+      expect(await page.getByRole('button', { name: 'Send test event' }).isDisabled(), 'an inactive endpoint still offers a test event');
+
+      // Deleted after a confirmation (which takes the focus): gone from the list.
+      await page.getByRole('button', { name: 'Delete webhook…' }).click();
+      const focused = await page.waitForFunction(() => document.activeElement?.textContent === 'Keep it', null, { timeout: 2_000 }).then(() => true, () => false);
+      expect(focused, `the confirmation does not take the focus (it is on ${await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 120))})`);
+      await page.getByRole('button', { name: 'Yes, delete' }).click();
+      await heading('Webhooks').waitFor();
+      await page.getByText(`Webhook to ${target} deleted.`).waitFor();
+      await settled();
+      expect(await page.locator(`a[href="/admin/webhooks/${made.id}"]`).count() === 0, 'the deleted endpoint is still listed');
+    });
+  } else {
+    skip('7f. webhooks', 'this shopd has no /api/v1/admin/webhooks yet');
   }
 
   await scenario('8. the sign-in screen at phone width', async () => {

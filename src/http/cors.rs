@@ -5,7 +5,8 @@ use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 
 const METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
-const HEADERS: &str = "Content-Type, Authorization, X-Request-ID, X-Session-ID, X-Client-Version, Idempotency-Key";
+const HEADERS: &str =
+    "Content-Type, Authorization, X-Request-ID, X-Session-ID, X-Client-Version, Idempotency-Key, X-Order-Token";
 const EXPOSED: &str = "X-Request-ID, X-Session-ID, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, RateLimit-Policy, Retry-After, Content-Disposition";
 
 pub struct Cors {

@@ -59,6 +59,10 @@ pub const FIELDS: &[(&str, usize, Lines)] = &[
     ("estimatedDelivery", 100, Lines::One),
     ("note", 2000, Lines::Many),
     ("couponCode", 50, Lines::One),
+    // Outbound webhooks.
+    ("url", 2048, Lines::One),
+    ("events", 40, Lines::One),
+    ("secret", 200, Lines::One),
     ("categories", 100, Lines::One),
     ("startsAt", 40, Lines::One),
     ("endsAt", 40, Lines::One),

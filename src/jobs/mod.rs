@@ -66,6 +66,8 @@ pub enum Task {
     CancelIntent { payment_id: Uuid },
     /// Cancels an order that is still unpaid when its time is up.
     ExpireOrder { order_id: Uuid },
+    /// One try of an outbound webhook delivery.
+    Webhook { delivery_id: Uuid },
 }
 
 impl Task {
@@ -85,6 +87,7 @@ impl Task {
             Task::Refund { .. } => "REFUND",
             Task::CancelIntent { .. } => "CANCEL_INTENT",
             Task::ExpireOrder { .. } => "EXPIRE_ORDER",
+            Task::Webhook { .. } => "WEBHOOK",
         }
     }
 }
@@ -249,6 +252,7 @@ pub async fn run(state: &crate::state::AppState, job: &Job) -> Outcome {
         Task::Refund { refund_id } => crate::payments::refunds::run(state, *refund_id).await,
         Task::CancelIntent { payment_id } => crate::payments::cancel_intent(state, *payment_id).await,
         Task::ExpireOrder { order_id } => crate::orders::expiry::run(state, *order_id),
+        Task::Webhook { delivery_id } => crate::webhooks::send::run(state, *delivery_id).await,
     }
 }
 

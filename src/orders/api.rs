@@ -414,7 +414,7 @@ impl OrdersApi {
     }
 
     /// The credit note of one of the order's refunds that went through, as a PDF.
-    #[oai(path = "/:id/credit-notes/:refund_id", method = "get", operation_id = "getCreditNote")]
+    #[oai(path = "/:id/credit-notes/:refundId", method = "get", operation_id = "getCreditNote")]
     async fn credit_note(
         &self,
         state: Data<&AppState>,

@@ -187,9 +187,15 @@ fn take(
         if (quantity as i64) > p.stock {
             return Err(insufficient(&p, quantity));
         }
+        let before = p.stock;
         p.stock -= quantity as i64;
         p.updated_at = Utc::now();
         crate::products::save(w, &mut p)?;
+        // The order that takes a product below the threshold tells the webhooks (once).
+        let threshold = i64::from(settings.low_stock_threshold);
+        if before >= threshold && p.stock < threshold {
+            crate::webhooks::emit(w, "stock.low", crate::webhooks::data(&p.view()))?;
+        }
         let price = p.discounted_price();
         items.push(OrderItem {
             id: w.next_id(&ORDER_ITEMS)?,

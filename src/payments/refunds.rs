@@ -185,6 +185,16 @@ fn record(w: &mut WriteTx<'_>, refund_id: Uuid, made: super::provider::Refunded)
     refund.provider_refund_id = Some(made.id.clone());
     refund.updated_at = Utc::now();
     w.put(&REFUNDS, &refund_id, &refund)?;
+    let view = super::view::RefundView {
+        id: refund.id.to_string(),
+        amount: actual,
+        status: refund.status,
+        created_at: crate::users::timestamp(&refund.created_at),
+    };
+    let mut data = crate::webhooks::data(&view);
+    data["orderId"] = json!(refund.order_id);
+    data["paymentId"] = json!(p.id);
+    crate::webhooks::emit(w, "refund.created", data)?;
     if let Some(k) = &refund.answer {
         let refunds = w.scan_index(&REFUNDS, REFUNDS_BY_PAYMENT, &(p.id,), false, usize::MAX)?;
         k.record(w, &p.view(&refunds))?;

@@ -558,6 +558,7 @@ impl ProductsApi {
                 p.stock = new;
                 p.updated_at = Utc::now();
                 crate::products::save(w, &mut p)?;
+                crate::webhooks::emit(w, "product.updated", crate::webhooks::data(&p.view()))?;
                 Ok::<_, ApiError>(p)
             },
             |p: &Product| (vec![p.clone()], None),
@@ -708,6 +709,7 @@ async fn update(
             p.updated_at = Utc::now();
             crate::products::save(w, &mut p)?;
             audit::record(w, &actor, Event::new("PRODUCT_UPDATE", "Product", id).change(before, audit_view(&p)))?;
+            crate::webhooks::emit(w, "product.updated", crate::webhooks::data(&p.view()))?;
             Ok::<_, ApiError>((p, bump_generation(w)?))
         },
         |r: &(Product, u64)| (vec![r.0.clone()], Some(r.1)),

@@ -236,7 +236,15 @@ async fn cors_allows_configured_origins_with_credentials_only() {
     assert_eq!(r.header("access-control-allow-origin"), Some("http://localhost:5173"));
     assert_eq!(r.header("access-control-allow-methods"), Some("GET, POST, PUT, PATCH, DELETE, OPTIONS"));
     let allowed = r.header("access-control-allow-headers").unwrap();
-    for h in ["Content-Type", "Authorization", "X-Request-ID", "X-Session-ID", "X-Client-Version", "Idempotency-Key"] {
+    for h in [
+        "Content-Type",
+        "Authorization",
+        "X-Request-ID",
+        "X-Session-ID",
+        "X-Client-Version",
+        "Idempotency-Key",
+        "X-Order-Token",
+    ] {
         assert!(allowed.contains(h), "{h} in {allowed}");
     }
     let r = send(preflight("http://evil.example")).await;

@@ -27,3 +27,4 @@ mod stats;
 mod store;
 mod two_factor;
 mod users;
+mod webhooks;

@@ -371,6 +371,114 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The registered endpoints (their secrets are shown only when made).
+         * @description Admins only.
+         */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Register an endpoint. The answer holds its signing secret, shown this once.
+         * @description Admins only.
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/webhooks/deliveries/{delivery_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a delivery again, with the same `webhook-id` and body (delivered or not).
+         * @description Admins only.
+         */
+        post: operations["replayWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete an endpoint; deliveries still due to it are dropped.
+         * @description Admins only.
+         */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        /**
+         * Change an endpoint's URL, events or state.
+         * @description Admins only.
+         */
+        patch: operations["updateWebhook"];
+        trace?: never;
+    };
+    "/api/v1/admin/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The endpoint's latest deliveries, each try with its status and time.
+         * @description Admins only.
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/webhooks/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a `webhook.test` event to the endpoint now, whatever events it takes.
+         * @description Admins only.
+         */
+        post: operations["testWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/2fa/disable": {
         parameters: {
             query?: never;
@@ -860,7 +968,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/orders/{id}/credit-notes/{refund_id}": {
+    "/api/v1/orders/{id}/credit-notes/{refundId}": {
         parameters: {
             query?: never;
             header?: never;
@@ -1938,6 +2046,14 @@ export interface components {
             id: number;
             isDeleted: boolean;
         };
+        /** DeletedWebhook */
+        DeletedWebhook: {
+            deleted: boolean;
+            /** Format: uint64 */
+            id: number;
+        };
+        /** @enum {string} */
+        DeliveryState: "PENDING" | "DELIVERED";
         /** DisableBody */
         DisableBody: {
             /** @description A code from the app… */
@@ -2078,6 +2194,18 @@ export interface components {
          */
         Envelope_DeletedProduct: {
             data: components["schemas"]["DeletedProduct"];
+            /** @example Success */
+            message: string;
+            meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
+        };
+        /**
+         * Envelope_DeletedWebhook
+         * @description A success envelope around `T`.
+         */
+        Envelope_DeletedWebhook: {
+            data: components["schemas"]["DeletedWebhook"];
             /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
@@ -2569,6 +2697,54 @@ export interface components {
             status: number;
         };
         /**
+         * Envelope_Webhook
+         * @description A success envelope around `T`.
+         */
+        Envelope_Webhook: {
+            data: components["schemas"]["Webhook"];
+            /** @example Success */
+            message: string;
+            meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
+        };
+        /**
+         * Envelope_WebhookDeliveries
+         * @description A success envelope around `T`.
+         */
+        Envelope_WebhookDeliveries: {
+            data: components["schemas"]["WebhookDeliveries"];
+            /** @example Success */
+            message: string;
+            meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
+        };
+        /**
+         * Envelope_WebhookDelivery
+         * @description A success envelope around `T`.
+         */
+        Envelope_WebhookDelivery: {
+            data: components["schemas"]["WebhookDelivery"];
+            /** @example Success */
+            message: string;
+            meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
+        };
+        /**
+         * Envelope_WebhookList
+         * @description A success envelope around `T`.
+         */
+        Envelope_WebhookList: {
+            data: components["schemas"]["WebhookList"];
+            /** @example Success */
+            message: string;
+            meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
+        };
+        /**
          * Envelope_WishlistItem
          * @description A success envelope around `T`.
          */
@@ -2643,7 +2819,7 @@ export interface components {
          * @description A stable code for each kind of error.
          * @enum {string}
          */
-        ErrorCode: "VALIDATION_ERROR" | "INVALID_JSON" | "ROUTE_NOT_FOUND" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMIT_EXCEEDED" | "AUTH_RATE_LIMIT_EXCEEDED" | "UPLOAD_RATE_LIMIT_EXCEEDED" | "IDEMPOTENCY_KEY_REUSED" | "CONFLICT" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "INSUFFICIENT_STORAGE" | "UNAUTHORIZED" | "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "FORBIDDEN" | "INVALID_CREDENTIALS" | "ACCOUNT_LOCKED" | "INVALID_REFRESH_TOKEN" | "INVALID_CURRENT_PASSWORD" | "INVALID_PASSWORD" | "EMAIL_EXISTS" | "TWO_FACTOR_REQUIRED" | "INVALID_TWO_FACTOR_CODE" | "TWO_FACTOR_SETUP_REQUIRED" | "USER_NOT_FOUND" | "ADDRESS_NOT_FOUND" | "CANNOT_DELETE_DEFAULT" | "PRODUCT_NOT_FOUND" | "INSUFFICIENT_STOCK" | "REVIEW_EXISTS" | "CART_ITEM_NOT_FOUND" | "EMPTY_ORDER" | "ORDER_NOT_FOUND" | "INVALID_STATUS_TRANSITION" | "ORDER_CANNOT_CANCEL" | "TRACKING_UNAVAILABLE" | "RETURN_NOT_ALLOWED" | "WISHLIST_ITEM_NOT_FOUND" | "GUEST_CHECKOUT_DISABLED" | "COUPON_NOT_FOUND" | "COUPON_EXPIRED" | "COUPON_EXHAUSTED" | "COUPON_NOT_APPLICABLE" | "COUPON_EXISTS" | "ORDER_NOT_PAYABLE" | "MANUAL_PAYMENT" | "PAYMENT_NOT_FOUND" | "REFUND_EXCEEDS_PAYMENT" | "INVALID_WEBHOOK" | "PAYMENT_PROVIDER_ERROR";
+        ErrorCode: "VALIDATION_ERROR" | "INVALID_JSON" | "ROUTE_NOT_FOUND" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMIT_EXCEEDED" | "AUTH_RATE_LIMIT_EXCEEDED" | "UPLOAD_RATE_LIMIT_EXCEEDED" | "IDEMPOTENCY_KEY_REUSED" | "CONFLICT" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "INSUFFICIENT_STORAGE" | "UNAUTHORIZED" | "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "FORBIDDEN" | "INVALID_CREDENTIALS" | "ACCOUNT_LOCKED" | "INVALID_REFRESH_TOKEN" | "INVALID_CURRENT_PASSWORD" | "INVALID_PASSWORD" | "EMAIL_EXISTS" | "TWO_FACTOR_REQUIRED" | "INVALID_TWO_FACTOR_CODE" | "TWO_FACTOR_SETUP_REQUIRED" | "USER_NOT_FOUND" | "ADDRESS_NOT_FOUND" | "CANNOT_DELETE_DEFAULT" | "PRODUCT_NOT_FOUND" | "INSUFFICIENT_STOCK" | "REVIEW_EXISTS" | "CART_ITEM_NOT_FOUND" | "EMPTY_ORDER" | "ORDER_NOT_FOUND" | "INVALID_STATUS_TRANSITION" | "ORDER_CANNOT_CANCEL" | "TRACKING_UNAVAILABLE" | "RETURN_NOT_ALLOWED" | "WISHLIST_ITEM_NOT_FOUND" | "GUEST_CHECKOUT_DISABLED" | "COUPON_NOT_FOUND" | "COUPON_EXPIRED" | "COUPON_EXHAUSTED" | "COUPON_NOT_APPLICABLE" | "COUPON_EXISTS" | "ORDER_NOT_PAYABLE" | "MANUAL_PAYMENT" | "PAYMENT_NOT_FOUND" | "REFUND_EXCEEDS_PAYMENT" | "INVALID_WEBHOOK" | "WEBHOOK_URL_NOT_ALLOWED" | "PAYMENT_PROVIDER_ERROR";
         /** Facets */
         Facets: {
             /** @description Matches per brand. */
@@ -3913,6 +4089,87 @@ export interface components {
         Validity: {
             isValid: boolean;
             user: components["schemas"]["BriefUser"];
+        };
+        /** Webhook */
+        Webhook: {
+            active: boolean;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            createdAt: string;
+            events: string[];
+            /** Format: uint64 */
+            id: number;
+            /** @description Only in the answer to the endpoint's creation. */
+            secret: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            updatedAt: string;
+            url: string;
+        };
+        /** WebhookAttempt */
+        WebhookAttempt: {
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            at: string;
+            /** Format: uint64 */
+            durationMs: number;
+            error: string | null;
+            /**
+             * Format: uint16
+             * @description The receiver's status; null when it gave no answer.
+             */
+            status: number | null;
+        };
+        /** WebhookDeliveries */
+        WebhookDeliveries: {
+            /** @description Newest first, at most 100. */
+            deliveries: components["schemas"]["WebhookDelivery"][];
+        };
+        /** WebhookDelivery */
+        WebhookDelivery: {
+            attempts: components["schemas"]["WebhookAttempt"][];
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            deliveredAt: string | null;
+            event: string;
+            id: string;
+            state: components["schemas"]["DeliveryState"];
+            /** @description The `webhook-id` header, the same on every try and replay. */
+            webhookId: string;
+        };
+        /** WebhookInput */
+        WebhookInput: {
+            /** @description Default true. */
+            active?: boolean | null;
+            /** @description Event names (`order.created`, ...), at least one. */
+            events: string[];
+            /** @description `whsec_` + base64; made when not given. Shown only in the answer to this call. */
+            secret?: string | null;
+            /** @description Where deliveries are POSTed: http or https, a public address. */
+            url: string;
+        };
+        /** WebhookList */
+        WebhookList: {
+            webhooks: components["schemas"]["Webhook"][];
+        };
+        /** WebhookPatch */
+        WebhookPatch: {
+            active?: boolean | null;
+            events?: string[] | null;
+            url?: string | null;
         };
         /** WishlistItem */
         WishlistItem: {
@@ -6285,6 +6542,848 @@ export interface operations {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
                         code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_WebhookList"];
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookInput"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Webhook"];
+                };
+            };
+            /** @description INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description WEBHOOK_URL_NOT_ALLOWED */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "WEBHOOK_URL_NOT_ALLOWED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INSUFFICIENT_STORAGE */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INSUFFICIENT_STORAGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    replayWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_WebhookDelivery"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INSUFFICIENT_STORAGE */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INSUFFICIENT_STORAGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_DeletedWebhook"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INSUFFICIENT_STORAGE */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INSUFFICIENT_STORAGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    updateWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookPatch"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_Webhook"];
+                };
+            };
+            /** @description INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description WEBHOOK_URL_NOT_ALLOWED */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "WEBHOOK_URL_NOT_ALLOWED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INSUFFICIENT_STORAGE */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INSUFFICIENT_STORAGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_WebhookDeliveries"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    testWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_WebhookDelivery"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description FORBIDDEN, TWO_FACTOR_SETUP_REQUIRED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "FORBIDDEN" | "TWO_FACTOR_SETUP_REQUIRED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INSUFFICIENT_STORAGE */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INSUFFICIENT_STORAGE";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
