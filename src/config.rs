@@ -147,6 +147,15 @@ pub struct Settings {
     pub feature_guest_checkout: bool,
     /// Let webhooks reach private, loopback and link-local addresses (tests, private networks).
     pub webhooks_allow_private: bool,
+    /// The SMS provider's API in Twilio's shape (`https://api.twilio.com`); unset: no SMS.
+    pub sms_api_url: Option<String>,
+    pub sms_account_sid: Option<String>,
+    pub sms_auth_token: Option<Secret>,
+    /// The sender number (E.164).
+    pub sms_from: Option<String>,
+    /// The VAPID private key for Web Push (base64url of 32 bytes); unset: one made and kept in
+    /// the data dir (`vapid-key`).
+    pub vapid_private_key: Option<Secret>,
     pub feature_wishlist: bool,
     pub feature_reviews: bool,
     pub cart_expiry_days: u32,
@@ -293,6 +302,11 @@ impl Default for Settings {
             cart_expiry_days: 30,
             order_token_days: 90,
             webhooks_allow_private: false,
+            sms_api_url: None,
+            sms_account_sid: None,
+            sms_auth_token: None,
+            sms_from: None,
+            vapid_private_key: None,
             abandoned_cart_reminder_hours: 24,
             unpaid_order_expiry_minutes: None,
             job_max_attempts: 15,

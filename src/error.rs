@@ -70,6 +70,8 @@ error_codes! {
     UserNotFound => ("USER_NOT_FOUND", 404, "User not found"),
     AddressNotFound => ("ADDRESS_NOT_FOUND", 404, "Address not found"),
     CannotDeleteDefault => ("CANNOT_DELETE_DEFAULT", 400, "The default address cannot be deleted"),
+    InvalidPhoneCode => ("INVALID_PHONE_CODE", 400, "The code is wrong or expired; ask for a new one"),
+    SmsDisabled => ("SMS_DISABLED", 403, "This shop does not send SMS"),
     // Catalog
     ProductNotFound => ("PRODUCT_NOT_FOUND", 404, "Product not found"),
     InsufficientStock => ("INSUFFICIENT_STOCK", 400, "Insufficient stock"),

@@ -101,7 +101,12 @@ pub fn tell(w: &mut WriteTx<'_>, order_id: Uuid, event: OrderEvent) -> Result<()
     if event.template().is_some() {
         jobs::enqueue(w, Task::OrderMail { order_id, event })?;
     }
-    hooks(w, order_id, event)
+    hooks(w, order_id, event)?;
+    if let Some(order) = w.get(&crate::orders::ORDERS, &order_id)? {
+        crate::notifications::sms::tell(w, &order, event)?;
+        crate::notifications::subscriptions::tell(w, &order, event)?;
+    }
+    Ok(())
 }
 
 /// The outbound webhooks of an order event: the order (or its payment) as an admin sees it.

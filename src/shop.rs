@@ -135,7 +135,7 @@ pub struct ShopView {
     pub tax_rate: f64,
     pub free_shipping_threshold: f64,
     pub shipping_flat_rate: f64,
-    /// For Web Push subscriptions (null while push is not set up).
+    /// For Web Push subscriptions (`applicationServerKey`, base64url).
     pub vapid_public_key: Option<String>,
     pub timezone: String,
 }
@@ -248,7 +248,7 @@ impl ShopApi {
             tax_rate: number(s.tax_rate),
             free_shipping_threshold: number(s.free_shipping_threshold),
             shipping_flat_rate: number(s.shipping_flat_rate),
-            vapid_public_key: None,
+            vapid_public_key: Some(state.vapid.public_key()),
             timezone: shop.timezone,
         }))
     }

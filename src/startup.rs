@@ -31,6 +31,8 @@ use crate::jobs::api::JobsApi;
 use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::notifications::api::NotificationsApi;
+use crate::notifications::sms::PhoneApi;
+use crate::notifications::subscriptions::PushApi;
 use crate::orders::api::OrdersApi;
 use crate::orders::export::AdminOrdersApi;
 use crate::orders::guest::GuestOrdersApi;
@@ -109,6 +111,10 @@ impl App {
             Arc::new(RateLimiter::new(settings.upload_rate_limit_max, window(settings.upload_rate_limit_window_ms)));
         let payments = Payments::from_settings(&settings)?;
         let uploads = crate::uploads::bucket::Bucket::from_settings(&settings)?;
+        let vapid = Arc::new(crate::notifications::push::Vapid::load_or_create(
+            &settings.data_dir,
+            settings.vapid_private_key.as_ref().map(|k| k.expose()),
+        )?);
         let state = AppState {
             jobs,
             settings: Arc::new(settings),
@@ -123,6 +129,8 @@ impl App {
             admin_limit,
             upload_limit,
             guest_limits: Arc::default(),
+            sms_limits: Arc::default(),
+            vapid,
             started: Instant::now(),
             uploads,
         };
@@ -149,7 +157,7 @@ impl App {
 
     /// The OpenAPI service of every operation.
     fn service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
-        OpenApiService::new((HealthApi, AuthApi, TwoFactorApi, UsersApi, AdminUsersApi, AuditApi, ProductsApi, AdminReviewsApi, CartApi, OrdersApi, WishlistApi, NotificationsApi, PaymentsApi, AdminPaymentsApi, (JobsApi, StatsApi, AdminProductsApi, AdminCatalogApi, AdminOrdersApi, ShopApi, CouponsApi, GuestOrdersApi, WebhooksApi)), "shopd", VERSION)
+        OpenApiService::new((HealthApi, AuthApi, TwoFactorApi, UsersApi, AdminUsersApi, AuditApi, ProductsApi, AdminReviewsApi, CartApi, OrdersApi, WishlistApi, NotificationsApi, PaymentsApi, AdminPaymentsApi, (JobsApi, StatsApi, AdminProductsApi, AdminCatalogApi, AdminOrdersApi, ShopApi, CouponsApi, GuestOrdersApi, WebhooksApi, PhoneApi, PushApi)), "shopd", VERSION)
             .description("The shopd e-commerce API. Every JSON response is an envelope: `{data, status, message, meta}` or `{message, status, code, details?, meta}`. See docs/api.md in the repository.")
             .server("/")
     }

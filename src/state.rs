@@ -30,6 +30,9 @@ pub struct AppState {
     pub admin_limit: Arc<RateLimiter>,
     pub upload_limit: Arc<RateLimiter>,
     pub guest_limits: Arc<crate::orders::guest::GuestLimits>,
+    pub sms_limits: Arc<crate::notifications::sms::SmsLimits>,
+    /// The Web Push key pair (its public half is in `GET /shop`).
+    pub vapid: Arc<crate::notifications::push::Vapid>,
     pub started: Instant,
     /// The bucket uploaded images go to instead of the data dir (`UPLOADS_S3_*`).
     pub uploads: Option<Arc<crate::uploads::bucket::Bucket>>,

@@ -46,8 +46,15 @@ pub struct OrderTokenHeader(pub String);
 #[oai(rename = "OrderTokenLink", ty = "api_key", key_name = "token", key_in = "query", checker = "token_of")]
 pub struct OrderTokenQuery(pub String);
 
-async fn token_of(_req: &Request, key: poem_openapi::auth::ApiKey) -> Option<String> {
-    Some(key.key)
+/// Takes what has the shape of an order token (43 base64url characters); anything else is
+/// not one (401 `INVALID_TOKEN`), where a well-formed token that opens no order is that order
+/// "not found".
+async fn token_of(_req: &Request, key: poem_openapi::auth::ApiKey) -> poem::Result<String> {
+    let t = key.key.trim();
+    if t.len() == 43 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Ok(t.to_string());
+    }
+    Err(ApiError::new(ErrorCode::InvalidToken).with_message("This is not an order token").into())
 }
 
 /// Who may see one order: a signed-in user (its owner or an admin), or anyone holding that

@@ -63,6 +63,10 @@ pub const FIELDS: &[(&str, usize, Lines)] = &[
     ("url", 2048, Lines::One),
     ("events", 40, Lines::One),
     ("secret", 200, Lines::One),
+    // Web Push subscriptions (what a browser's PushSubscription holds).
+    ("endpoint", 2048, Lines::One),
+    ("p256dh", 200, Lines::One),
+    ("auth", 100, Lines::One),
     ("categories", 100, Lines::One),
     ("startsAt", 40, Lines::One),
     ("endsAt", 40, Lines::One),

@@ -68,6 +68,10 @@ pub enum Task {
     ExpireOrder { order_id: Uuid },
     /// One try of an outbound webhook delivery.
     Webhook { delivery_id: Uuid },
+    /// A text message (an order update, a phone code). Its text is dropped once sent.
+    Sms { to: String, body: String },
+    /// A Web Push of an order update to one of a customer's browsers.
+    Push { user_id: u64, subscription_id: u64, payload: String },
 }
 
 impl Task {
@@ -88,6 +92,8 @@ impl Task {
             Task::CancelIntent { .. } => "CANCEL_INTENT",
             Task::ExpireOrder { .. } => "EXPIRE_ORDER",
             Task::Webhook { .. } => "WEBHOOK",
+            Task::Sms { .. } => "SMS",
+            Task::Push { .. } => "PUSH",
         }
     }
 }
@@ -253,6 +259,13 @@ pub async fn run(state: &crate::state::AppState, job: &Job) -> Outcome {
         Task::CancelIntent { payment_id } => crate::payments::cancel_intent(state, *payment_id).await,
         Task::ExpireOrder { order_id } => crate::orders::expiry::run(state, *order_id),
         Task::Webhook { delivery_id } => crate::webhooks::send::run(state, *delivery_id).await,
+        Task::Push { user_id, subscription_id, payload } => {
+            crate::notifications::subscriptions::run(state, *user_id, *subscription_id, payload).await
+        }
+        Task::Sms { to, body } => match crate::notifications::sms::run(state, to, body).await {
+            Outcome::Done(None) => Outcome::with(forget_mail_text(job.id)),
+            other => other,
+        },
     }
 }
 
@@ -267,11 +280,15 @@ pub fn give_up(job: &Job, error: &str) -> Option<Finish> {
 
 fn forget_mail_text(id: Uuid) -> impl FnOnce(&mut WriteTx<'_>) -> Result<Vec<Product>, ApiError> + Send + 'static {
     move |w| {
-        if let Some(mut j) = w.get(&JOBS, &id)?
-            && let Task::Mail { mail } = &mut j.task
-        {
-            mail.text.clear();
-            mail.html.clear();
+        if let Some(mut j) = w.get(&JOBS, &id)? {
+            match &mut j.task {
+                Task::Mail { mail } => {
+                    mail.text.clear();
+                    mail.html.clear();
+                }
+                Task::Sms { body, .. } => body.clear(),
+                _ => return Ok(Vec::new()),
+            }
             w.put(&JOBS, &id, &j)?;
         }
         Ok(Vec::new())

@@ -1,6 +1,9 @@
 //! In-app notifications: the record, and how events leave one. The endpoints are in `api`.
 
 pub mod api;
+pub mod push;
+pub mod sms;
+pub mod subscriptions;
 
 use chrono::{DateTime, Utc};
 use poem_openapi::Enum;

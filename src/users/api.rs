@@ -53,6 +53,8 @@ pub struct UpdatePreferences {
     pub theme: Option<String>,
     pub notifications: Option<bool>,
     pub email_notifications: Option<bool>,
+    pub sms_notifications: Option<bool>,
+    pub push_notifications: Option<bool>,
     #[oai(validator(pattern = r"^[A-Za-z]{3}$"))]
     pub currency: Option<String>,
     #[oai(validator(min_length = 2, max_length = 10))]
@@ -322,7 +324,7 @@ impl UsersApi {
         if p.currency.as_deref().is_some_and(|c| c.len() != 3 || !c.chars().all(|c| c.is_ascii_alphabetic())) {
             check.add("currency", "Currency must be a 3-letter code such as USD");
         }
-        if p.language.as_deref().is_some_and(|l| !(2..=10).contains(&l.len())) {
+        if p.language.as_deref().is_some_and(|l| !(2..=10).contains(&l.chars().count())) {
             check.add("language", "Language must be a code such as en or en-US");
         }
         check.finish()?;
@@ -340,6 +342,12 @@ impl UsersApi {
                 }
                 if let Some(n) = p.email_notifications {
                     mine.email_notifications = n;
+                }
+                if let Some(n) = p.sms_notifications {
+                    mine.sms_notifications = n;
+                }
+                if let Some(n) = p.push_notifications {
+                    mine.push_notifications = n;
                 }
                 if let Some(c) = p.currency {
                     mine.currency = c.to_uppercase();

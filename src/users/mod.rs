@@ -45,6 +45,10 @@ pub struct User {
     /// Sign-in asks for a second factor (its secret is in `auth::two_factor`).
     #[serde(default)]
     pub two_factor_enabled: bool,
+    /// The number the user proved is theirs with a code (`POST /users/me/phone/confirm`): the
+    /// only one SMS goes to.
+    #[serde(default)]
+    pub phone_verified: Option<String>,
 }
 
 impl std::fmt::Debug for User {
@@ -96,6 +100,7 @@ impl User {
             preferences: Preferences::default(),
             deleted_at: None,
             two_factor_enabled: false,
+            phone_verified: None,
         }
     }
 
@@ -121,6 +126,7 @@ impl User {
             is_active: self.is_active,
             email_verified: self.email_verified,
             two_factor_enabled: self.two_factor_enabled,
+            phone_verified: self.phone_verified.is_some() && self.phone_verified == self.phone,
             created_at: timestamp(&self.created_at),
             updated_at: timestamp(&self.updated_at),
         }
@@ -150,6 +156,8 @@ pub struct UserView {
     pub email_verified: bool,
     /// Sign-in asks for a code from an authenticator app (or a recovery code).
     pub two_factor_enabled: bool,
+    /// `phone` was confirmed with a code: SMS may go to it.
+    pub phone_verified: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -161,6 +169,12 @@ pub struct Preferences {
     pub theme: String,
     pub notifications: bool,
     pub email_notifications: bool,
+    /// Order updates by SMS, to the verified phone (off by default: the shop pays for them).
+    #[serde(default)]
+    pub sms_notifications: bool,
+    /// Order updates as Web Push, to the registered subscriptions (off by default).
+    #[serde(default)]
+    pub push_notifications: bool,
     pub currency: String,
     pub language: String,
 }
@@ -171,6 +185,8 @@ impl Default for Preferences {
             theme: "light".into(),
             notifications: true,
             email_notifications: true,
+            sms_notifications: false,
+            push_notifications: false,
             currency: "USD".into(),
             language: "en".into(),
         }

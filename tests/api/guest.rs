@@ -111,11 +111,12 @@ async fn a_guest_orders_its_cart_and_its_private_link_views_pays_invoices_and_ca
     let pi = r.json()["data"]["id"].as_str().unwrap().to_string();
     let r = send(app.get(&format!("/api/v1/payments/{pi}/status")).header("X-Order-Token", &token)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    assert_error(
-        &send(app.get(&format!("/api/v1/payments/{pi}/status")).header("X-Order-Token", "nope")).await,
-        404,
-        "PAYMENT_NOT_FOUND",
-    );
+    let wrong = "A".repeat(43);
+    let r = send(app.get(&format!("/api/v1/payments/{pi}/status")).header("X-Order-Token", &wrong)).await;
+    assert_error(&r, 404, "PAYMENT_NOT_FOUND");
+    // What is not even shaped like a token is no credential at all.
+    let r = send(app.get(&format!("/api/v1/orders/{oid}")).header("X-Order-Token", "nope")).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 
     // Cancelling through the link restocks.
     let r = send(

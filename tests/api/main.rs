@@ -5,6 +5,7 @@ mod admin_lists;
 mod backup;
 mod binary;
 mod bulk;
+mod channels;
 mod checkout;
 mod config;
 mod contract;

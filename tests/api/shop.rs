@@ -20,7 +20,10 @@ async fn the_shop_shows_its_configured_defaults_then_what_its_owner_sets() {
     )
     .await;
     let admin = app.demo_admin().await;
-    let shop = send(app.get("/api/v1/shop")).await.json()["data"].clone();
+    let mut shop = send(app.get("/api/v1/shop")).await.json()["data"].clone();
+    // The VAPID public key: an uncompressed P-256 point, base64url (87 characters).
+    let vapid = shop["vapidPublicKey"].take();
+    assert_eq!(vapid.as_str().map(str::len), Some(87), "{vapid}");
     assert_eq!(
         shop,
         json!({"name": "Lamp Co", "currency": "USD", "supportEmail": "orders@lamp.example", "logoUrl": null,

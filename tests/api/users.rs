@@ -42,7 +42,7 @@ async fn me_shows_the_user_with_default_preferences_and_addresses() {
     assert_eq!(me["email"], "me@shop.test");
     assert_eq!(
         me["preferences"],
-        json!({"theme": "light", "notifications": true, "emailNotifications": true, "currency": "USD", "language": "en"})
+        json!({"theme": "light", "notifications": true, "emailNotifications": true, "smsNotifications": false, "pushNotifications": false, "currency": "USD", "language": "en"})
     );
     assert_eq!(me["addresses"], json!([]));
     assert!(me.get("passwordHash").is_none() && me.get("password").is_none());
@@ -149,7 +149,7 @@ async fn preferences_have_defaults_and_partial_updates() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(
         r.json()["data"],
-        json!({"theme": "dark", "notifications": true, "emailNotifications": true, "currency": "EUR", "language": "en"})
+        json!({"theme": "dark", "notifications": true, "emailNotifications": true, "smsNotifications": false, "pushNotifications": false, "currency": "EUR", "language": "en"})
     );
     let r = send(
         app.client

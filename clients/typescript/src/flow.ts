@@ -414,7 +414,7 @@ async function main(): Promise<void> {
     assert.match(invoice.response.headers.get("Content-Type") ?? "", /^application\/pdf/);
     assert.match(
       invoice.response.headers.get("Content-Disposition") ?? "",
-      new RegExp(`attachment; filename="invoice-${order.id}\\.pdf"`),
+      new RegExp(`attachment; filename="invoice-${order.number}\\.pdf"`),
     );
     return `${bytes.length} bytes of PDF`;
   });

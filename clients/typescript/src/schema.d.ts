@@ -1473,6 +1473,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/users/me/phone/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm the code: the number becomes the account's phone, verified. Five wrong codes
+         *     spend it.
+         */
+        post: operations["confirmPhone"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/phone/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Text a 6-digit code to the number (valid 10 minutes). At most 3 codes an hour per
+         *     account and per number.
+         */
+        post: operations["verifyPhone"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users/me/preferences": {
         parameters: {
             query?: never;
@@ -1486,6 +1526,43 @@ export interface paths {
         put: operations["updatePreferences"];
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/push-subscriptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Register a browser's push subscription (`PushSubscription.toJSON()`, made with the
+         *     `vapidPublicKey` of `GET /shop`). Order updates go to it once `pushNotifications` is on.
+         */
+        post: operations["addPushSubscription"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/push-subscriptions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove a subscription (the browser unsubscribed). */
+        delete: operations["deletePushSubscription"];
         options?: never;
         head?: never;
         patch?: never;
@@ -2409,6 +2486,30 @@ export interface components {
             status: number;
         };
         /**
+         * Envelope_PhoneCodeSent
+         * @description A success envelope around `T`.
+         */
+        Envelope_PhoneCodeSent: {
+            data: components["schemas"]["PhoneCodeSent"];
+            /** @example Success */
+            message: string;
+            meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
+        };
+        /**
+         * Envelope_PhoneVerified
+         * @description A success envelope around `T`.
+         */
+        Envelope_PhoneVerified: {
+            data: components["schemas"]["PhoneVerified"];
+            /** @example Success */
+            message: string;
+            meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
+        };
+        /**
          * Envelope_Preferences
          * @description A success envelope around `T`.
          */
@@ -2450,6 +2551,30 @@ export interface components {
          */
         Envelope_ProductPage: {
             data: components["schemas"]["ProductPage"];
+            /** @example Success */
+            message: string;
+            meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
+        };
+        /**
+         * Envelope_PushSubscriptionCreated
+         * @description A success envelope around `T`.
+         */
+        Envelope_PushSubscriptionCreated: {
+            data: components["schemas"]["PushSubscriptionCreated"];
+            /** @example Success */
+            message: string;
+            meta: components["schemas"]["Meta"];
+            /** Format: uint16 */
+            status: number;
+        };
+        /**
+         * Envelope_PushSubscriptionDeleted
+         * @description A success envelope around `T`.
+         */
+        Envelope_PushSubscriptionDeleted: {
+            data: components["schemas"]["PushSubscriptionDeleted"];
             /** @example Success */
             message: string;
             meta: components["schemas"]["Meta"];
@@ -2819,7 +2944,7 @@ export interface components {
          * @description A stable code for each kind of error.
          * @enum {string}
          */
-        ErrorCode: "VALIDATION_ERROR" | "INVALID_JSON" | "ROUTE_NOT_FOUND" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMIT_EXCEEDED" | "AUTH_RATE_LIMIT_EXCEEDED" | "UPLOAD_RATE_LIMIT_EXCEEDED" | "IDEMPOTENCY_KEY_REUSED" | "CONFLICT" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "INSUFFICIENT_STORAGE" | "UNAUTHORIZED" | "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "FORBIDDEN" | "INVALID_CREDENTIALS" | "ACCOUNT_LOCKED" | "INVALID_REFRESH_TOKEN" | "INVALID_CURRENT_PASSWORD" | "INVALID_PASSWORD" | "EMAIL_EXISTS" | "TWO_FACTOR_REQUIRED" | "INVALID_TWO_FACTOR_CODE" | "TWO_FACTOR_SETUP_REQUIRED" | "USER_NOT_FOUND" | "ADDRESS_NOT_FOUND" | "CANNOT_DELETE_DEFAULT" | "PRODUCT_NOT_FOUND" | "INSUFFICIENT_STOCK" | "REVIEW_EXISTS" | "CART_ITEM_NOT_FOUND" | "EMPTY_ORDER" | "ORDER_NOT_FOUND" | "INVALID_STATUS_TRANSITION" | "ORDER_CANNOT_CANCEL" | "TRACKING_UNAVAILABLE" | "RETURN_NOT_ALLOWED" | "WISHLIST_ITEM_NOT_FOUND" | "GUEST_CHECKOUT_DISABLED" | "COUPON_NOT_FOUND" | "COUPON_EXPIRED" | "COUPON_EXHAUSTED" | "COUPON_NOT_APPLICABLE" | "COUPON_EXISTS" | "ORDER_NOT_PAYABLE" | "MANUAL_PAYMENT" | "PAYMENT_NOT_FOUND" | "REFUND_EXCEEDS_PAYMENT" | "INVALID_WEBHOOK" | "WEBHOOK_URL_NOT_ALLOWED" | "PAYMENT_PROVIDER_ERROR";
+        ErrorCode: "VALIDATION_ERROR" | "INVALID_JSON" | "ROUTE_NOT_FOUND" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMIT_EXCEEDED" | "AUTH_RATE_LIMIT_EXCEEDED" | "UPLOAD_RATE_LIMIT_EXCEEDED" | "IDEMPOTENCY_KEY_REUSED" | "CONFLICT" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "INSUFFICIENT_STORAGE" | "UNAUTHORIZED" | "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "FORBIDDEN" | "INVALID_CREDENTIALS" | "ACCOUNT_LOCKED" | "INVALID_REFRESH_TOKEN" | "INVALID_CURRENT_PASSWORD" | "INVALID_PASSWORD" | "EMAIL_EXISTS" | "TWO_FACTOR_REQUIRED" | "INVALID_TWO_FACTOR_CODE" | "TWO_FACTOR_SETUP_REQUIRED" | "USER_NOT_FOUND" | "ADDRESS_NOT_FOUND" | "CANNOT_DELETE_DEFAULT" | "INVALID_PHONE_CODE" | "SMS_DISABLED" | "PRODUCT_NOT_FOUND" | "INSUFFICIENT_STOCK" | "REVIEW_EXISTS" | "CART_ITEM_NOT_FOUND" | "EMPTY_ORDER" | "ORDER_NOT_FOUND" | "INVALID_STATUS_TRANSITION" | "ORDER_CANNOT_CANCEL" | "TRACKING_UNAVAILABLE" | "RETURN_NOT_ALLOWED" | "WISHLIST_ITEM_NOT_FOUND" | "GUEST_CHECKOUT_DISABLED" | "COUPON_NOT_FOUND" | "COUPON_EXPIRED" | "COUPON_EXHAUSTED" | "COUPON_NOT_APPLICABLE" | "COUPON_EXISTS" | "ORDER_NOT_PAYABLE" | "MANUAL_PAYMENT" | "PAYMENT_NOT_FOUND" | "REFUND_EXCEEDS_PAYMENT" | "INVALID_WEBHOOK" | "WEBHOOK_URL_NOT_ALLOWED" | "PAYMENT_PROVIDER_ERROR";
         /** Facets */
         Facets: {
             /** @description Matches per brand. */
@@ -2992,6 +3117,8 @@ export interface components {
             lastName: string;
             /** @example +47 22 12 34 56 */
             phone: string | null;
+            /** @description `phone` was confirmed with a code: SMS may go to it. */
+            phoneVerified: boolean;
             preferences: components["schemas"]["Preferences"];
             role: components["schemas"]["Role"];
             /** @description Sign-in asks for a code from an authenticator app (or a recovery code). */
@@ -3336,6 +3463,34 @@ export interface components {
         };
         /** @enum {string} */
         PaymentStatus: "REQUIRES_PAYMENT_METHOD" | "REQUIRES_CONFIRMATION" | "PROCESSING" | "SUCCEEDED" | "FAILED" | "CANCELED" | "REFUNDED" | "PARTIALLY_REFUNDED";
+        /** PhoneCodeSent */
+        PhoneCodeSent: {
+            /**
+             * Format: date-time
+             * @example 2026-12-01T09:30:00.000Z
+             */
+            expiresAt: string;
+            /** @example +47 22 12 34 56 */
+            phone: string;
+        };
+        /** PhoneConfirm */
+        PhoneConfirm: {
+            code: string;
+        };
+        /** PhoneVerified */
+        PhoneVerified: {
+            /** @example +47 22 12 34 56 */
+            phone: string;
+            phoneVerified: boolean;
+        };
+        /** PhoneVerify */
+        PhoneVerify: {
+            /**
+             * @description The number to verify (E.164, e.g. `+4915112345678`); without it, the account's phone.
+             * @example +47 22 12 34 56
+             */
+            phone?: string | null;
+        };
         /** Preferences */
         Preferences: {
             /** @example USD */
@@ -3344,6 +3499,10 @@ export interface components {
             /** @example en */
             language: string;
             notifications: boolean;
+            /** @description Order updates as Web Push, to the registered subscriptions (off by default). */
+            pushNotifications: boolean;
+            /** @description Order updates by SMS, to the verified phone (off by default: the shop pays for them). */
+            smsNotifications: boolean;
             /** @example light */
             theme: string;
         };
@@ -3480,6 +3639,30 @@ export interface components {
          * @enum {string}
          */
         ProviderName: "offline" | "manual" | "stripe";
+        /** PushKeys */
+        PushKeys: {
+            auth: string;
+            p256dh: string;
+        };
+        /** PushSubscriptionCreated */
+        PushSubscriptionCreated: {
+            /** Format: uint64 */
+            id: number;
+        };
+        /** PushSubscriptionDeleted */
+        PushSubscriptionDeleted: {
+            deleted: boolean;
+            /** Format: uint64 */
+            id: number;
+        };
+        /**
+         * PushSubscriptionInput
+         * @description What `PushSubscription.toJSON()` gives in the browser.
+         */
+        PushSubscriptionInput: {
+            endpoint: string;
+            keys: components["schemas"]["PushKeys"];
+        };
         /** Readiness */
         Readiness: {
             /** @description Each dependency and whether it answered (`ok`). */
@@ -3816,7 +3999,7 @@ export interface components {
             /** Format: double */
             taxRate: number;
             timezone: string;
-            /** @description For Web Push subscriptions (null while push is not set up). */
+            /** @description For Web Push subscriptions (`applicationServerKey`, base64url). */
             vapidPublicKey: string | null;
         };
         /**
@@ -4030,6 +4213,8 @@ export interface components {
             /** @example en */
             language?: string | null;
             notifications?: boolean | null;
+            pushNotifications?: boolean | null;
+            smsNotifications?: boolean | null;
             /** @example light */
             theme?: string | null;
         };
@@ -4061,6 +4246,8 @@ export interface components {
             lastName: string;
             /** @example +47 22 12 34 56 */
             phone: string | null;
+            /** @description `phone` was confirmed with a code: SMS may go to it. */
+            phoneVerified: boolean;
             role: components["schemas"]["Role"];
             /** @description Sign-in asks for a code from an authenticator app (or a recovery code). */
             twoFactorEnabled: boolean;
@@ -15148,6 +15335,282 @@ export interface operations {
             };
         };
     };
+    confirmPhone: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PhoneConfirm"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_PhoneVerified"];
+                };
+            };
+            /** @description INVALID_JSON, INVALID_PHONE_CODE, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "INVALID_PHONE_CODE" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description USER_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "USER_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INSUFFICIENT_STORAGE */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INSUFFICIENT_STORAGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    verifyPhone: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PhoneVerify"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_PhoneCodeSent"];
+                };
+            };
+            /** @description INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SMS_DISABLED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SMS_DISABLED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description USER_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "USER_NOT_FOUND";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INSUFFICIENT_STORAGE */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INSUFFICIENT_STORAGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
     getPreferences: {
         parameters: {
             query?: never;
@@ -15283,6 +15746,244 @@ export interface operations {
                     "application/json; charset=utf-8": {
                         /** @enum {string} */
                         code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INSUFFICIENT_STORAGE */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INSUFFICIENT_STORAGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    addPushSubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PushSubscriptionInput"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_PushSubscriptionCreated"];
+                };
+            };
+            /** @description INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_JSON" | "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description CONFLICT */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "CONFLICT";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description RATE_LIMIT_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "RATE_LIMIT_EXCEEDED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INTERNAL_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "SERVICE_UNAVAILABLE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INSUFFICIENT_STORAGE */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INSUFFICIENT_STORAGE";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+        };
+    };
+    deletePushSubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Envelope_PushSubscriptionDeleted"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "UNAUTHORIZED";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
+                };
+            };
+            /** @description NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "NOT_FOUND";
                     } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
