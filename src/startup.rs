@@ -406,6 +406,11 @@ async fn sweep_hourly(state: AppState) {
             Ok(n) => tracing::info!(removed = n, "swept finished jobs"),
             Err(e) => tracing::warn!(error = %e, "sweeping finished jobs failed"),
         }
+        match crate::webhooks::sweep(&state.store, chrono::Duration::days(crate::webhooks::KEEP_DAYS)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "swept old webhook deliveries"),
+            Err(e) => tracing::warn!(error = %e, "sweeping webhook deliveries failed"),
+        }
         match crate::cart::remind_abandoned(&state).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(sent = n, "sent abandoned-cart reminders"),

@@ -186,12 +186,16 @@ pub async fn order_mail(state: &AppState, job: &Job, order_id: Uuid, event: Orde
     };
     let (subtotal, tax, shipping, total) =
         (order.subtotal.to_string(), order.tax.to_string(), order.shipping.to_string(), order.total.to_string());
+    let (coupon, discount) =
+        (order.coupon.as_ref().map(|c| c.code.clone()).unwrap_or_default(), order.discount.to_string());
     let id = order.label();
     let vars = [
         ("name", name.as_str()),
         ("order", id.as_str()),
         ("lines", lines.as_str()),
         ("subtotal", subtotal.as_str()),
+        ("coupon", coupon.as_str()),
+        ("discount", discount.as_str()),
         ("tax", tax.as_str()),
         ("shipping", shipping.as_str()),
         ("total", total.as_str()),

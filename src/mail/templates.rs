@@ -101,8 +101,8 @@ pub const RESET_PASSWORD: Template = Template {
 pub const ORDER_CONFIRMATION: Template = Template {
     name: "order_confirmation",
     subject: "Order {{order}} confirmed",
-    text: "Hello {{name}},\n\nThank you for your order {{order}}.\n\n{{lines}}\nSubtotal: {{subtotal}} {{currency}}\nTax: {{tax}} {{currency}}\nShipping: {{shipping}} {{currency}}\nTotal: {{total}} {{currency}}\n\nShipping to: {{address}}\n\nSee your order at any time:\n{{link}}\n\nWe will let you know when it ships.\n",
-    html: "<p>Hello {{name}},</p><p>Thank you for your order <b>{{order}}</b>.</p><pre>{{lines}}</pre><table><tr><td>Subtotal</td><td align=\"right\">{{subtotal}} {{currency}}</td></tr><tr><td>Tax</td><td align=\"right\">{{tax}} {{currency}}</td></tr><tr><td>Shipping</td><td align=\"right\">{{shipping}} {{currency}}</td></tr><tr><td><b>Total</b></td><td align=\"right\"><b>{{total}} {{currency}}</b></td></tr></table><p>Shipping to: {{address}}</p><p><a href=\"{{link}}\">See your order</a></p><p>We will let you know when it ships.</p>",
+    text: "Hello {{name}},\n\nThank you for your order {{order}}.\n\n{{lines}}\nSubtotal: {{subtotal}} {{currency}}\n{% if coupon %}Discount ({{coupon}}): -{{discount}} {{currency}}\n{% endif %}Tax: {{tax}} {{currency}}\nShipping: {{shipping}} {{currency}}\nTotal: {{total}} {{currency}}\n\nShipping to: {{address}}\n\nSee your order at any time:\n{{link}}\n\nWe will let you know when it ships.\n",
+    html: "<p>Hello {{name}},</p><p>Thank you for your order <b>{{order}}</b>.</p><pre>{{lines}}</pre><table><tr><td>Subtotal</td><td align=\"right\">{{subtotal}} {{currency}}</td></tr>{% if coupon %}<tr><td>Discount ({{coupon}})</td><td align=\"right\">-{{discount}} {{currency}}</td></tr>{% endif %}<tr><td>Tax</td><td align=\"right\">{{tax}} {{currency}}</td></tr><tr><td>Shipping</td><td align=\"right\">{{shipping}} {{currency}}</td></tr><tr><td><b>Total</b></td><td align=\"right\"><b>{{total}} {{currency}}</b></td></tr></table><p>Shipping to: {{address}}</p><p><a href=\"{{link}}\">See your order</a></p><p>We will let you know when it ships.</p>",
 };
 
 pub const ORDER_SHIPPED: Template = Template {

@@ -161,31 +161,8 @@ async fn pushed(req: &Request, body: Vec<u8>, svc: Data<&PushService>) -> Status
 /// The browser's side, played by scripts/push-receiver.py in target/push-venv (http_ece and
 /// cryptography); None on a machine without it, unless REQUIRE_PUSH_LIB is set.
 fn browser(args: &[&str], input: Option<serde_json::Value>) -> Option<Vec<u8>> {
-    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/push-venv/bin/python");
-    if !python.exists() {
-        assert!(
-            std::env::var_os("REQUIRE_PUSH_LIB").is_none(),
-            "REQUIRE_PUSH_LIB is set but target/push-venv is missing"
-        );
-        return None;
-    }
-    let mut child = std::process::Command::new(python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/push-receiver.py"))
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    let mut stdin = child.stdin.take().unwrap();
-    if let Some(v) = input {
-        stdin.write_all(v.to_string().as_bytes()).unwrap();
-    }
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "push-receiver.py {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    Some(out.stdout)
+    let input = input.map(|v| v.to_string()).unwrap_or_default();
+    crate::helpers::reference_python("push-venv", "REQUIRE_PUSH_LIB", "push-receiver.py", args, &input)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -136,6 +136,16 @@ async fn the_cart_shows_the_code_and_refuses_each_kind_of_bad_code_with_its_own_
         (&json!("TENOFF"), Some(60.0), Some(10.0), Some(4.0), Some(9.99), Some(63.99))
     );
     assert_eq!(o["email"], "cart@coupons.test");
+    let mails = app.wait_for_mails(1).await;
+    let confirmation = mails
+        .iter()
+        .map(|m| crate::helpers::unfold(m))
+        .find(|m| m.contains("Thank you for your order"))
+        .expect("a confirmation");
+    assert!(
+        confirmation.contains("Discount (TENOFF): -10.00 USD") && confirmation.contains("Total: 63.99 USD"),
+        "{confirmation}"
+    );
     let cart = send(app.get_as("/api/v1/cart", &s)).await.json()["data"].clone();
     assert_eq!((&cart["items"], &cart["coupon"]), (&json!([]), &Value::Null), "the ordered cart is gone, code and all");
 
@@ -254,4 +264,39 @@ async fn a_per_customer_limit_counts_each_customer_apart() {
     let r = send(app.post_as("/api/v1/cart/coupon", &a).body_json(&json!({"code": "ONCE"}))).await;
     assert_error(&r, 422, "COUPON_EXHAUSTED");
     assert_eq!(order_with(&app, &b, &[(id, 1)], Some("ONCE")).await.status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn a_return_refunds_what_the_line_really_cost_after_its_share_of_the_discount() {
+    let app = crate::payments::offline_shop().await;
+    let admin = app.demo_admin().await;
+    let mug = item(&app, &admin, 30.0, "mugs").await;
+    coupon(&app, &admin, json!({"code": "MUGS20", "type": "PERCENT", "value": 20})).await;
+    let s = app.user("returns@coupons.test").await;
+    // 3 × 30 = 90; 20 % off = 18; tax 8 % of 72 = 5.76; shipping 9.99.
+    let o = order_with(&app, &s, &[(mug, 3)], Some("MUGS20")).await.json()["data"].clone();
+    assert_eq!((o["discount"].as_f64(), o["total"].as_f64()), (Some(18.0), Some(87.75)));
+    let oid = o["id"].as_str().unwrap().to_string();
+    let pi = crate::payments::intent(&app, &s, &oid).await.json()["data"].clone();
+    let r = send(app.post_as("/api/v1/payments/confirm", &s).body_json(&json!({"paymentIntentId": pi["id"]}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    for next in ["SHIPPED", "DELIVERED"] {
+        assert_eq!(set_status(&app, &admin, &oid, json!({"status": next})).await.status, StatusCode::OK);
+    }
+    let item_id = o["items"][0]["id"].as_u64().unwrap();
+    let body = json!({"reason": "Chipped", "items": [{"orderItemId": item_id, "quantity": 1}]});
+    let r = send(app.post_as(&format!("/api/v1/orders/{oid}/returns"), &s).body_json(&body)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let rid = r.json()["data"]["id"].as_u64().unwrap();
+    let r = send(
+        app.client
+            .patch(format!("/api/v1/orders/{oid}/returns/{rid}"))
+            .header("Authorization", admin.bearer())
+            .body_json(&json!({"status": "APPROVED"})),
+    )
+    .await;
+    assert_eq!(r.json()["data"]["status"], "APPROVED", "{}", r.text());
+    // One mug cost 24.00 after its share of the discount, 25.92 with its tax: not 32.40.
+    let payment = send(app.get_as(&format!("/api/v1/orders/{oid}"), &s)).await.json()["data"]["payment"].clone();
+    assert_eq!(payment["refunded"].as_f64(), Some(25.92), "{payment}");
 }

@@ -352,3 +352,29 @@ pub async fn smtp_sink(refuse: usize) -> SmtpSink {
     });
     SmtpSink { port, refuse, accepted }
 }
+
+/// Runs `scripts/<script>` with the Python of `target/<venv>` (a pinned reference library that
+/// `.ci/run` installs), `input` on its stdin, and returns its stdout; it must succeed. None on
+/// a machine without that venv, unless `require` (an environment variable CI sets) is set.
+pub fn reference_python(venv: &str, require: &str, script: &str, args: &[&str], input: &str) -> Option<Vec<u8>> {
+    use std::io::Write;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = root.join("target").join(venv).join("bin/python");
+    if !python.exists() {
+        assert!(std::env::var_os(require).is_none(), "{require} is set but target/{venv} is missing");
+        eprintln!("reference check skipped: no target/{venv} (.ci/run installs it)");
+        return None;
+    }
+    let mut child = std::process::Command::new(python)
+        .arg(root.join("scripts").join(script))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{script} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    Some(out.stdout)
+}

@@ -60,31 +60,12 @@ async fn wait_for(rx: &Receiver, n: usize) -> Vec<(Value, String)> {
     rx.got.lock().clone()
 }
 
-/// Verifies deliveries with the reference library; skipped (unless REQUIRE_WEBHOOK_LIB) on a
-/// machine without its venv.
+/// Verifies deliveries with the reference library (skipped without its venv, unless
+/// REQUIRE_WEBHOOK_LIB).
 fn verify_with_reference(secret: &str, got: &[(Value, String)]) {
-    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/webhook-venv/bin/python");
-    if !python.exists() {
-        assert!(
-            std::env::var_os("REQUIRE_WEBHOOK_LIB").is_none(),
-            "REQUIRE_WEBHOOK_LIB is set but target/webhook-venv is missing"
-        );
-        eprintln!("reference check skipped: no target/webhook-venv (.ci/run installs it)");
-        return;
-    }
     let list: Vec<Value> = got.iter().map(|(h, b)| json!({"headers": h, "body": b})).collect();
-    let mut child = std::process::Command::new(python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/verify-webhooks.py"))
-        .arg(secret)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(Value::Array(list).to_string().as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "standardwebhooks refused a delivery: {}", String::from_utf8_lossy(&out.stderr));
+    let input = Value::Array(list).to_string();
+    crate::helpers::reference_python("webhook-venv", "REQUIRE_WEBHOOK_LIB", "verify-webhooks.py", &[secret], &input);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -276,4 +257,32 @@ async fn a_redirect_is_not_followed() {
         (&json!(302), &json!("PENDING")),
         "a 3xx is an answer, not a hop: {d}"
     );
+}
+
+#[tokio::test]
+async fn old_deliveries_are_swept_and_recent_ones_kept() {
+    let app = TestApp::new().await;
+    let old = chrono::Utc::now() - chrono::Duration::days(40);
+    app.state
+        .store
+        .write(move |w| {
+            for (i, at) in [old, chrono::Utc::now()].into_iter().enumerate() {
+                let d = shopd::webhooks::Delivery {
+                    id: shopd::orders::first_id_at(at),
+                    endpoint_id: 1,
+                    event: "order.created".into(),
+                    body: format!("{{\"n\":{i}}}"),
+                    attempts: Vec::new(),
+                    delivered_at: Some(at),
+                    created_at: at,
+                };
+                w.put(&shopd::webhooks::DELIVERIES, &d.id, &d)?;
+            }
+            Ok::<_, shopd::store::StoreError>(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(shopd::webhooks::sweep(&app.state.store, chrono::Duration::days(30)).await.unwrap(), 1);
+    let left = app.state.store.read().unwrap().count(&shopd::webhooks::DELIVERIES).unwrap();
+    assert_eq!(left, 1, "the recent one stays");
 }
