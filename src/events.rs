@@ -101,16 +101,15 @@ pub fn tell(w: &mut WriteTx<'_>, order_id: Uuid, event: OrderEvent) -> Result<()
     if event.template().is_some() {
         jobs::enqueue(w, Task::OrderMail { order_id, event })?;
     }
-    hooks(w, order_id, event)?;
-    if let Some(order) = w.get(&crate::orders::ORDERS, &order_id)? {
-        crate::notifications::sms::tell(w, &order, event)?;
-        crate::notifications::subscriptions::tell(w, &order, event)?;
-    }
-    Ok(())
+    // Read once for the webhooks and the other channels, as the change just wrote it.
+    let Some(order) = w.get(&crate::orders::ORDERS, &order_id)? else { return Ok(()) };
+    hooks(w, &order, event)?;
+    crate::notifications::sms::tell(w, &order, event)?;
+    crate::notifications::subscriptions::tell(w, &order, event)
 }
 
 /// The outbound webhooks of an order event: the order (or its payment) as an admin sees it.
-fn hooks(w: &mut WriteTx<'_>, order_id: Uuid, event: OrderEvent) -> Result<(), StoreError> {
+fn hooks(w: &mut WriteTx<'_>, order: &Order, event: OrderEvent) -> Result<(), StoreError> {
     use crate::webhooks::{data, emit};
     let names: &[&str] = match event {
         OrderEvent::Placed => &["order.created"],
@@ -121,7 +120,7 @@ fn hooks(w: &mut WriteTx<'_>, order_id: Uuid, event: OrderEvent) -> Result<(), S
         OrderEvent::PaymentSucceeded | OrderEvent::PaymentFailed => {
             let name = if event == OrderEvent::PaymentSucceeded { "payment.succeeded" } else { "payment.failed" };
             let latest =
-                w.scan_index(&crate::payments::PAYMENTS, crate::payments::PAYMENTS_BY_ORDER, &(order_id,), true, 1)?;
+                w.scan_index(&crate::payments::PAYMENTS, crate::payments::PAYMENTS_BY_ORDER, &(order.id,), true, 1)?;
             return match latest.first() {
                 Some(p) => emit(w, name, data(&p.view(&[]))),
                 None => Ok(()),
@@ -132,7 +131,6 @@ fn hooks(w: &mut WriteTx<'_>, order_id: Uuid, event: OrderEvent) -> Result<(), S
     if names.is_empty() {
         return Ok(());
     }
-    let Some(order) = w.get(&crate::orders::ORDERS, &order_id)? else { return Ok(()) };
     let view = data(&order.view());
     for name in names {
         emit(w, name, view.clone())?;
