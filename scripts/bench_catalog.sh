@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Catalog reads under load, at the demo size (~200 products) and at 100,000 generated products:
 # req/s, p50/p99 and the server's CPU time per request for the product list, a product, a search
-# and the categories; plus start-up time and RSS at 100,000 products.
+# and the categories; the same reads from a bare poem server serving the demo's products the
+# naive way (examples/naive_catalog.rs); start-up time, peak and current RSS.
 # Needs: wrk (apt-get install wrk), curl, python3. Usage: scripts/bench_catalog.sh [seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 cargo build --release --quiet
-bin=$PWD/target/release/shopd
+cargo build --release --quiet --example naive_catalog
+bin=${SHOPD_BIN:-$PWD/target/release/shopd}
+naive=$PWD/target/release/examples/naive_catalog
 hz=$(getconf CLK_TCK)
 pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; rm -rf "$small" "$large"; }
@@ -24,6 +27,7 @@ start() { # data dir -> sets pid, port and started_ms (no subshell: the globals 
 }
 stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
 rss() { awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$pid/status"; }
+peak() { awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' "/proc/$pid/status"; }
 ticks() { awk '{print $14+$15}' "/proc/$pid/stat"; }
 
 measure() { # label path
@@ -48,16 +52,47 @@ run_all() {
 
 echo "== demo catalog (first start seeds it)"
 start "$small"
-echo "  first start (seeding 201 products): ${started_ms} ms, RSS $(rss)"
-run_all
+sleep 1
+echo "  first start (seeding 201 products): ${started_ms} ms, RSS $(rss), peak $(peak)"
 stop
+start "$small"
+sleep 1
+echo "  an ordinary start: ${started_ms} ms, RSS $(rss), peak $(peak)"
+all=$(mktemp)
+python3 -c '
+import json, sys, urllib.request
+port, out, products, skip = sys.argv[1], sys.argv[2], [], 0
+while True:
+    url = f"http://127.0.0.1:{port}/api/v1/products?limit=100&skip={skip}&sortBy=id"
+    page = json.load(urllib.request.urlopen(url))["data"]
+    products += page["products"]
+    skip += 100
+    if skip >= page["total"]:
+        break
+json.dump(products, open(out, "w"))
+' "$port" "$all"
+run_all
+echo "  RSS after the runs: $(rss), peak $(peak)"
+stop
+
+echo "== the naive server (examples/naive_catalog.rs), the same products"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$naive" "$port" "$all" >/dev/null 2>&1 &
+pid=$!
+until curl -fs "http://127.0.0.1:$port/hello" >/dev/null 2>&1; do sleep 0.01; done
+measure "list ?limit=30" "/api/v1/products?limit=30"
+measure "product /products/1" "/api/v1/products/1"
+measure "categories" "/api/v1/products/categories"
+measure "hello (no envelope)" "/hello"
+stop
+rm -f "$all"
 
 echo "== 100,000 generated products"
 t0=$(date +%s%N)
 "$bin" --data-dir "$large" seed --generate 100000 >/dev/null 2>&1
 echo "  seed --generate 100000 (store + index): $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 start "$large"
-echo "  start-up to first /health 200: ${started_ms} ms, RSS $(rss)"
+echo "  start-up to first /health 200: ${started_ms} ms, RSS $(rss), peak $(peak)"
 run_all
-echo "  RSS after the runs: $(rss)"
+echo "  RSS after the runs: $(rss), peak $(peak)"
 stop

@@ -422,7 +422,7 @@ async fn seed(
 }
 
 async fn reindex(settings: &Settings, store: Store) -> anyhow::Result<String> {
-    let catalog = Catalog::load(&store)?;
+    let catalog = Catalog::load(&store, None)?; // only its records: no URLs are shown
     let search = Search::open(&settings.data_dir.join("search"))?;
     let generation = store.read().and_then(|r| r.last_id(&GENERATION))?;
     let products = catalog.all();

@@ -571,6 +571,11 @@ impl Settings {
         Ok(())
     }
 
+    /// `public_url` without a trailing `/`: what the URLs a response shows start with.
+    pub fn public_base(&self) -> Option<std::sync::Arc<str>> {
+        self.public_url.as_deref().map(|u| u.trim_end_matches('/').into())
+    }
+
     /// `allowed_origins` as a list.
     pub fn origins(&self) -> Vec<String> {
         self.allowed_origins

@@ -72,6 +72,7 @@ pub fn metrics(req: &poem::Request, state: Data<&AppState>) -> Response {
     let (store_commits, store_writes) = state.store.stats();
     let (search_hits, search_misses) = state.search.cache_stats();
     let (facet_hits, facet_misses) = state.catalog.facet_stats();
+    let (page_hits, page_misses) = state.catalog.pages.stats();
     state.metrics.sync(crate::metrics::Totals {
         store_commits,
         store_writes,
@@ -79,6 +80,8 @@ pub fn metrics(req: &poem::Request, state: Data<&AppState>) -> Response {
         search_misses,
         facet_hits,
         facet_misses,
+        page_hits,
+        page_misses,
     });
     state.metrics.jobs(&state.jobs.counts());
     state.metrics.disk_free(crate::store::disk::free_bytes(&state.settings.data_dir));

@@ -40,6 +40,8 @@ pub struct Totals {
     pub search_misses: u64,
     pub facet_hits: u64,
     pub facet_misses: u64,
+    pub page_hits: u64,
+    pub page_misses: u64,
 }
 
 impl Default for Metrics {
@@ -73,7 +75,10 @@ impl Metrics {
         )
         .expect("valid metric");
         let cache = IntCounterVec::new(
-            Opts::new("cache_requests_total", "Cache lookups: search (a query's matches), facets (their counts)"),
+            Opts::new(
+                "cache_requests_total",
+                "Cache lookups: search (a query's matches), facets (their counts), pages (whole catalog answers)",
+            ),
             &["cache", "result"],
         )
         .expect("valid metric");
@@ -143,6 +148,8 @@ impl Metrics {
         to(&self.cache.with_label_values(&["search", "miss"]), t.search_misses);
         to(&self.cache.with_label_values(&["facets", "hit"]), t.facet_hits);
         to(&self.cache.with_label_values(&["facets", "miss"]), t.facet_misses);
+        to(&self.cache.with_label_values(&["pages", "hit"]), t.page_hits);
+        to(&self.cache.with_label_values(&["pages", "miss"]), t.page_misses);
     }
 
     /// The outbox's jobs by status, as counted at a scrape.

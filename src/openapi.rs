@@ -724,6 +724,9 @@ fn error_code_schema() -> Value {
 /// Methods the document allows on a concrete request path (for the `Allow` header of a 405).
 pub struct Allowed {
     routes: Vec<(Vec<String>, Vec<String>)>,
+    /// The document's path for each router pattern seen (`/api/v1/products/:param0`): finding
+    /// it among every route on each request cost more than the rest of the metrics.
+    templates: parking_lot::RwLock<std::collections::HashMap<String, Option<String>>>,
 }
 
 impl Allowed {
@@ -743,7 +746,21 @@ impl Allowed {
                 (segments, methods)
             })
             .collect();
-        Allowed { routes }
+        Allowed { routes, templates: Default::default() }
+    }
+
+    /// [`Allowed::template`] of a request path that the router matched with `pattern`: the
+    /// same for every path the pattern matches (a catch-all `*` pattern is looked up each time).
+    pub fn template_of(&self, pattern: &str, path: &str) -> Option<String> {
+        if pattern.contains('*') {
+            return self.template(path);
+        }
+        if let Some(t) = self.templates.read().get(pattern) {
+            return t.clone();
+        }
+        let t = self.template(path);
+        self.templates.write().insert(pattern.to_string(), t.clone());
+        t
     }
 
     /// `GET, HEAD, OPTIONS` for a known path; `None` for a path no operation serves.

@@ -100,7 +100,7 @@ impl App {
             let n = seed::demo(&store, &auth.passwords, &settings.data_dir).await?;
             tracing::info!(products = n, "a new shop: loaded the demo catalog");
         }
-        let catalog = Catalog::load(&store)?;
+        let catalog = Catalog::load(&store, settings.public_base())?;
         let search = open_search(&settings.data_dir, &store, &catalog).await?;
         let window = |ms| Duration::from_millis(ms);
         let general_limit =
@@ -231,12 +231,7 @@ impl App {
             .data(TrustProxy(Arc::new(Trust::new(&s.trust_proxy, s.trust_x_real_ip).unwrap_or_default())))
             .with(Compression)
             .with(Cors::new(s.origins()))
-            .with(Edge {
-                metrics: self.state.metrics.clone(),
-                allowed,
-                upload_limit,
-                public_url: s.public_url.as_deref().map(|u| u.trim_end_matches('/').into()),
-            })
+            .with(Edge { metrics: self.state.metrics.clone(), allowed, upload_limit, public_url: s.public_base() })
     }
 
     /// Binds the configured address (port 0 picks a free port).

@@ -1,9 +1,13 @@
 //! gzip / br compression of responses that are worth it: the client accepts it, the body is at
-//! least 1 KiB and of a compressible type, and it is not compressed already.
+//! least 1 KiB and of a compressible type, and it is not compressed already. An answer made of
+//! ready catalog data ([`Spliced`]) takes its gzip form from there, without compressing, whenever
+//! the client accepts gzip.
 
 use poem::http::{HeaderValue, Method, header};
 use poem::web::{Compress, CompressionAlgo, CompressionLevel};
 use poem::{Body, Endpoint, IntoResponse, Middleware, Request, Response};
+
+use super::ready::Spliced;
 
 const MIN_SIZE: usize = 1024;
 
@@ -23,21 +27,22 @@ pub struct CompressionEndpoint<E> {
 
 /// br when accepted (smaller), else gzip; `q=0` refuses an encoding.
 fn negotiate(accept: &str) -> Option<CompressionAlgo> {
-    let accepts = |name: &str| {
-        accept.split(',').any(|item| {
-            let mut parts = item.split(';').map(str::trim);
-            let coding = parts.next().unwrap_or("");
-            let refused = parts.any(|p| p.replace(' ', "") == "q=0" || p.replace(' ', "") == "q=0.0");
-            coding.eq_ignore_ascii_case(name) && !refused
-        })
-    };
-    if accepts("br") {
+    if accepts(accept, "br") {
         Some(CompressionAlgo::BR)
-    } else if accepts("gzip") {
+    } else if accepts(accept, "gzip") {
         Some(CompressionAlgo::GZIP)
     } else {
         None
     }
+}
+
+fn accepts(accept: &str, name: &str) -> bool {
+    accept.split(',').any(|item| {
+        let mut parts = item.split(';').map(str::trim);
+        let coding = parts.next().unwrap_or("");
+        let refused = parts.any(|p| p.replace(' ', "") == "q=0" || p.replace(' ', "") == "q=0.0");
+        coding.eq_ignore_ascii_case(name) && !refused
+    })
 }
 
 fn compressible(content_type: &str) -> bool {
@@ -53,10 +58,20 @@ impl<E: Endpoint> Endpoint for CompressionEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
-        let algo =
-            if req.method() == Method::HEAD { None } else { req.header(header::ACCEPT_ENCODING).and_then(negotiate) };
+        let accept = if req.method() == Method::HEAD { None } else { req.header(header::ACCEPT_ENCODING) };
+        let algo = accept.and_then(negotiate);
+        let gzip_ok = accept.is_some_and(|a| accepts(a, "gzip"));
         let mut resp = self.inner.call(req).await?.into_response();
         let Some(algo) = algo else { return Ok(resp) };
+        if gzip_ok && let Some(ready) = resp.data::<Spliced>().filter(|r| r.plain_len() >= MIN_SIZE).cloned() {
+            let body = ready.gzip();
+            let headers = resp.headers_mut();
+            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+            headers.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+            resp.set_body(body);
+            return Ok(resp);
+        }
         let eligible = !resp.headers().contains_key(header::CONTENT_ENCODING)
             && resp.content_type().is_some_and(compressible)
             && resp.status().is_success() | resp.status().is_client_error() | resp.status().is_server_error();

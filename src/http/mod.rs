@@ -9,4 +9,5 @@ pub mod edge;
 pub mod envelope;
 pub mod json;
 pub mod rate_limit;
+pub mod ready;
 pub mod text;

@@ -180,20 +180,26 @@ impl<E: Endpoint> Endpoint for GeneralLimitEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
-        if is_exempt(req.uri().path()) {
-            return self.inner.call(req).await.map(IntoResponse::into_response);
-        }
-        let (limiter, key) = match (self.admin_of)(&req) {
-            Some(admin) => (&self.per_admin, format!("admin:{admin}")),
-            None => (&self.per_ip, client_key(&req)),
+        // One call of the inner endpoint, not one per branch: each `.await` of it would take its
+        // own room in this future, and futures are copied whole as they are handed up.
+        let counted = if is_exempt(req.uri().path()) {
+            None
+        } else {
+            let (limiter, key) = match (self.admin_of)(&req) {
+                Some(admin) => (&self.per_admin, format!("admin:{admin}")),
+                None => (&self.per_ip, client_key(&req)),
+            };
+            let quota = limiter.hit(&key);
+            if quota.exceeded {
+                return Ok(limiter.refusal(&quota, ErrorCode::RateLimitExceeded));
+            }
+            Some((limiter, quota))
         };
-        let quota = limiter.hit(&key);
-        if quota.exceeded {
-            return Ok(limiter.refusal(&quota, ErrorCode::RateLimitExceeded));
-        }
         // Errors were rendered by the catch layer below, so this sees every response.
         let mut resp = self.inner.call(req).await?.into_response();
-        limiter.headers(&quota, &mut resp);
+        if let Some((limiter, quota)) = counted {
+            limiter.headers(&quota, &mut resp);
+        }
         Ok(resp)
     }
 }
@@ -225,12 +231,11 @@ impl<E: Endpoint> Endpoint for UploadLimitEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
-        if !is_upload(&req) {
-            return self.inner.call(req).await.map(IntoResponse::into_response);
-        }
-        let quota = self.limiter.hit(&client_key(&req));
-        if quota.exceeded {
-            return Ok(self.limiter.refusal(&quota, ErrorCode::UploadRateLimitExceeded));
+        if is_upload(&req) {
+            let quota = self.limiter.hit(&client_key(&req));
+            if quota.exceeded {
+                return Ok(self.limiter.refusal(&quota, ErrorCode::UploadRateLimitExceeded));
+            }
         }
         self.inner.call(req).await.map(IntoResponse::into_response)
     }

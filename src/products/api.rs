@@ -5,15 +5,16 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use poem::Request;
 use poem::web::Data;
-use poem_openapi::param::{Path, Query};
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::types::ToJSON;
 use poem_openapi::{Enum, Object, OpenApi};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::catalog::{Filter, ListQuery, Page, SortBy};
+use super::catalog::{Catalog, Filter, ListQuery, Page, SortBy};
 use super::images::{ImagesForm, save_all};
 use super::mirror::{bump_generation, publish, write_published};
+use super::prepared::{self, Select};
 use super::reviews::{self, REVIEWS, Review, ReviewView};
 use super::{PRODUCTS, Product, ProductInput, ProductView, blank, slug};
 use crate::audit::{self, Actor, Event};
@@ -21,6 +22,7 @@ use crate::auth::guard::{Admin, Bearer};
 use crate::error::{ApiError, ApiResult, ErrorCode, OnConflict};
 use crate::http::envelope::{Created, Reply};
 use crate::http::json::JsonBody;
+use crate::http::ready::Ready;
 use crate::search::Hits;
 use crate::state::AppState;
 use crate::types::{Count, Number, Paging};
@@ -207,50 +209,35 @@ pub struct SelectedProduct {
     pub updated_at: Option<String>,
 }
 
-/// The chosen fields of a product (and its id), or all of them.
-fn project(p: &Product, select: &Option<Vec<String>>) -> SelectedProduct {
-    let v = p.view();
-    let wants = |field: &str| select.as_ref().is_none_or(|fields| fields.iter().any(|f| f == field));
-    fn pick<T>(keep: bool, value: T) -> Option<T> {
-        keep.then_some(value)
-    }
-    SelectedProduct {
-        id: v.id,
-        title: pick(wants("title"), v.title),
-        description: pick(wants("description"), v.description),
-        price: pick(wants("price"), v.price),
-        discount_percentage: pick(wants("discountPercentage"), v.discount_percentage),
-        rating: pick(wants("rating"), v.rating),
-        stock: pick(wants("stock"), v.stock),
-        brand: pick(wants("brand"), v.brand),
-        category: pick(wants("category"), v.category),
-        thumbnail: pick(wants("thumbnail"), v.thumbnail),
-        images: pick(wants("images"), v.images),
-        tags: pick(wants("tags"), v.tags),
-        sku: pick(wants("sku"), v.sku),
-        is_active: pick(wants("isActive"), v.is_active),
-        created_at: pick(wants("createdAt"), v.created_at),
-        updated_at: pick(wants("updatedAt"), v.updated_at),
-    }
+/// The state the catalog answers are made from: the catalog's changes and the index's.
+fn stamp(state: &AppState) -> (u64, u64) {
+    (state.catalog.generation(), state.search.epoch())
 }
 
-fn parse_select(select: Option<String>) -> ApiResult<Option<Vec<String>>> {
-    let Some(s) = select.filter(|s| !s.trim().is_empty()) else { return Ok(None) };
+/// What catalog answers are kept by: the path and query as sent.
+fn url(req: &Request) -> &str {
+    req.uri().path_and_query().map_or(req.uri().path(), |pq| pq.as_str())
+}
+
+fn parse_select(select: Option<String>) -> ApiResult<Select> {
+    let Some(s) = select.filter(|s| !s.trim().is_empty()) else { return Ok(Select::ALL) };
     let fields: Vec<String> = s.split(',').map(|f| f.trim().to_string()).filter(|f| !f.is_empty()).collect();
     if let Some(unknown) = fields.iter().find(|f| !SELECTABLE.contains(&f.as_str())) {
         return Err(ApiError::field("select", format!("Unknown field {unknown}")));
     }
-    Ok(Some(fields))
+    Ok(Select::of(Some(&fields)))
 }
 
-fn page_of(page: Page, q: &ListQuery, select: &Option<Vec<String>>) -> ProductPage {
-    ProductPage {
-        products: page.items.iter().map(|p| project(p, select)).collect(),
-        total: page.total as u64,
-        skip: q.skip as u64,
-        limit: q.limit as u64,
-        next_cursor: page.next_cursor,
-    }
+/// The `data` of a list or search page.
+fn list_json(catalog: &Catalog, page: Page, q: &ListQuery, select: Select) -> Vec<u8> {
+    let facets = page.facets.as_ref().map(|f| [&f.brand, &f.category]);
+    prepared::list_page(
+        page.items.iter().map(|l| catalog.json(l)),
+        select,
+        (page.total, q.skip, q.limit),
+        page.next_cursor.as_deref(),
+        facets,
+    )
 }
 
 pub(crate) fn not_found() -> ApiError {
@@ -277,6 +264,7 @@ impl ProductsApi {
     async fn list(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         skip: Query<Option<Count>>,
         limit: Query<Option<Count>>,
         #[oai(name = "sortBy")] sort_by: Query<Option<SortField>>,
@@ -292,7 +280,12 @@ impl ProductsApi {
         ))]
         select: Query<Option<String>>,
         cursor: Query<Option<String>>,
-    ) -> ApiResult<Reply<ProductPage>> {
+        #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
+    ) -> ApiResult<Ready<ProductPage>> {
+        let stamp = stamp(&state);
+        if let Some(data) = state.catalog.pages.get(url(req), stamp) {
+            return Ok(Ready::new(data, if_none_match.0.as_deref()));
+        }
         let q = list_query(
             skip.0,
             limit.0,
@@ -306,8 +299,8 @@ impl ProductsApi {
             cursor.0,
         )?;
         let select = parse_select(select.0)?;
-        let page = state.catalog.list(&q)?;
-        Ok(Reply::ok(page_of(page, &q, &select)))
+        let json = list_json(&state.catalog, state.catalog.list(&q)?, &q, select);
+        Ok(Ready::new(state.catalog.pages.keep(url(req), stamp, self::stamp(&state), json), if_none_match.0.as_deref()))
     }
 
     /// Full-text search over title, description, brand, category and tags; the list filters
@@ -317,6 +310,7 @@ impl ProductsApi {
     async fn search(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         q: Query<Option<String>>,
         skip: Query<Option<Count>>,
         limit: Query<Option<Count>>,
@@ -332,7 +326,12 @@ impl ProductsApi {
             pattern = r"^\s*(?:(?:id|title|description|price|discountPercentage|rating|stock|brand|category|thumbnail|images|tags|sku|isActive|createdAt|updatedAt)\s*)?(?:,\s*(?:(?:id|title|description|price|discountPercentage|rating|stock|brand|category|thumbnail|images|tags|sku|isActive|createdAt|updatedAt)\s*)?)*$"
         ))]
         select: Query<Option<String>>,
-    ) -> ApiResult<Reply<SearchPage>> {
+        #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
+    ) -> ApiResult<Ready<SearchPage>> {
+        let stamp = stamp(&state);
+        if let Some(data) = state.catalog.pages.get(url(req), stamp) {
+            return Ok(Ready::new(data, if_none_match.0.as_deref()));
+        }
         let query = list_query(
             skip.0,
             limit.0,
@@ -358,7 +357,7 @@ impl ProductsApi {
                 .list(&ListQuery { skip: 0, limit: usize::MAX, cursor: None, ..query.clone() })?
                 .items
                 .iter()
-                .map(|p| (p.id, 0.0))
+                .map(|l| (l.product.id, 0.0))
                 .collect();
             let everything = Hits { list, facets: Default::default() };
             state
@@ -367,27 +366,34 @@ impl ProductsApi {
         } else {
             let search = state.search.clone();
             let text = text.to_string();
-            let hits = tokio::task::spawn_blocking(move || search.search(&text))
+            tokio::task::spawn_blocking(move || search.search(&text))
                 .await
                 .map_err(ApiError::internal)?
-                .map_err(ApiError::internal)?;
-            state.catalog.matches(&hits, &query)?
+                .map_err(ApiError::internal)
+                .and_then(|hits| state.catalog.matches(&hits, &query))?
         };
-        let facets = page.facets.unwrap_or_default();
-        Ok(Reply::ok(SearchPage {
-            products: page.items.iter().map(|p| project(p, &select)).collect(),
-            total: page.total as u64,
-            skip: query.skip as u64,
-            limit: query.limit as u64,
-            next_cursor: None,
-            facets: Facets { category: facets.category, brand: facets.brand },
-        }))
+        let json = list_json(&state.catalog, page, &query, select);
+        Ok(Ready::new(state.catalog.pages.keep(url(req), stamp, self::stamp(&state), json), if_none_match.0.as_deref()))
     }
 
     /// Category slugs of active products, sorted.
     #[oai(path = "/categories", method = "get", operation_id = "listCategories")]
-    async fn categories(&self, state: Data<&AppState>) -> Reply<Vec<String>> {
-        Reply::ok(state.catalog.categories())
+    async fn categories(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
+    ) -> Ready<Vec<String>> {
+        let stamp = stamp(&state);
+        let data = match state.catalog.pages.get(url(req), stamp) {
+            Some(data) => data,
+            None => {
+                let mut json = Vec::new();
+                prepared::write_value(&mut json, &state.catalog.categories());
+                state.catalog.pages.keep(url(req), stamp, self::stamp(&state), json)
+            }
+        };
+        Ready::new(data, if_none_match.0.as_deref())
     }
 
     /// Like the list, within one category.
@@ -396,6 +402,7 @@ impl ProductsApi {
     async fn by_category(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         category: Path<String>,
         skip: Query<Option<Count>>,
         limit: Query<Option<Count>>,
@@ -411,7 +418,12 @@ impl ProductsApi {
         ))]
         select: Query<Option<String>>,
         cursor: Query<Option<String>>,
-    ) -> ApiResult<Reply<ProductPage>> {
+        #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
+    ) -> ApiResult<Ready<ProductPage>> {
+        let stamp = stamp(&state);
+        if let Some(data) = state.catalog.pages.get(url(req), stamp) {
+            return Ok(Ready::new(data, if_none_match.0.as_deref()));
+        }
         let q = list_query(
             skip.0,
             limit.0,
@@ -425,20 +437,36 @@ impl ProductsApi {
             cursor.0,
         )?;
         let select = parse_select(select.0)?;
-        let page = state.catalog.list(&q)?;
-        Ok(Reply::ok(page_of(page, &q, &select)))
+        let json = list_json(&state.catalog, state.catalog.list(&q)?, &q, select);
+        Ok(Ready::new(state.catalog.pages.keep(url(req), stamp, self::stamp(&state), json), if_none_match.0.as_deref()))
     }
 
     /// One active product with its latest 10 reviews.
     #[oai(path = "/:id", method = "get", operation_id = "getProduct")]
-    async fn get(&self, state: Data<&AppState>, id: Path<u64>) -> ApiResult<Reply<ProductDetail>> {
-        let p = state.catalog.get(id.0).filter(|p| p.is_active).ok_or_else(not_found)?;
-        let reviews = if state.settings.feature_reviews {
-            reviews::page(&state.store.read()?, p.id, 0, 10)?.iter().map(Review::view).collect()
-        } else {
-            Vec::new()
-        };
-        Ok(Reply::ok(ProductDetail { product: p.view(), reviews }))
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        id: Path<u64>,
+        #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
+    ) -> ApiResult<Ready<ProductDetail>> {
+        let stamp = stamp(&state);
+        if let Some(data) = state.catalog.pages.get(url(req), stamp) {
+            return Ok(Ready::new(data, if_none_match.0.as_deref()));
+        }
+        let listed = state.catalog.listed(id.0).filter(|l| l.product.is_active).ok_or_else(not_found)?;
+        let reviews = listed.reviews(|| {
+            let reviews: Vec<ReviewView> = if state.settings.feature_reviews {
+                reviews::page(&state.store.read()?, id.0, 0, 10)?.iter().map(Review::view).collect()
+            } else {
+                Vec::new()
+            };
+            Ok(serde_json::to_string(&reviews.to_json()).expect("a value serializes"))
+        })?;
+        let ready = state.catalog.json(&listed);
+        let mut json = Vec::with_capacity(ready.size() + reviews.len() + 16);
+        ready.write_with_reviews(&mut json, &reviews);
+        Ok(Ready::new(state.catalog.pages.keep(url(req), stamp, self::stamp(&state), json), if_none_match.0.as_deref()))
     }
 
     /// Create a product.

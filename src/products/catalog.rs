@@ -5,13 +5,15 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use parking_lot::RwLock;
 use rust_decimal::Decimal;
 
+use super::prepared::{Pages, ProductJson};
 use super::{PRODUCTS, Product};
 use crate::error::{ApiError, ApiResult};
 use crate::search::Hits;
@@ -96,7 +98,7 @@ pub struct ListQuery {
 }
 
 pub struct Page {
-    pub items: Vec<Arc<Product>>,
+    pub items: Vec<Arc<Listed>>,
     pub total: usize,
     pub next_cursor: Option<String>,
     pub facets: Option<Facets>,
@@ -108,9 +110,57 @@ pub struct Facets {
     pub brand: BTreeMap<String, u64>,
 }
 
+/// A product as the catalog holds it: the record, its JSON, and the ids of its category and
+/// brand names (facets are counted over ids, not strings).
+pub struct Listed {
+    pub product: Arc<Product>,
+    /// Written by the first read of this version: a catalog of 100,000 products does not carry
+    /// the JSON of those nobody looks at (it is about as big as the record).
+    json: OnceLock<Box<ProductJson>>,
+    category: u32,
+    brand: u32,
+    /// The JSON of its latest reviews, once a detail asked for them. Kept across writes that do
+    /// not change its rating: every review written or deleted changes the rating's sum or count.
+    reviews: OnceLock<Arc<str>>,
+}
+
+impl Listed {
+    /// Its JSON, with its URLs under `public_url`.
+    pub fn json(&self, public_url: &Option<Arc<str>>) -> &ProductJson {
+        self.json.get_or_init(|| Box::new(ProductJson::of(&self.product, public_url)))
+    }
+
+    pub fn reviews(&self, make: impl FnOnce() -> ApiResult<String>) -> ApiResult<Arc<str>> {
+        if let Some(r) = self.reviews.get() {
+            return Ok(r.clone());
+        }
+        let made: Arc<str> = make()?.into();
+        Ok(self.reviews.get_or_init(|| made).clone())
+    }
+}
+
+/// Distinct names (categories, brands) as small ids.
+#[derive(Default)]
+struct Names {
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Names {
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some(id) = self.ids.get(name) {
+            return *id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(name.to_string());
+        self.ids.insert(name.to_string(), id);
+        id
+    }
+}
+
 #[derive(Default)]
 struct Inner {
-    products: HashMap<u64, Arc<Product>>,
+    products: HashMap<u64, Arc<Listed>>,
     by_id: BTreeSet<(u64, u64)>,
     by_title: BTreeSet<(String, u64)>,
     by_price: BTreeSet<(Decimal, u64)>,
@@ -119,9 +169,35 @@ struct Inner {
     by_created: BTreeSet<(i64, u64)>,
     by_discount: BTreeSet<(Decimal, u64)>,
     categories: BTreeMap<String, usize>,
+    category_names: Names,
+    brand_names: Names,
 }
 
 impl Inner {
+    fn insert(&mut self, p: Product, reviews: Option<Arc<str>>) {
+        self.index(&p, true);
+        let (category, brand) = (self.category_names.id(&p.category), self.brand_names.id(&p.brand));
+        let listed = Listed { product: Arc::new(p), json: OnceLock::new(), category, brand, reviews: OnceLock::new() };
+        if let Some(r) = reviews {
+            let _ = listed.reviews.set(r);
+        }
+        self.products.insert(listed.product.id, Arc::new(listed));
+    }
+
+    /// Counts categories and brands over ids, then names them.
+    fn facets<'a>(&self, found: impl Iterator<Item = &'a Listed>) -> Facets {
+        let mut category = vec![0u64; self.category_names.names.len()];
+        let mut brand = vec![0u64; self.brand_names.names.len()];
+        for l in found {
+            category[l.category as usize] += 1;
+            brand[l.brand as usize] += 1;
+        }
+        let named = |counts: Vec<u64>, names: &Names| -> BTreeMap<String, u64> {
+            counts.into_iter().enumerate().filter(|(_, n)| *n > 0).map(|(i, n)| (names.names[i].clone(), n)).collect()
+        };
+        Facets { category: named(category, &self.category_names), brand: named(brand, &self.brand_names) }
+    }
+
     fn index(&mut self, p: &Product, add: bool) {
         if !p.is_active {
             return;
@@ -234,6 +310,12 @@ fn bad_cursor() -> ApiError {
 
 pub struct Catalog {
     inner: RwLock<Inner>,
+    /// `PUBLIC_URL`, which the products' JSON writes their URLs under.
+    public_url: Option<Arc<str>>,
+    /// Bumped by every change mirrored in: the answers in `pages` are valid for one value.
+    generation: AtomicU64,
+    /// Whole answers by URL (lists, details, searches, categories).
+    pub pages: Pages,
     /// Searches whose facet counts were reused, and counted afresh (for /metrics).
     facet_hits: std::sync::atomic::AtomicU64,
     facet_misses: std::sync::atomic::AtomicU64,
@@ -241,32 +323,60 @@ pub struct Catalog {
 
 impl Catalog {
     /// Loads every product from the store.
-    pub fn load(store: &Store) -> Result<Catalog, StoreError> {
-        let mut inner = Inner::default();
-        for p in store.read()?.scan(&PRODUCTS, &(), false)? {
-            let p = p?;
-            inner.index(&p, true);
-            inner.products.insert(p.id, Arc::new(p));
+    pub fn load(store: &Store, public_url: Option<Arc<str>>) -> Result<Catalog, StoreError> {
+        let catalog = Catalog {
+            inner: RwLock::new(Inner::default()),
+            public_url,
+            generation: AtomicU64::new(0),
+            pages: Pages::default(),
+            facet_hits: Default::default(),
+            facet_misses: Default::default(),
+        };
+        {
+            let mut inner = catalog.inner.write();
+            for p in store.read()?.scan(&PRODUCTS, &(), false)? {
+                inner.insert(p?, None);
+            }
         }
-        Ok(Catalog { inner: RwLock::new(inner), facet_hits: Default::default(), facet_misses: Default::default() })
+        Ok(catalog)
     }
 
     /// Mirrors a committed write of a product.
     pub fn put(&self, p: Product) {
         let mut inner = self.inner.write();
-        if inner.products.get(&p.id).is_some_and(|old| old.version > p.version) {
+        let old = inner.products.get(&p.id).cloned();
+        if old.as_ref().is_some_and(|old| old.product.version > p.version) {
             return; // a newer write was mirrored already
         }
-        if let Some(old) = inner.products.remove(&p.id) {
-            inner.index(&old, false);
+        let mut reviews = None;
+        if let Some(old) = old {
+            inner.products.remove(&p.id);
+            inner.index(&old.product, false);
+            let same_rating = (old.product.rating_sum, old.product.rating_count) == (p.rating_sum, p.rating_count);
+            reviews = old.reviews.get().filter(|_| same_rating).cloned();
         }
-        inner.index(&p, true);
-        inner.products.insert(p.id, Arc::new(p));
+        inner.insert(p, reviews);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Counts changes: an answer made at one value is valid while it holds.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     /// A product, active or not.
     pub fn get(&self, id: u64) -> Option<Arc<Product>> {
+        self.inner.read().products.get(&id).map(|l| l.product.clone())
+    }
+
+    /// A product with its JSON, active or not.
+    pub fn listed(&self, id: u64) -> Option<Arc<Listed>> {
         self.inner.read().products.get(&id).cloned()
+    }
+
+    /// The JSON of a product as this catalog's answers show it.
+    pub fn json<'a>(&self, l: &'a Listed) -> &'a ProductJson {
+        l.json(&self.public_url)
     }
 
     /// Sorted category slugs of active products.
@@ -277,7 +387,7 @@ impl Catalog {
     /// Every product, by id.
     pub fn all(&self) -> Vec<Arc<Product>> {
         let inner = self.inner.read();
-        let mut all: Vec<Arc<Product>> = inner.products.values().cloned().collect();
+        let mut all: Vec<Arc<Product>> = inner.products.values().map(|l| l.product.clone()).collect();
         all.sort_by_key(|p| p.id);
         all
     }
@@ -312,7 +422,7 @@ impl Catalog {
         let position = after.as_ref().map(|(k, id)| (k.as_str(), *id));
         for id in inner.walk(sort, desc, position).ok_or_else(bad_cursor)? {
             let p = &inner.products[&id];
-            if !q.filter.matches(p) {
+            if !q.filter.matches(&p.product) {
                 continue;
             }
             if counted >= skip && items.len() < q.limit {
@@ -328,12 +438,12 @@ impl Catalog {
         let total = if no_filter {
             inner.by_id.len()
         } else if after.is_some() {
-            inner.by_id.iter().filter(|(id, _)| q.filter.matches(&inner.products[id])).count()
+            inner.by_id.iter().filter(|(id, _)| q.filter.matches(&inner.products[id].product)).count()
         } else {
             counted
         };
         let next_cursor =
-            (more && !items.is_empty()).then(|| encode_cursor(sort, desc, items.last().expect("not empty")));
+            (more && !items.is_empty()).then(|| encode_cursor(sort, desc, &items.last().expect("not empty").product));
         Ok(Page { items, total, next_cursor, facets: None })
     }
 
@@ -345,13 +455,12 @@ impl Catalog {
             // The common case (type, see the best matches): every hit is an active product (a
             // deactivation empties the search cache), so the page is a slice of the hits and the
             // facets are counted once per query.
-            let active = |id: &u64| inner.products.get(id).filter(|p| p.is_active);
+            let active = |id: &u64| inner.products.get(id).filter(|l| l.product.is_active);
             let mut counted = false;
             let (category, brand, total) = hits.facets.get_or_init(|| {
                 counted = true;
-                let mut f = Facets::default();
-                let found: Vec<&Arc<Product>> = hits.list.iter().filter_map(|(id, _)| active(id)).collect();
-                count_facets(&mut f, found.iter().copied());
+                let found: Vec<&Arc<Listed>> = hits.list.iter().filter_map(|(id, _)| active(id)).collect();
+                let f = inner.facets(found.iter().map(|l| &***l));
                 (f.category, f.brand, found.len())
             });
             let tally = if counted { &self.facet_misses } else { &self.facet_hits };
@@ -360,34 +469,21 @@ impl Catalog {
             let facets = Facets { category: category.clone(), brand: brand.clone() };
             return Ok(Page { items, total: *total, next_cursor: None, facets: Some(facets) });
         }
-        let mut found: Vec<(&Arc<Product>, f32)> = hits
+        let mut found: Vec<(&Arc<Listed>, f32)> = hits
             .list
             .iter()
             .filter_map(|(id, score)| inner.products.get(id).map(|p| (p, *score)))
-            .filter(|(p, _)| p.is_active && q.filter.matches(p))
+            .filter(|(l, _)| l.product.is_active && q.filter.matches(&l.product))
             .collect();
-        let mut facets = Facets::default();
-        count_facets(&mut facets, found.iter().map(|(p, _)| *p));
+        let facets = inner.facets(found.iter().map(|(l, _)| &***l));
         if let Some(sort) = q.sort {
             found.sort_by(|a, b| {
-                let order = compare(sort, a.0, b.0);
+                let order = compare(sort, &a.0.product, &b.0.product);
                 if q.desc { order.reverse() } else { order }
             });
         }
         let total = found.len();
-        let items: Vec<Arc<Product>> = found.into_iter().skip(q.skip).take(q.limit).map(|(p, _)| p.clone()).collect();
+        let items: Vec<Arc<Listed>> = found.into_iter().skip(q.skip).take(q.limit).map(|(p, _)| p.clone()).collect();
         Ok(Page { items, total, next_cursor: None, facets: Some(facets) })
     }
-}
-
-/// Counts categories and brands without a string copy per product.
-fn count_facets<'a>(facets: &mut Facets, products: impl Iterator<Item = &'a Arc<Product>>) {
-    let mut category: HashMap<&str, u64> = HashMap::new();
-    let mut brand: HashMap<&str, u64> = HashMap::new();
-    for p in products {
-        *category.entry(p.category.as_str()).or_default() += 1;
-        *brand.entry(p.brand.as_str()).or_default() += 1;
-    }
-    facets.category = category.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    facets.brand = brand.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
 }

@@ -8,6 +8,7 @@ pub mod bulk;
 pub mod catalog;
 pub mod images;
 pub mod mirror;
+pub mod prepared;
 pub mod reviews;
 
 use chrono::{DateTime, Utc};

@@ -243,8 +243,13 @@ async fn metrics_count_orders_sign_ins_and_cache_hits_with_named_routes() {
     let s = app.user("metrics@shop.test").await;
     assert_error(&app.login("metrics@shop.test", "Wrong1234").await, 400, "INVALID_CREDENTIALS");
     app.placed(&s, &[(1, 1)]).await;
-    for _ in 0..2 {
-        assert_eq!(send(app.get("/api/v1/products/search?q=phone")).await.status, StatusCode::OK);
+    // The second is the whole answer again (a page hit); another page of it reuses the matches.
+    for path in [
+        "/api/v1/products/search?q=phone",
+        "/api/v1/products/search?q=phone",
+        "/api/v1/products/search?q=phone&limit=5",
+    ] {
+        assert_eq!(send(app.get(path)).await.status, StatusCode::OK);
     }
     assert_eq!(send(app.get("/api/v1/products/7")).await.status, StatusCode::OK);
     let text = send(app.get("/metrics")).await.text();
@@ -254,6 +259,8 @@ async fn metrics_count_orders_sign_ins_and_cache_hits_with_named_routes() {
         "shopd_sign_ins_total{outcome=\"failure\"} 1",
         "shopd_cache_requests_total{cache=\"search\",result=\"hit\"} 1",
         "shopd_cache_requests_total{cache=\"search\",result=\"miss\"} 1",
+        "shopd_cache_requests_total{cache=\"pages\",result=\"hit\"} 1",
+        "shopd_cache_requests_total{cache=\"pages\",result=\"miss\"} 3",
         "# TYPE shopd_store_commits_total counter",
         "# TYPE shopd_http_requests_total counter",
         "shopd_build_info{version=\"0.1.0\"} 1",

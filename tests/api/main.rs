@@ -22,6 +22,7 @@ mod outbox_binary;
 mod payments;
 mod production;
 mod products;
+mod ready;
 mod shop;
 mod shutdown;
 mod stats;

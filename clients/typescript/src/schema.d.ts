@@ -12708,7 +12708,9 @@ export interface operations {
                 select?: string;
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -12717,11 +12719,22 @@ export interface operations {
             /** @description Success */
             200: {
                 headers: {
+                    /** @description A weak tag of `data`: send it as `If-None-Match` to get 304 while it holds */
+                    ETag: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json; charset=utf-8": components["schemas"]["Envelope_ProductPage"];
                 };
+            };
+            /** @description Not modified: `data` is still what the `If-None-Match` tag names */
+            304: {
+                headers: {
+                    /** @description A weak tag of `data`: send it as `If-None-Match` to get 304 while it holds */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description VALIDATION_ERROR */
             400: {
@@ -12908,7 +12921,9 @@ export interface operations {
     listCategories: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -12917,10 +12932,33 @@ export interface operations {
             /** @description Success */
             200: {
                 headers: {
+                    /** @description A weak tag of `data`: send it as `If-None-Match` to get 304 while it holds */
+                    ETag: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json; charset=utf-8": components["schemas"]["Envelope_list_string"];
+                };
+            };
+            /** @description Not modified: `data` is still what the `If-None-Match` tag names */
+            304: {
+                headers: {
+                    /** @description A weak tag of `data`: send it as `If-None-Match` to get 304 while it holds */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": {
+                        /** @enum {string} */
+                        code: "VALIDATION_ERROR";
+                    } & WithRequired<components["schemas"]["Error"], "code">;
                 };
             };
             /** @description RATE_LIMIT_EXCEEDED */
@@ -12976,7 +13014,9 @@ export interface operations {
                 select?: string;
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                "If-None-Match"?: string;
+            };
             path: {
                 category: string;
             };
@@ -12987,11 +13027,22 @@ export interface operations {
             /** @description Success */
             200: {
                 headers: {
+                    /** @description A weak tag of `data`: send it as `If-None-Match` to get 304 while it holds */
+                    ETag: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json; charset=utf-8": components["schemas"]["Envelope_ProductPage"];
                 };
+            };
+            /** @description Not modified: `data` is still what the `If-None-Match` tag names */
+            304: {
+                headers: {
+                    /** @description A weak tag of `data`: send it as `If-None-Match` to get 304 while it holds */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description VALIDATION_ERROR */
             400: {
@@ -13059,7 +13110,9 @@ export interface operations {
                 /** @description Comma-separated fields to return (with `id`), e.g. `title,price`. */
                 select?: string;
             };
-            header?: never;
+            header?: {
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -13068,11 +13121,22 @@ export interface operations {
             /** @description Success */
             200: {
                 headers: {
+                    /** @description A weak tag of `data`: send it as `If-None-Match` to get 304 while it holds */
+                    ETag: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json; charset=utf-8": components["schemas"]["Envelope_SearchPage"];
                 };
+            };
+            /** @description Not modified: `data` is still what the `If-None-Match` tag names */
+            304: {
+                headers: {
+                    /** @description A weak tag of `data`: send it as `If-None-Match` to get 304 while it holds */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description VALIDATION_ERROR */
             400: {
@@ -13127,7 +13191,9 @@ export interface operations {
     getProduct: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                "If-None-Match"?: string;
+            };
             path: {
                 id: number;
             };
@@ -13138,11 +13204,22 @@ export interface operations {
             /** @description Success */
             200: {
                 headers: {
+                    /** @description A weak tag of `data`: send it as `If-None-Match` to get 304 while it holds */
+                    ETag: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json; charset=utf-8": components["schemas"]["Envelope_ProductDetail"];
                 };
+            };
+            /** @description Not modified: `data` is still what the `If-None-Match` tag names */
+            304: {
+                headers: {
+                    /** @description A weak tag of `data`: send it as `If-None-Match` to get 304 while it holds */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description VALIDATION_ERROR */
             400: {
