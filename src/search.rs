@@ -271,6 +271,8 @@ impl Search {
             progress(n);
         }
         self.commit(writer, generation)?;
+        // A rebuild runs at start-up: its writer (threads, memory arena) waits for no write.
+        *slot = None;
         Ok(n)
     }
 
