@@ -195,29 +195,22 @@ pub const KEEP_DONE_DAYS: i64 = 7;
 /// Returns how many went.
 pub async fn sweep(store: &crate::store::Store, age: chrono::Duration) -> Result<usize, StoreError> {
     let cutoff = Utc::now() - age;
-    let mut removed = 0;
-    loop {
-        // A thousand per write: a long sweep never holds the writer for long.
-        let n = store
-            .write(move |w| {
-                let old: Vec<Uuid> = w
-                    .scan_index(&JOBS, JOBS_BY_STATUS, &(JobStatus::Done.as_str(),), false, 1000)?
-                    .into_iter()
-                    .take_while(|j| j.created_at < cutoff)
-                    .filter(|j| j.updated_at < cutoff)
-                    .map(|j| j.id)
-                    .collect();
-                for id in &old {
-                    w.delete(&JOBS, id)?;
-                }
-                Ok::<_, StoreError>(old.len())
-            })
-            .await?;
-        removed += n;
-        if n < 1000 {
-            return Ok(removed);
-        }
-    }
+    store
+        .sweep(move |w| {
+            let done = (JobStatus::Done.as_str(),);
+            let old: Vec<Uuid> = w
+                .scan_index(&JOBS, JOBS_BY_STATUS, &done, false, crate::store::SWEEP_BATCH)?
+                .into_iter()
+                .take_while(|j| j.created_at < cutoff)
+                .filter(|j| j.updated_at < cutoff)
+                .map(|j| j.id)
+                .collect();
+            for id in &old {
+                w.delete(&JOBS, id)?;
+            }
+            Ok(old.len())
+        })
+        .await
 }
 
 /// What is written with a job's completion, in the same transaction; returns the products it

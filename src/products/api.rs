@@ -209,6 +209,25 @@ pub struct SelectedProduct {
     pub updated_at: Option<String>,
 }
 
+/// A catalog answer: the one kept for this URL while the catalog and the index are as they were
+/// when it was made, else `make`'s, kept for the next request; 304 when `if_none_match` names it.
+async fn ready<T, E>(
+    state: &AppState,
+    req: &Request,
+    if_none_match: Option<String>,
+    make: impl AsyncFnOnce() -> Result<Vec<u8>, E>,
+) -> Result<Ready<T>, E> {
+    let at = stamp(state);
+    let data = match state.catalog.pages.get(url(req), at) {
+        Some(data) => data,
+        None => {
+            let json = make().await?;
+            state.catalog.pages.keep(url(req), at, stamp(state), json)
+        }
+    };
+    Ok(Ready::new(data, if_none_match.as_deref()))
+}
+
 /// The state the catalog answers are made from: the catalog's changes and the index's.
 fn stamp(state: &AppState) -> (u64, u64) {
     (state.catalog.generation(), state.search.epoch())
@@ -282,25 +301,24 @@ impl ProductsApi {
         cursor: Query<Option<String>>,
         #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
     ) -> ApiResult<Ready<ProductPage>> {
-        let stamp = stamp(&state);
-        if let Some(data) = state.catalog.pages.get(url(req), stamp) {
-            return Ok(Ready::new(data, if_none_match.0.as_deref()));
-        }
-        let q = list_query(
-            skip.0,
-            limit.0,
-            sort_by.0,
-            order.0,
-            min_price.0,
-            max_price.0,
-            brand.0,
-            category.0,
-            in_stock.0,
-            cursor.0,
-        )?;
-        let select = parse_select(select.0)?;
-        let json = list_json(&state.catalog, state.catalog.list(&q)?, &q, select);
-        Ok(Ready::new(state.catalog.pages.keep(url(req), stamp, self::stamp(&state), json), if_none_match.0.as_deref()))
+        ready(&state, req, if_none_match.0, async || {
+            let q = list_query(
+                skip.0,
+                limit.0,
+                sort_by.0,
+                order.0,
+                min_price.0,
+                max_price.0,
+                brand.0,
+                category.0,
+                in_stock.0,
+                cursor.0,
+            )?;
+            let select = parse_select(select.0)?;
+            let json = list_json(&state.catalog, state.catalog.list(&q)?, &q, select);
+            Ok(json)
+        })
+        .await
     }
 
     /// Full-text search over title, description, brand, category and tags; the list filters
@@ -328,52 +346,52 @@ impl ProductsApi {
         select: Query<Option<String>>,
         #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
     ) -> ApiResult<Ready<SearchPage>> {
-        let stamp = stamp(&state);
-        if let Some(data) = state.catalog.pages.get(url(req), stamp) {
-            return Ok(Ready::new(data, if_none_match.0.as_deref()));
-        }
-        let query = list_query(
-            skip.0,
-            limit.0,
-            sort_by.0,
-            order.0,
-            min_price.0,
-            max_price.0,
-            brand.0,
-            category.0,
-            in_stock.0,
-            None,
-        )?;
-        let select = parse_select(select.0)?;
-        let text = q.0.unwrap_or_default();
-        let text = text.trim();
-        if text.chars().count() > 200 {
-            return Err(ApiError::field("q", "The search text must be at most 200 characters"));
-        }
-        let page = if !text.chars().any(char::is_alphanumeric) {
-            // Everything matches: the catalog's own order, and facets over all of it.
-            let list = state
-                .catalog
-                .list(&ListQuery { skip: 0, limit: usize::MAX, cursor: None, ..query.clone() })?
-                .items
-                .iter()
-                .map(|l| (l.product.id, 0.0))
-                .collect();
-            let everything = Hits { list, facets: Default::default() };
-            state
-                .catalog
-                .matches(&everything, &ListQuery { sort: query.sort.or(Some(SortBy::CreatedAt)), ..query.clone() })?
-        } else {
-            let search = state.search.clone();
-            let text = text.to_string();
-            tokio::task::spawn_blocking(move || search.search(&text))
-                .await
-                .map_err(ApiError::internal)?
-                .map_err(ApiError::internal)
-                .and_then(|hits| state.catalog.matches(&hits, &query))?
-        };
-        let json = list_json(&state.catalog, page, &query, select);
-        Ok(Ready::new(state.catalog.pages.keep(url(req), stamp, self::stamp(&state), json), if_none_match.0.as_deref()))
+        ready(&state, req, if_none_match.0, async || {
+            let query = list_query(
+                skip.0,
+                limit.0,
+                sort_by.0,
+                order.0,
+                min_price.0,
+                max_price.0,
+                brand.0,
+                category.0,
+                in_stock.0,
+                None,
+            )?;
+            let select = parse_select(select.0)?;
+            let text = q.0.unwrap_or_default();
+            let text = text.trim();
+            if text.chars().count() > 200 {
+                return Err(ApiError::field("q", "The search text must be at most 200 characters"));
+            }
+            let page = if !text.chars().any(char::is_alphanumeric) {
+                // Everything matches: the catalog's own order, and facets over all of it.
+                let list = state
+                    .catalog
+                    .list(&ListQuery { skip: 0, limit: usize::MAX, cursor: None, ..query.clone() })?
+                    .items
+                    .iter()
+                    .map(|l| (l.product.id, 0.0))
+                    .collect();
+                let everything = Hits { list, facets: Default::default() };
+                state.catalog.matches(
+                    &everything,
+                    &ListQuery { sort: query.sort.or(Some(SortBy::CreatedAt)), ..query.clone() },
+                )?
+            } else {
+                let search = state.search.clone();
+                let text = text.to_string();
+                tokio::task::spawn_blocking(move || search.search(&text))
+                    .await
+                    .map_err(ApiError::internal)?
+                    .map_err(ApiError::internal)
+                    .and_then(|hits| state.catalog.matches(&hits, &query))?
+            };
+            let json = list_json(&state.catalog, page, &query, select);
+            Ok(json)
+        })
+        .await
     }
 
     /// Category slugs of active products, sorted.
@@ -384,16 +402,12 @@ impl ProductsApi {
         req: &Request,
         #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
     ) -> Ready<Vec<String>> {
-        let stamp = stamp(&state);
-        let data = match state.catalog.pages.get(url(req), stamp) {
-            Some(data) => data,
-            None => {
-                let mut json = Vec::new();
-                prepared::write_value(&mut json, &state.catalog.categories());
-                state.catalog.pages.keep(url(req), stamp, self::stamp(&state), json)
-            }
-        };
-        Ready::new(data, if_none_match.0.as_deref())
+        let made = ready(&state, req, if_none_match.0, async || {
+            let mut json = Vec::new();
+            prepared::write_value(&mut json, &state.catalog.categories());
+            Ok::<_, std::convert::Infallible>(json)
+        });
+        made.await.unwrap_or_else(|never| match never {})
     }
 
     /// Like the list, within one category.
@@ -420,25 +434,24 @@ impl ProductsApi {
         cursor: Query<Option<String>>,
         #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
     ) -> ApiResult<Ready<ProductPage>> {
-        let stamp = stamp(&state);
-        if let Some(data) = state.catalog.pages.get(url(req), stamp) {
-            return Ok(Ready::new(data, if_none_match.0.as_deref()));
-        }
-        let q = list_query(
-            skip.0,
-            limit.0,
-            sort_by.0,
-            order.0,
-            min_price.0,
-            max_price.0,
-            brand.0,
-            Some(category.0),
-            in_stock.0,
-            cursor.0,
-        )?;
-        let select = parse_select(select.0)?;
-        let json = list_json(&state.catalog, state.catalog.list(&q)?, &q, select);
-        Ok(Ready::new(state.catalog.pages.keep(url(req), stamp, self::stamp(&state), json), if_none_match.0.as_deref()))
+        ready(&state, req, if_none_match.0, async || {
+            let q = list_query(
+                skip.0,
+                limit.0,
+                sort_by.0,
+                order.0,
+                min_price.0,
+                max_price.0,
+                brand.0,
+                Some(category.0),
+                in_stock.0,
+                cursor.0,
+            )?;
+            let select = parse_select(select.0)?;
+            let json = list_json(&state.catalog, state.catalog.list(&q)?, &q, select);
+            Ok(json)
+        })
+        .await
     }
 
     /// One active product with its latest 10 reviews.
@@ -450,23 +463,22 @@ impl ProductsApi {
         id: Path<u64>,
         #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
     ) -> ApiResult<Ready<ProductDetail>> {
-        let stamp = stamp(&state);
-        if let Some(data) = state.catalog.pages.get(url(req), stamp) {
-            return Ok(Ready::new(data, if_none_match.0.as_deref()));
-        }
-        let listed = state.catalog.listed(id.0).filter(|l| l.product.is_active).ok_or_else(not_found)?;
-        let reviews = listed.reviews(|| {
-            let reviews: Vec<ReviewView> = if state.settings.feature_reviews {
-                reviews::page(&state.store.read()?, id.0, 0, 10)?.iter().map(Review::view).collect()
-            } else {
-                Vec::new()
-            };
-            Ok(serde_json::to_string(&reviews.to_json()).expect("a value serializes"))
-        })?;
-        let ready = state.catalog.json(&listed);
-        let mut json = Vec::with_capacity(ready.size() + reviews.len() + 16);
-        ready.write_with_reviews(&mut json, &reviews);
-        Ok(Ready::new(state.catalog.pages.keep(url(req), stamp, self::stamp(&state), json), if_none_match.0.as_deref()))
+        ready(&state, req, if_none_match.0, async || {
+            let listed = state.catalog.listed(id.0).filter(|l| l.product.is_active).ok_or_else(not_found)?;
+            let reviews = listed.reviews(|| {
+                let reviews: Vec<ReviewView> = if state.settings.feature_reviews {
+                    reviews::page(&state.store.read()?, id.0, 0, 10)?.iter().map(Review::view).collect()
+                } else {
+                    Vec::new()
+                };
+                Ok(serde_json::to_string(&reviews.to_json()).expect("a value serializes"))
+            })?;
+            let ready = state.catalog.json(&listed);
+            let mut json = Vec::with_capacity(ready.size() + reviews.len() + 16);
+            ready.write_with_reviews(&mut json, &reviews);
+            Ok(json)
+        })
+        .await
     }
 
     /// Create a product.

@@ -152,6 +152,9 @@ pub struct Store {
     engine: Arc<engine::Engine>,
 }
 
+/// The most records one write of [`Store::sweep`] deletes.
+pub const SWEEP_BATCH: usize = 1000;
+
 impl Store {
     /// Opens (or creates) the store in `data_dir`, repairing it after an unclean stop.
     pub fn open(data_dir: &Path) -> Result<Store> {
@@ -211,6 +214,23 @@ impl Store {
             tracing::info!(index = idx.name, records = batches * 2_000, "built a new index for the existing records");
         }
         Ok(())
+    }
+
+    /// Deletes old records in writes of their own, [`SWEEP_BATCH`] at most each, so that a
+    /// long sweep never holds the writer for long: `batch` deletes up to that many and says how
+    /// many it found; fewer means done. Returns how many went.
+    pub async fn sweep<F>(&self, batch: F) -> Result<usize, StoreError>
+    where
+        F: Fn(&mut WriteTx<'_>) -> Result<usize, StoreError> + Clone + Send + 'static,
+    {
+        let mut removed = 0;
+        loop {
+            let n = self.write(batch.clone()).await?;
+            removed += n;
+            if n < SWEEP_BATCH {
+                return Ok(removed);
+            }
+        }
     }
 
     /// [`Store::write`] for a write that a repeat restores (an outbox job's completion: lost,

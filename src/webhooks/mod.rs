@@ -147,28 +147,21 @@ pub const KEEP_DAYS: i64 = 30;
 /// ones; a delivery that old was delivered or given up long since), a thousand per write.
 pub async fn sweep(store: &crate::store::Store, age: chrono::Duration) -> Result<usize, StoreError> {
     let cutoff = Utc::now() - age;
-    let mut removed = 0;
-    loop {
-        let n = store
-            .write(move |w| {
-                // Keyed by UUID v7: the oldest come first.
-                let old: Vec<Uuid> = w
-                    .scan(&DELIVERIES, &(), false, 1000)?
-                    .into_iter()
-                    .take_while(|d| d.created_at < cutoff)
-                    .map(|d| d.id)
-                    .collect();
-                for id in &old {
-                    w.delete(&DELIVERIES, id)?;
-                }
-                Ok::<_, StoreError>(old.len())
-            })
-            .await?;
-        removed += n;
-        if n < 1000 {
-            return Ok(removed);
-        }
-    }
+    store
+        .sweep(move |w| {
+            // Keyed by UUID v7: the oldest come first.
+            let old: Vec<Uuid> = w
+                .scan(&DELIVERIES, &(), false, crate::store::SWEEP_BATCH)?
+                .into_iter()
+                .take_while(|d| d.created_at < cutoff)
+                .map(|d| d.id)
+                .collect();
+            for id in &old {
+                w.delete(&DELIVERIES, id)?;
+            }
+            Ok(old.len())
+        })
+        .await
 }
 
 /// An API view as webhook data (the admin's view of it).
